@@ -310,8 +310,39 @@ NVIDIA_SMI_H100_8GPU_IDLE = (
 """
 )
 
-# Written for these tests: the CSV form detect() asks for (noheader, nounits). No genuine
-# paste with exactly these four columns was found (see fixtures/nvidia-smi/SOURCE.md).
+# Captured for these tests on a 1 x H100 machine (driver 580.159.04, CUDA 13.0, 2026-11-23) with
+# exactly the argv detect() uses: NVIDIA_SMI_CSV_ARGV.
+NVIDIA_SMI_CSV_H100_CAPTURED = "0, NVIDIA H100 80GB HBM3, 81559, 0\n"
+
+# Plain `nvidia-smi` on the same machine. The first line (a timestamp) ends in 7 spaces,
+# rebuilt with " " * 7 so that linters do not strip them.
+NVIDIA_SMI_H100_1GPU_DRIVER_580 = (
+    "Mon Nov 23 03:03:49 2026"
+    + " " * 7
+    + """
++-----------------------------------------------------------------------------------------+
+| NVIDIA-SMI 580.159.04             Driver Version: 580.159.04     CUDA Version: 13.0     |
++-----------------------------------------+------------------------+----------------------+
+| GPU  Name                 Persistence-M | Bus-Id          Disp.A | Volatile Uncorr. ECC |
+| Fan  Temp   Perf          Pwr:Usage/Cap |           Memory-Usage | GPU-Util  Compute M. |
+|                                         |                        |               MIG M. |
+|=========================================+========================+======================|
+|   0  NVIDIA H100 80GB HBM3          On  |   00000000:00:06.0 Off |                    0 |
+| N/A   36C    P0            122W /  700W |       0MiB /  81559MiB |      0%      Default |
+|                                         |                        |             Disabled |
++-----------------------------------------+------------------------+----------------------+
+
++-----------------------------------------------------------------------------------------+
+| Processes:                                                                              |
+|  GPU   GI   CI              PID   Type   Process name                        GPU Memory |
+|        ID   ID                                                               Usage      |
+|=========================================================================================|
+|  No running processes found                                                             |
++-----------------------------------------------------------------------------------------+
+"""
+)
+
+# Written for these tests in the captured form above: two GPUs, one of them busy.
 NVIDIA_SMI_CSV_2GPU = "0, NVIDIA H100 80GB HBM3, 81559, 1\n1, NVIDIA H100 80GB HBM3, 81559, 40000\n"
 
 # The header and units form seen in real pastes with more columns
@@ -396,6 +427,16 @@ def test_plain_nvidia_smi_table_lists_eight_h100s() -> None:
     assert {g.name for g in gpus} == {"NVIDIA H100 80GB HBM3"}
     assert gpus[0] == Accelerator("cuda", 0, "NVIDIA H100 80GB HBM3", 81559, 1)
     assert gpus[5].memory_free_mib == 81558
+
+
+def test_plain_table_from_a_newer_driver_with_a_timestamp_line_is_parsed() -> None:
+    gpus = parse_nvidia_smi_table(NVIDIA_SMI_H100_1GPU_DRIVER_580)
+    assert gpus == [Accelerator("cuda", 0, "NVIDIA H100 80GB HBM3", 81559, 0)]
+
+
+def test_csv_captured_from_a_real_h100_is_parsed() -> None:
+    gpus = parse_nvidia_smi_csv(NVIDIA_SMI_CSV_H100_CAPTURED)
+    assert gpus == [Accelerator("cuda", 0, "NVIDIA H100 80GB HBM3", 81559, 0)]
 
 
 def test_csv_query_output_is_parsed_line_by_line() -> None:
