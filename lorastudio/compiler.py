@@ -88,7 +88,10 @@ def _dataset_entries(
         name = f"file_{stem}"
         while name in entries:
             name += "_"
-        entries[name] = {"file_name": str(workspace.data_dir / relative), "formatting": recipe.data.format}
+        entries[name] = {
+            "file_name": str(workspace.data_dir / relative),
+            "formatting": recipe.data.format,
+        }
     return entries
 
 

@@ -81,7 +81,11 @@ def _schema_field(model: type[BaseModel], loc: tuple[Any, ...]):
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
     current: Any = model
     for part in loc:
-        if isinstance(current, type) and issubclass(current, BaseModel) and part in current.model_fields:
+        if (
+            isinstance(current, type)
+            and issubclass(current, BaseModel)
+            and part in current.model_fields
+        ):
             current = current.model_fields[part].annotation
         else:
             return []
@@ -101,7 +105,11 @@ def _problem_from_error(error: dict[str, Any], model: type[BaseModel]) -> Proble
     if kind == "extra_forbidden":
         allowed = _allowed_keys(model, loc[:-1])
         close = difflib.get_close_matches(str(loc[-1]), allowed, n=1)
-        fix = f"did you mean `{close[0]}`?" if close else f"remove it; allowed keys: {', '.join(allowed)}"
+        fix = (
+            f"did you mean `{close[0]}`?"
+            if close
+            else f"remove it; allowed keys: {', '.join(allowed)}"
+        )
         return Problem(field, value, "is not a known key", fix)
     if kind == "missing":
         return Problem(field, _MISSING, "is required but missing", f"add it — {help_text}")

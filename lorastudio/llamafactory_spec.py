@@ -44,10 +44,7 @@ def known_templates() -> frozenset[str]:
     tree = ast.parse(_package_file("llamafactory", "llamafactory/data/template.py").read_text())
     names = set()
     for node in ast.walk(tree):
-        if (
-            isinstance(node, ast.Call)
-            and getattr(node.func, "id", None) == "register_template"
-        ):
+        if isinstance(node, ast.Call) and getattr(node.func, "id", None) == "register_template":
             for keyword in node.keywords:
                 if keyword.arg == "name" and isinstance(keyword.value, ast.Constant):
                     names.add(keyword.value.value)

@@ -71,7 +71,9 @@ class DataSpec(_Section):
     @model_validator(mode="after")
     def _needs_some_data(self) -> DataSpec:
         if not self.datasets and not self.files:
-            raise ValueError("no data: list at least one name in data.datasets or a data.files entry")
+            raise ValueError(
+                "no data: list at least one name in data.datasets or a data.files entry"
+            )
         return self
 
 
@@ -186,8 +188,12 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             problems.append(
-                Problem(field="--set", value=pair, message="is not KEY=VALUE",
-                        fix="write it like --set train.max_steps=50")
+                Problem(
+                    field="--set",
+                    value=pair,
+                    message="is not KEY=VALUE",
+                    fix="write it like --set train.max_steps=50",
+                )
             )
             continue
         try:
@@ -225,20 +231,37 @@ def parse_recipe_text(
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
         reason = getattr(exc, "problem", None) or str(exc)
         raise RecipeError(
-            [Problem(field="(file)", value=source, message=f"is not valid YAML at {where}: {reason}",
-                     fix="fix the YAML syntax there (indentation, a missing ':' or quote)")]
+            [
+                Problem(
+                    field="(file)",
+                    value=source,
+                    message=f"is not valid YAML at {where}: {reason}",
+                    fix="fix the YAML syntax there (indentation, a missing ':' or quote)",
+                )
+            ]
         ) from None
     if not isinstance(raw, dict):
         raise RecipeError(
-            [Problem(field="(file)", value=source, message="is not a recipe (expected a mapping of keys)",
-                     fix="start from a shipped recipe in recipes/")]
+            [
+                Problem(
+                    field="(file)",
+                    value=source,
+                    message="is not a recipe (expected a mapping of keys)",
+                    fix="start from a shipped recipe in recipes/",
+                )
+            ]
         )
     version = raw.get("schema_version")
     if isinstance(version, int) and version > SCHEMA_VERSION:
         raise RecipeError(
-            [Problem(field="schema_version", value=version,
-                     message=f"is newer than this LoRA Studio understands ({SCHEMA_VERSION})",
-                     fix="upgrade LoRA Studio, or write schema_version: 1")]
+            [
+                Problem(
+                    field="schema_version",
+                    value=version,
+                    message=f"is newer than this LoRA Studio understands ({SCHEMA_VERSION})",
+                    fix="upgrade LoRA Studio, or write schema_version: 1",
+                )
+            ]
         )
     if overrides:
         raw = merge_overrides(raw, overrides)
@@ -275,4 +298,8 @@ def diff_recipes(a: Recipe, b: Recipe) -> list[tuple[str, Any, Any]]:
     """Fields that differ between two recipes, as ``(field, value_in_a, value_in_b)``."""
     flat_a, flat_b = _flatten(recipe_to_dict(a)), _flatten(recipe_to_dict(b))
     keys = list(dict.fromkeys([*flat_a, *flat_b]))
-    return [(key, flat_a.get(key), flat_b.get(key)) for key in keys if flat_a.get(key) != flat_b.get(key)]
+    return [
+        (key, flat_a.get(key), flat_b.get(key))
+        for key in keys
+        if flat_a.get(key) != flat_b.get(key)
+    ]

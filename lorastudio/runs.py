@@ -107,8 +107,8 @@ def reconcile(run_dir: Path) -> dict[str, Any]:
         return status
     if _alive(status.get("supervisor_pid"), status.get("supervisor_create_time")):
         return status
-    if "supervisor_pid" not in status and time.time() - status.get("created_at", 0) < 60:
-        return status  # still being started
+    if status.get("state") == "starting" and time.time() - status.get("starting_since", 0) < 60:
+        return status  # its supervisor is being started
     if _alive(status.get("pid"), status.get("pid_create_time")):
         return status  # the trainer runs on without its supervisor; it still writes its log
     return update_status(
@@ -186,7 +186,8 @@ class RunIndex:
         if not self.adapters_dir.is_dir():
             return []
         return sorted(
-            p for p in self.adapters_dir.iterdir()
+            p
+            for p in self.adapters_dir.iterdir()
             if p.is_dir() and RUN_ID.match(p.name) and (p / STATUS_FILE).is_file()
         )
 
@@ -205,7 +206,9 @@ class RunIndex:
         """Bring the index up to date with the folders and return every run, newest first."""
         dirs = self.run_dirs()
         with closing(self._connect()) as db, db:
-            cached = {row[0]: (row[1], row[2]) for row in db.execute("SELECT id, stamp, info FROM runs")}
+            cached = {
+                row[0]: (row[1], row[2]) for row in db.execute("SELECT id, stamp, info FROM runs")
+            }
             infos = []
             for run_dir in dirs:
                 stamp = self._stamp(run_dir)

@@ -35,32 +35,48 @@ def _model_problems(model: dict[str, Any], workspace: Workspace) -> list[Problem
     problems = []
     template = model.get("template", "qwen")
     if isinstance(template, str) and template not in llamafactory_spec.known_templates():
-        problems.append(Problem(
-            "model.template", template, "is not a template LLaMA-Factory knows",
-            f"{_close(template, llamafactory_spec.known_templates())}use qwen for Qwen2/Qwen2.5, "
-            "qwen3 for Qwen3 (`python launch.py templates` lists all)",
-        ))
+        problems.append(
+            Problem(
+                "model.template",
+                template,
+                "is not a template LLaMA-Factory knows",
+                f"{_close(template, llamafactory_spec.known_templates())}use qwen for Qwen2/Qwen2.5, "
+                "qwen3 for Qwen3 (`python launch.py templates` lists all)",
+            )
+        )
     model_id = model.get("id")
     if not isinstance(model_id, str) or not model_id:
         return problems
     local = workspace.resolve_model(model_id)
     if local is not None:
         if not local.is_dir():
-            problems.append(Problem(
-                "model.id", model_id, f"names a local folder that does not exist ({local})",
-                "download the model there, fix the path, or use a hub id like "
-                "Qwen/Qwen2.5-0.5B-Instruct",
-            ))
+            problems.append(
+                Problem(
+                    "model.id",
+                    model_id,
+                    f"names a local folder that does not exist ({local})",
+                    "download the model there, fix the path, or use a hub id like "
+                    "Qwen/Qwen2.5-0.5B-Instruct",
+                )
+            )
         elif not (local / "config.json").is_file():
-            problems.append(Problem(
-                "model.id", model_id, f"is a folder without config.json ({local})",
-                "point it at the folder that holds the model's config.json and weights",
-            ))
+            problems.append(
+                Problem(
+                    "model.id",
+                    model_id,
+                    f"is a folder without config.json ({local})",
+                    "point it at the folder that holds the model's config.json and weights",
+                )
+            )
     elif not HUB_ID.match(model_id):
-        problems.append(Problem(
-            "model.id", model_id, "is neither a local folder nor a hub id",
-            "write a hub id like Qwen/Qwen2.5-0.5B-Instruct or a path to a model folder",
-        ))
+        problems.append(
+            Problem(
+                "model.id",
+                model_id,
+                "is neither a local folder nor a hub id",
+                "write a hub id like Qwen/Qwen2.5-0.5B-Instruct or a path to a model folder",
+            )
+        )
     return problems
 
 
@@ -71,13 +87,16 @@ def _data_problems(data: dict[str, Any], workspace: Workspace) -> list[Problem]:
         registry = workspace.dataset_registry()
         for index, name in enumerate(names):
             if isinstance(name, str) and name not in registry:
-                problems.append(Problem(
-                    f"data.datasets[{index}]", name,
-                    f"is not registered in {workspace.registry_path}",
-                    f"{_close(name, list(registry))}add it to that dataset_info.json, list a local "
-                    "file under data.files instead, or set LORASTUDIO_DATA_DIR to the folder that "
-                    "registers it (e.g. LLaMA-Factory's data/)",
-                ))
+                problems.append(
+                    Problem(
+                        f"data.datasets[{index}]",
+                        name,
+                        f"is not registered in {workspace.registry_path}",
+                        f"{_close(name, list(registry))}add it to that dataset_info.json, list a local "
+                        "file under data.files instead, or set LORASTUDIO_DATA_DIR to the folder that "
+                        "registers it (e.g. LLaMA-Factory's data/)",
+                    )
+                )
     files = data.get("files")
     for index, relative in enumerate(files if isinstance(files, list) else []):
         if not isinstance(relative, str):
@@ -85,20 +104,32 @@ def _data_problems(data: dict[str, Any], workspace: Workspace) -> list[Problem]:
         path = (workspace.data_dir / relative).resolve()
         field = f"data.files[{index}]"
         if not path.is_relative_to(workspace.data_dir):
-            problems.append(Problem(
-                field, relative, f"points outside the data folder ({workspace.data_dir})",
-                "put the file inside the data folder and give its path relative to it",
-            ))
+            problems.append(
+                Problem(
+                    field,
+                    relative,
+                    f"points outside the data folder ({workspace.data_dir})",
+                    "put the file inside the data folder and give its path relative to it",
+                )
+            )
         elif not path.is_file():
-            problems.append(Problem(
-                field, relative, f"is not a file ({path})",
-                "check the name; paths are relative to the data folder",
-            ))
+            problems.append(
+                Problem(
+                    field,
+                    relative,
+                    f"is not a file ({path})",
+                    "check the name; paths are relative to the data folder",
+                )
+            )
         elif path.suffix.lower() not in DATA_SUFFIXES:
-            problems.append(Problem(
-                field, relative, "is not a data file LLaMA-Factory reads",
-                f"use one of {', '.join(DATA_SUFFIXES)}",
-            ))
+            problems.append(
+                Problem(
+                    field,
+                    relative,
+                    "is not a data file LLaMA-Factory reads",
+                    f"use one of {', '.join(DATA_SUFFIXES)}",
+                )
+            )
     return problems
 
 
@@ -108,16 +139,25 @@ def _extra_problems(extra: dict[str, Any]) -> list[Problem]:
     for key in extra:
         field = f"extra.{key}"
         if key in MANAGED_KEYS:
-            problems.append(Problem(
-                field, extra[key], "is set by the recipe itself",
-                f"set {MANAGED_KEYS[key]} instead" if "(" not in MANAGED_KEYS[key]
-                else f"remove it: LoRA Studio trains with {key} {MANAGED_KEYS[key][1:-1]}",
-            ))
+            problems.append(
+                Problem(
+                    field,
+                    extra[key],
+                    "is set by the recipe itself",
+                    f"set {MANAGED_KEYS[key]} instead"
+                    if "(" not in MANAGED_KEYS[key]
+                    else f"remove it: LoRA Studio trains with {key} {MANAGED_KEYS[key][1:-1]}",
+                )
+            )
         elif key not in known:
-            problems.append(Problem(
-                field, extra[key], "is not a LLaMA-Factory training argument",
-                f"{_close(key, known)}check the name in LLaMA-Factory's docs",
-            ))
+            problems.append(
+                Problem(
+                    field,
+                    extra[key],
+                    "is not a LLaMA-Factory training argument",
+                    f"{_close(key, known)}check the name in LLaMA-Factory's docs",
+                )
+            )
     return problems
 
 
@@ -155,7 +195,9 @@ def check_recipe_text(
         schema_problems = exc.problems
     raw = merge_overrides(yaml.safe_load(text), override_tree)
     problems = schema_problems + [
-        p for p in world_problems(raw, workspace) if p.field not in {q.field for q in schema_problems}
+        p
+        for p in world_problems(raw, workspace)
+        if p.field not in {q.field for q in schema_problems}
     ]
     if problems:
         raise RecipeError(problems)
@@ -172,7 +214,14 @@ def check_recipe_file(
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
         reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise RecipeError([Problem(
-            "(file)", str(path), f"cannot be read: {reason}", "check the path; recipes live in recipes/"
-        )]) from None
+        raise RecipeError(
+            [
+                Problem(
+                    "(file)",
+                    str(path),
+                    f"cannot be read: {reason}",
+                    "check the path; recipes live in recipes/",
+                )
+            ]
+        ) from None
     return check_recipe_text(text, workspace, source=str(path), overrides=overrides)

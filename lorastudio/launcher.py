@@ -1,0 +1,301 @@
+"""Starts, stops and resumes runs. `create_run` checks the recipe against this machine and lays
+out the run folder; `start` hands it to a detached supervisor; nothing here waits on training.
+This is the one module that spawns the supervisor (argv lists, never a shell)."""
+
+from __future__ import annotations
+
+import contextlib
+import importlib.util
+import os
+import shlex
+import shutil
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import yaml
+
+from lorastudio.compiler import (
+    CONFIG_FILE,
+    DATASET_INFO_FILE,
+    DEEPSPEED_FILE,
+    Compiled,
+    Target,
+    compile_recipe,
+)
+from lorastudio.errors import Problem, RecipeError, RunError
+from lorastudio.hardware import (
+    DeviceUnavailableError,
+    Hardware,
+    check_device_ids,
+    detect,
+    resolve_device,
+)
+from lorastudio.recipe import Recipe, dump_recipe
+from lorastudio.runs import (
+    COMMAND_FILE,
+    FINAL_STATES,
+    LAUNCH_FILE,
+    LIVE_STATES,
+    RECIPE_FILE,
+    create_run_dir,
+    read_status,
+    reconcile,
+    update_status,
+    write_json_atomic,
+    write_text_atomic,
+)
+from lorastudio.workspace import Workspace
+
+
+def plan_target(recipe: Recipe, hardware: Hardware) -> Target:
+    """Resolve ``hardware.device`` on this machine and count the processes per node.
+
+    Raises:
+        RecipeError: when the recipe asks for devices this machine does not have.
+    """
+    spec = recipe.hardware
+    try:
+        device = resolve_device(spec.device, hardware)
+    except DeviceUnavailableError as exc:
+        raise RecipeError(
+            [Problem("hardware.device", spec.device, "is not available here", str(exc))]
+        ) from None
+    problems = [
+        Problem("hardware.devices", spec.devices, "does not match this machine", message)
+        for message in check_device_ids(device, spec.devices, hardware)
+    ]
+    if problems:
+        raise RecipeError(problems)
+    if device == "cpu":
+        return Target("cpu", 1)
+    count = len(spec.devices) if spec.devices else len(hardware.devices(device))
+    return Target(device, max(count, 1))
+
+
+def preflight(
+    recipe: Recipe, workspace: Workspace, target: Target, registry: dict
+) -> list[Problem]:
+    """What would make the run fail at once on this machine, found before anything starts."""
+    problems = []
+    for index, name in enumerate(recipe.data.datasets):
+        file_name = registry.get(name, {}).get("file_name")
+        if file_name and not (workspace.data_dir / file_name).exists():
+            problems.append(
+                Problem(
+                    f"data.datasets[{index}]",
+                    name,
+                    f"is registered as {file_name}, but {workspace.data_dir / file_name} does not exist",
+                    "copy the file there (LLaMA-Factory's demo data is in its repository's data/ "
+                    "folder) or set LORASTUDIO_DATA_DIR to the folder that has it",
+                )
+            )
+    if recipe.lora.quantization != "none" and target.device != "cuda":
+        problems.append(
+            Problem(
+                "lora.quantization",
+                recipe.lora.quantization,
+                f"needs a CUDA GPU, not {target.device}",
+                "set lora.quantization: none, or train on an NVIDIA GPU",
+            )
+        )
+    if recipe.hardware.deepspeed != "none" and importlib.util.find_spec("deepspeed") is None:
+        problems.append(
+            Problem(
+                "hardware.deepspeed",
+                recipe.hardware.deepspeed,
+                "needs DeepSpeed, which is not installed",
+                "pip install -e '.[deepspeed]', or set hardware.deepspeed: none",
+            )
+        )
+    free = shutil.disk_usage(
+        workspace.adapters_dir if workspace.adapters_dir.exists() else workspace.root
+    ).free
+    if free < 1 << 30:
+        problems.append(
+            Problem(
+                "(disk)",
+                f"{free >> 20} MiB free",
+                "is too little for checkpoints",
+                f"free at least 1 GiB under {workspace.adapters_dir}",
+            )
+        )
+    return problems
+
+
+def command_script(compiled: Compiled, run_dir: Path) -> str:
+    """The exact command the supervisor runs, as a shell script a person can read or re-run."""
+    lines = [
+        "#!/usr/bin/env bash",
+        "# The command LoRA Studio's supervisor runs for this run (re-run it by hand if you like).",
+        f"cd {shlex.quote(str(run_dir))}",
+        *(f"export {key}={shlex.quote(value)}" for key, value in compiled.env.items()),
+        "exec " + shlex.join(compiled.argv),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def _write_run_files(run_dir: Path, recipe: Recipe, compiled: Compiled, target: Target) -> None:
+    write_text_atomic(run_dir / RECIPE_FILE, dump_recipe(recipe))
+    write_text_atomic(
+        run_dir / CONFIG_FILE, yaml.safe_dump(compiled.args, sort_keys=False, allow_unicode=True)
+    )
+    write_json_atomic(run_dir / DATASET_INFO_FILE, compiled.dataset_info)
+    if compiled.deepspeed is not None:
+        write_json_atomic(run_dir / DEEPSPEED_FILE, compiled.deepspeed)
+    write_json_atomic(
+        run_dir / LAUNCH_FILE, {"argv": compiled.argv, "env": compiled.env, "cwd": str(run_dir)}
+    )
+    write_text_atomic(run_dir / COMMAND_FILE, command_script(compiled, run_dir))
+    update_status(
+        run_dir,
+        id=run_dir.name,
+        name=recipe.name,
+        state="starting",
+        starting_since=time.time(),
+        created_at=time.time(),
+        recipe_hash=recipe.content_hash(),
+        device=target.device,
+        processes_per_node=target.processes_per_node,
+        attempt=1,
+    )
+
+
+def create_run(recipe: Recipe, workspace: Workspace, hardware: Hardware | None = None) -> Path:
+    """Check the recipe against this machine and lay out its run folder (nothing runs yet).
+
+    Raises:
+        RecipeError: a problem found before anything was created.
+    """
+    registry = workspace.dataset_registry()
+    target = plan_target(recipe, hardware if hardware is not None else detect())
+    problems = preflight(recipe, workspace, target, registry)
+    if problems:
+        raise RecipeError(problems)
+    run_dir = create_run_dir(workspace.adapters_dir, recipe.name)
+    try:
+        compiled = compile_recipe(
+            recipe, target=target, run_dir=run_dir, workspace=workspace, registry=registry
+        )
+        _write_run_files(run_dir, recipe, compiled, target)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)  # no half-made run folder is left behind
+        raise
+    return run_dir
+
+
+def start(run_dir: Path, timeout: float = 20.0) -> dict:
+    """Hand the run to a detached supervisor and return once it has taken over."""
+    subprocess.run(
+        [sys.executable, "-m", "lorastudio.supervisor", "--daemon", str(run_dir)],
+        check=True,
+        stdin=subprocess.DEVNULL,
+        env=os.environ | {"PYTHONPATH": _pythonpath()},
+    )
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        status = read_status(run_dir)
+        if status.get("supervisor_pid") and status.get("state") != "starting":
+            return status
+        time.sleep(0.05)
+    raise RunError(
+        f"the run's supervisor did not start within {timeout:.0f} s; see "
+        f"{run_dir / 'supervisor.log'}"
+    )
+
+
+def _pythonpath() -> str:
+    """Make sure the supervisor imports this very lorastudio, even from an unusual cwd."""
+    package_root = str(Path(__file__).resolve().parent.parent)
+    existing = os.environ.get("PYTHONPATH", "")
+    return package_root + (os.pathsep + existing if existing else "")
+
+
+def launch(recipe: Recipe, workspace: Workspace, hardware: Hardware | None = None) -> Path:
+    """Create a run and start it; returns its folder as soon as the supervisor has it."""
+    run_dir = create_run(recipe, workspace, hardware)
+    start(run_dir)
+    return run_dir
+
+
+def wait_until_final(run_dir: Path, timeout: float | None = None) -> dict:
+    deadline = None if timeout is None else time.time() + timeout
+    while True:
+        status = reconcile(run_dir)
+        if status.get("state") in FINAL_STATES:
+            return status
+        if deadline is not None and time.time() > deadline:
+            return status
+        time.sleep(0.2)
+
+
+def stop(run_dir: Path, wait: bool = True, timeout: float | None = None) -> dict:
+    """Ask the run to stop: it saves the adapter trained so far, then every process ends.
+
+    Raises:
+        RunError: the run is not live.
+    """
+    status = reconcile(run_dir)
+    if status.get("state") not in LIVE_STATES:
+        raise RunError(f"run {run_dir.name} is not running (it is {status.get('state')})")
+    supervisor = status.get("supervisor_pid")
+    try:
+        os.kill(supervisor, signal.SIGTERM)
+    except (ProcessLookupError, TypeError):
+        # No supervisor (it was killed): end the trainer's group ourselves and record it.
+        pgid = status.get("pgid")
+        if isinstance(pgid, int):
+            with contextlib.suppress(ProcessLookupError):
+                os.killpg(pgid, signal.SIGKILL)
+        return update_status(
+            run_dir,
+            state="stopped",
+            ended_at=time.time(),
+            reason="stopped by request (its supervisor was gone; trainer killed)",
+        )
+    return wait_until_final(run_dir, timeout) if wait else read_status(run_dir)
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    checkpoints = [
+        p for p in run_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()
+    ]
+    return max(checkpoints, key=lambda p: int(p.name.split("-")[-1]), default=None)
+
+
+def resume(run_dir: Path) -> dict:
+    """Continue a stopped or failed run from its last checkpoint (LLaMA-Factory resumes by
+    itself when the output folder has one), keeping the step count and loss curve.
+
+    Raises:
+        RunError: the run is live, finished well, or has no checkpoint.
+    """
+    status = reconcile(run_dir)
+    state = status.get("state")
+    if state in LIVE_STATES:
+        raise RunError(f"run {run_dir.name} is still {state}")
+    if state == "succeeded":
+        raise RunError(f"run {run_dir.name} already finished; start a new run to train more")
+    checkpoint = latest_checkpoint(run_dir)
+    if checkpoint is None:
+        recipe = yaml.safe_load((run_dir / RECIPE_FILE).read_text())
+        every = recipe.get("train", {}).get("save_steps")
+        raise RunError(
+            f"run {run_dir.name} has no checkpoint to resume from (one is written every "
+            f"train.save_steps={every} steps); start it again with `python launch.py train`"
+        )
+    update_status(
+        run_dir,
+        state="starting",
+        starting_since=time.time(),
+        attempt=int(status.get("attempt", 1)) + 1,
+        resumed_from=checkpoint.name,
+        reason="",
+        ended_at=None,
+        exit_code=None,
+        stop_requested_at=None,
+        supervisor_pid=None,
+    )
+    return start(run_dir)
