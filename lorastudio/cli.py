@@ -1,4 +1,5 @@
-"""The headless face of LoRA Studio: `python launch.py validate|compile|train|runs|logs|stop|resume`.
+"""The headless face of LoRA Studio:
+`python launch.py validate|compile|train|runs|logs|stop|resume`.
 Same engine as the studio; bad input exits with status 2 and a message, never a traceback."""
 
 from __future__ import annotations

@@ -28,13 +28,15 @@ _RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
             re.IGNORECASE,
         ),
         "the accelerator ran out of memory: lower train.batch_size (raise train.grad_accum to keep "
-        "the effective batch), lower data.cutoff_len, use lora.quantization: 4, or hardware.deepspeed: 3",
+        "the effective batch), lower data.cutoff_len, use lora.quantization: 4, or "
+        "hardware.deepspeed: 3",
     ),
     (
         "model_not_found",
         re.compile(
-            r"Failed to load tokenizer|Repo id must be in the form|is not a local folder and is not a "
-            r"valid model identifier|does not appear to have a file named config\.json|"
+            r"Failed to load tokenizer|Repo id must be in the form|"
+            r"is not a local folder and is not a valid model identifier|"
+            r"does not appear to have a file named config\.json|"
             r"Can't load tokenizer|RepositoryNotFoundError|We couldn't connect to"
         ),
         "the base model could not be loaded: check model.id (a hub id needs network access to the "

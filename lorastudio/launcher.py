@@ -87,7 +87,8 @@ def preflight(
                 Problem(
                     f"data.datasets[{index}]",
                     name,
-                    f"is registered as {file_name}, but {workspace.data_dir / file_name} does not exist",
+                    f"is registered as {file_name}, "
+                    f"but {workspace.data_dir / file_name} does not exist",
                     "copy the file there (LLaMA-Factory's demo data is in its repository's data/ "
                     "folder) or set LORASTUDIO_DATA_DIR to the folder that has it",
                 )
@@ -292,6 +293,7 @@ def resume(run_dir: Path) -> dict:
         starting_since=time.time(),
         attempt=int(status.get("attempt", 1)) + 1,
         resumed_from=checkpoint.name,
+        resumed_from_step=int(checkpoint.name.split("-")[-1]),
         reason="",
         ended_at=None,
         exit_code=None,

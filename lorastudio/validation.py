@@ -40,8 +40,9 @@ def _model_problems(model: dict[str, Any], workspace: Workspace) -> list[Problem
                 "model.template",
                 template,
                 "is not a template LLaMA-Factory knows",
-                f"{_close(template, llamafactory_spec.known_templates())}use qwen for Qwen2/Qwen2.5, "
-                "qwen3 for Qwen3 (`python launch.py templates` lists all)",
+                f"{_close(template, llamafactory_spec.known_templates())}"
+                "use qwen for Qwen2/Qwen2.5, qwen3 for Qwen3 "
+                "(`python launch.py templates` lists all)",
             )
         )
     model_id = model.get("id")
@@ -92,9 +93,10 @@ def _data_problems(data: dict[str, Any], workspace: Workspace) -> list[Problem]:
                         f"data.datasets[{index}]",
                         name,
                         f"is not registered in {workspace.registry_path}",
-                        f"{_close(name, list(registry))}add it to that dataset_info.json, list a local "
-                        "file under data.files instead, or set LORASTUDIO_DATA_DIR to the folder that "
-                        "registers it (e.g. LLaMA-Factory's data/)",
+                        f"{_close(name, list(registry))}add it to that dataset_info.json, "
+                        "list a local file under data.files instead, or set "
+                        "LORASTUDIO_DATA_DIR to the folder that registers it "
+                        "(e.g. LLaMA-Factory's data/)",
                     )
                 )
     files = data.get("files")

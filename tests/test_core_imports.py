@@ -1,0 +1,54 @@
+"""The core never imports gradio, and importing it (or checking a recipe) never loads torch."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+
+from conftest import REPO
+
+CORE_MODULES = [
+    "lorastudio.recipe",
+    "lorastudio.errors",
+    "lorastudio.compiler",
+    "lorastudio.validation",
+    "lorastudio.workspace",
+    "lorastudio.runs",
+    "lorastudio.metrics",
+    "lorastudio.diagnosis",
+    "lorastudio.launcher",
+    "lorastudio.supervisor",
+    "lorastudio.cli",
+    "lorastudio.hardware",
+    "lorastudio.llamafactory_spec",
+    "lorastudio.lfcheck",
+]
+
+
+def test_importing_the_core_loads_neither_gradio_nor_torch():
+    code = (
+        "import sys\n"
+        + "".join(f"import {m}\n" for m in CORE_MODULES)
+        + "heavy = [m for m in ('gradio', 'torch', 'transformers', 'llamafactory.hparams') "
+        "if m in sys.modules]\nprint(heavy)"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_validating_a_recipe_loads_no_torch():
+    code = (
+        "import sys\nfrom lorastudio.validation import check_recipe_file\n"
+        "from lorastudio.workspace import Workspace\n"
+        "check_recipe_file('recipes/cpu-smoke.yaml', Workspace.from_env('.'))\n"
+        "print([m for m in ('torch', 'transformers', 'gradio') if m in sys.modules])"
+    )
+    result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
+    assert result.returncode == 0, result.stderr
+    assert result.stdout.strip() == "[]"
+
+
+def test_no_core_module_mentions_gradio():
+    for path in (REPO / "lorastudio").glob("*.py"):
+        assert "import gradio" not in path.read_text(), path

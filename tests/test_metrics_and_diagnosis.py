@@ -1,0 +1,76 @@
+"""Reading trainer_log.jsonl incrementally, and explaining failed runs in plain words."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+from lorastudio.diagnosis import diagnose
+from lorastudio.metrics import TrainerLogReader, summarize_trainer_log, tail_text
+
+
+def line(step: int, total: int = 10, **extra) -> str:
+    return json.dumps({"current_steps": step, "total_steps": total, **extra}) + "\n"
+
+
+def test_the_reader_returns_only_new_points_and_waits_for_a_half_written_line(tmp_path: Path):
+    path = tmp_path / "trainer_log.jsonl"
+    path.write_text(line(1, loss=3.0) + line(2, loss=2.5)[:-10])
+    reader = TrainerLogReader(path)
+    assert [p.step for p in reader.poll()] == [1]
+    with path.open("a") as handle:
+        handle.write(line(2, loss=2.5)[-10:] + line(3, loss=2.0))
+    assert [(p.step, p.loss) for p in reader.poll()] == [(2, 2.5), (3, 2.0)]
+    assert reader.poll() == []
+
+
+def test_a_resumed_run_replaces_the_steps_it_trains_again(tmp_path: Path):
+    path = tmp_path / "trainer_log.jsonl"
+    path.write_text("".join(line(s, loss=10.0 - s) for s in range(1, 8)))
+    with path.open("a") as handle:  # resumed from checkpoint-5
+        handle.write("".join(line(s, loss=1.0) for s in range(6, 11)) + line(10))
+    reader = TrainerLogReader(path)
+    reader.poll()
+    assert [p.step for p in reader.points] == [1, 2, 3, 4, 5, 6, 7, 8, 9, 10, 10]
+    assert [p.loss for p in reader.points][5:10] == [1.0] * 5
+
+
+def test_eval_points_share_a_step_with_train_points(tmp_path: Path):
+    path = tmp_path / "trainer_log.jsonl"
+    path.write_text(line(5, loss=2.0) + line(5, eval_loss=2.2))
+    summary = summarize_trainer_log(path)
+    reader = TrainerLogReader(path)
+    reader.poll()
+    assert len(reader.points) == 2 and summary.last_loss == 2.0
+
+
+def test_a_nan_loss_is_noticed(tmp_path: Path):
+    path = tmp_path / "trainer_log.jsonl"
+    path.write_text('{"current_steps": 1, "total_steps": 2, "loss": NaN}\n')
+    assert summarize_trainer_log(path).nan_loss
+
+
+def test_tail_resolves_progress_bar_carriage_returns(tmp_path: Path):
+    path = tmp_path / "train.log"
+    path.write_bytes(b"start\n 10%|#  \r 50%|###  \r100%|######\nend\n")
+    assert tail_text(path) == "start\n100%|######\nend\n"
+
+
+def test_known_failures_are_explained():
+    cases = {
+        "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate": "out_of_memory",
+        "RuntimeError: NPU out of memory. Tried to allocate 2.00 GiB": "out_of_memory",
+        "OSError: [Errno 28] No space left on device": "disk_full",
+        "OSError: Failed to load tokenizer.": "model_not_found",
+        "ValueError: Undefined dataset foo in dataset_info.json.": "dataset_not_found",
+        "ValueError: Target modules {'x'} not found in the base model.": "bad_target",
+    }
+    for tail, kind in cases.items():
+        assert diagnose("some log\n" + tail, 1).kind == kind
+
+
+def test_nan_loss_and_sigkill_and_unknown_errors_get_messages():
+    assert diagnose("", 1, nan_loss=True).kind == "nan_loss"
+    assert "RAM" in diagnose("", -9).message
+    unknown = diagnose("blah\nKeyError: 'x'\n", 1)
+    assert unknown.kind == "error" and "KeyError" in unknown.message

@@ -1,0 +1,196 @@
+"""End to end, for real: `python launch.py train` runs LLaMA-Factory on CPU on a tiny Qwen2 model
+and lands an adapter; killing launch.py never touches the run; stop and resume keep the adapter
+and the step count. No part of LLaMA-Factory is mocked."""
+
+from __future__ import annotations
+
+import json
+import os
+import signal
+import time
+from pathlib import Path
+
+import psutil
+import pytest
+import yaml
+from conftest import Studio, tiny_recipe
+
+pytestmark = pytest.mark.slow
+
+RUN_FILES = (
+    "recipe.yaml",
+    "llamafactory.yaml",
+    "command.sh",
+    "launch.json",
+    "train.log",
+    "trainer_log.jsonl",
+    "status.json",
+    "adapter_model.safetensors",
+    "adapter_config.json",
+)
+
+
+def wait_for(predicate, timeout: float = 240, interval: float = 0.2):
+    deadline = time.time() + timeout
+    while time.time() < deadline:
+        value = predicate()
+        if value:
+            return value
+        time.sleep(interval)
+    raise AssertionError(f"timed out after {timeout} s waiting for {predicate}")
+
+
+def status_of(run_dir: Path) -> dict:
+    return json.loads((run_dir / "status.json").read_text())
+
+
+def steps_logged(run_dir: Path) -> list[dict]:
+    path = run_dir / "trainer_log.jsonl"
+    if not path.exists():
+        return []
+    return [json.loads(line) for line in path.read_text().splitlines() if line.strip()]
+
+
+def losses(run_dir: Path) -> list[float]:
+    return [r["loss"] for r in steps_logged(run_dir) if "loss" in r]
+
+
+def run_processes(status: dict) -> list[int]:
+    """Processes still alive in the run's process group."""
+    alive = []
+    for process in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(process.pid) == status["pgid"] and process.status() != "zombie":
+                alive.append(process.pid)
+        except (ProcessLookupError, psutil.NoSuchProcess):
+            continue
+    return alive
+
+
+@pytest.fixture(scope="module")
+def finished(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory):
+    """One foreground run, trained to the end, shared by the tests that only read it."""
+    from conftest import LF_DATA
+
+    studio = Studio(tmp_path_factory.mktemp("studio"), LF_DATA)
+    recipe = studio.write_recipe("tiny.yaml", tiny_recipe(tiny_model))
+    result = studio.cli("train", str(recipe), "--set", "lora.rank=16")
+    (run_dir,) = studio.run_dirs()
+    return studio, result, run_dir
+
+
+def test_train_in_the_foreground_shows_progress_and_exits_with_the_runs_status(finished):
+    _, result, run_dir = finished
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert "30/30" in result.stdout
+    assert "loss" in result.stdout and "ETA" in result.stdout
+    assert f"run {run_dir.name}: succeeded" in result.stdout
+
+
+def test_a_run_lands_the_adapter_with_everything_that_made_it(finished):
+    _, _, run_dir = finished
+    for name in RUN_FILES:
+        assert (run_dir / name).is_file(), f"{name} missing from {run_dir}"
+    assert status_of(run_dir)["state"] == "succeeded"
+    assert status_of(run_dir)["exit_code"] == 0
+    adapter = json.loads((run_dir / "adapter_config.json").read_text())
+    assert adapter["r"] == 16  # the --set override reached LLaMA-Factory
+    recipe = yaml.safe_load((run_dir / "recipe.yaml").read_text())
+    assert recipe["lora"]["rank"] == 16 and recipe["train"]["max_steps"] == 30
+    assert "llamafactory-cli train llamafactory.yaml" in (run_dir / "command.sh").read_text()
+
+
+def test_the_loss_goes_down_over_the_run(finished):
+    _, _, run_dir = finished
+    values = losses(run_dir)
+    assert len(values) == 30
+    assert sum(values[-5:]) / 5 < sum(values[:5]) / 5
+
+
+def test_runs_lists_the_run_and_the_index_is_rebuilt_when_deleted(finished):
+    studio, _, run_dir = finished
+    first = json.loads(studio.cli("runs", "--json").stdout)
+    (studio.adapters / "runs.sqlite").unlink()
+    rebuilt = json.loads(studio.cli("runs", "--json").stdout)
+    assert (studio.adapters / "runs.sqlite").is_file()
+    for listing in (first, rebuilt):
+        (row,) = listing
+        assert row["id"] == run_dir.name and row["state"] == "succeeded"
+        assert row["step"] == 30 and row["total_steps"] == 30
+        assert row["final_loss"] == pytest.approx(losses(run_dir)[-1])
+        assert row["adapter"] == str(run_dir)
+
+
+def test_logs_shows_the_trainers_output(finished):
+    studio, _, run_dir = finished
+    result = studio.cli("logs", run_dir.name)
+    assert result.returncode == 0
+    assert "train metrics" in result.stdout
+
+
+def test_killing_launch_py_mid_run_leaves_the_run_to_finish(studio: Studio, tiny_model: Path):
+    recipe = studio.write_recipe("tiny.yaml", tiny_recipe(tiny_model, max_steps=60))
+    front = studio.popen("train", str(recipe))
+    run_dir = wait_for(lambda: (studio.run_dirs() or [None])[0])
+    wait_for(lambda: len(losses(run_dir)) >= 3)
+    front.send_signal(signal.SIGKILL)
+    front.wait(timeout=10)
+    status = wait_for(
+        lambda: status_of(run_dir)["state"] in ("succeeded", "failed") and status_of(run_dir)
+    )
+    assert status["state"] == "succeeded", status
+    assert steps_logged(run_dir)[-1]["current_steps"] == 60
+    assert (run_dir / "adapter_model.safetensors").is_file()
+
+
+def test_stop_saves_the_adapter_and_ends_every_process_then_resume_continues(
+    studio: Studio, tiny_model: Path
+):
+    recipe = studio.write_recipe("tiny.yaml", tiny_recipe(tiny_model, max_steps=120, save_steps=10))
+    result = studio.cli("train", str(recipe), "--detach")
+    assert result.returncode == 0, result.stderr
+    (run_dir,) = studio.run_dirs()
+    assert run_dir.name in result.stdout
+    wait_for(lambda: len(losses(run_dir)) >= 15)
+
+    stopped = studio.cli("stop", run_dir.name)
+    assert stopped.returncode == 3, stopped.stdout + stopped.stderr  # 3: the run was stopped
+    status = status_of(run_dir)
+    assert status["state"] == "stopped"
+    assert "adapter trained so far is saved" in status["reason"]
+    assert run_processes(status) == []
+    assert (
+        not psutil.pid_exists(status["pid"]) or psutil.Process(status["pid"]).status() == "zombie"
+    )
+    assert (run_dir / "adapter_model.safetensors").is_file()
+    stopped_at = steps_logged(run_dir)[-1]["current_steps"]
+    assert 15 <= stopped_at < 120
+
+    resumed = studio.cli("resume", run_dir.name)
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    status = status_of(run_dir)
+    assert status["state"] == "succeeded" and status["attempt"] == 2
+    assert "Resuming training from" in (run_dir / "train.log").read_text()
+    steps = [r["current_steps"] for r in steps_logged(run_dir) if "loss" in r]
+    # The resumed part starts right after a checkpoint and runs to the end: one global count.
+    first_resumed = next(i for i in range(1, len(steps)) if steps[i] <= steps[i - 1])
+    assert status["resumed_from_step"] % 10 == 0 and status["resumed_from_step"] <= stopped_at
+    assert steps[first_resumed] == status["resumed_from_step"] + 1
+    assert steps[-1] == 120
+    listed = json.loads(studio.cli("runs", "--json").stdout)[0]
+    assert listed["step"] == 120 and listed["state"] == "succeeded"
+
+
+def test_a_failed_run_says_why_in_plain_words(studio: Studio, tiny_model: Path):
+    text = tiny_recipe(tiny_model, max_steps=5).replace(
+        "  alpha: 16", "  alpha: 16\n  target: [nosuch_proj]"
+    )
+    recipe = studio.write_recipe("bad-target.yaml", text)
+    result = studio.cli("train", str(recipe))
+    assert result.returncode == 1
+    (run_dir,) = studio.run_dirs()
+    status = status_of(run_dir)
+    assert status["state"] == "failed"
+    assert status["failure"] == "bad_target"
+    assert "lora.target" in status["reason"]
+    assert "lora.target" in result.stdout
