@@ -242,6 +242,7 @@ def compile_recipe(
         "lr_scheduler_type": train.scheduler,
         "warmup_steps": train.warmup_steps,
         "seed": train.seed,
+        "include_num_input_tokens_seen": "non_padding",  # tokens/s in trainer_log.jsonl
         "ddp_timeout": 180000000,
     }
     if train.max_steps is not None:

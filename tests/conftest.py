@@ -12,7 +12,8 @@ from pathlib import Path
 import pytest
 
 REPO = Path(__file__).resolve().parents[1]
-FIXTURES = REPO.parent / "shared" / "fixtures"
+# ../shared/fixtures beside the checkout; LORASTUDIO_FIXTURES where it is elsewhere (GPU machine).
+FIXTURES = Path(os.environ.get("LORASTUDIO_FIXTURES") or REPO.parent / "shared" / "fixtures")
 LF_DATA = FIXTURES / "llamafactory-data"
 TOKENIZER = FIXTURES / "qwen2.5-tokenizer"
 

@@ -1,0 +1,91 @@
+"""On an NVIDIA GPU, for real: a LoRA of a random-weight model with Qwen2.5-0.5B's exact
+architecture trains through `python launch.py train` in bf16, alone and under DeepSpeed ZeRO-2
+and ZeRO-3 on one card. Run with `pytest -m gpu` on a GPU machine; skipped elsewhere.
+Set LORASTUDIO_GPU_REPORT=path.jsonl to collect tokens/s and peak memory per run."""
+
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+from pathlib import Path
+
+import pytest
+from conftest import LF_DATA, TOKENIZER, Studio
+
+from lorastudio.hardware import detect
+
+pytestmark = [
+    pytest.mark.gpu,
+    pytest.mark.skipif(not detect().cuda, reason="needs an NVIDIA GPU"),
+]
+
+
+@pytest.fixture(scope="module")
+def qwen25_05b_random(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """Qwen2.5-0.5B-Instruct's real config (494 M parameters) with random bf16 weights."""
+    import torch
+    from transformers import AutoConfig, AutoTokenizer, Qwen2ForCausalLM
+
+    out = tmp_path_factory.mktemp("models") / "qwen2.5-0.5b-random"
+    config = AutoConfig.from_pretrained(TOKENIZER)
+    torch.manual_seed(0)
+    model = Qwen2ForCausalLM(config).to(torch.bfloat16)
+    model.save_pretrained(out)
+    AutoTokenizer.from_pretrained(TOKENIZER).save_pretrained(out)
+    return out
+
+
+def gpu_recipe(model: Path, name: str, deepspeed: str) -> str:
+    return f"""schema_version: 1
+name: {name}
+model: {{id: {model}, template: qwen}}
+data: {{datasets: [alpaca_en_demo], cutoff_len: 512, max_samples: 640}}
+lora: {{rank: 16, alpha: 32, target: all}}
+train: {{max_steps: 60, learning_rate: 5.0e-4, batch_size: 8, grad_accum: 1, warmup_steps: 5,
+        logging_steps: 5, save_steps: 1000, precision: auto}}
+hardware: {{device: cuda, devices: [0], deepspeed: {deepspeed}}}
+"""
+
+
+@pytest.mark.parametrize("deepspeed", ["none", "2", "3"])
+def test_lora_of_qwen2_5_0_5b_architecture_trains_on_one_gpu(
+    qwen25_05b_random: Path, tmp_path: Path, deepspeed: str
+):
+    if deepspeed != "none" and importlib.util.find_spec("deepspeed") is None:
+        pytest.skip("DeepSpeed is not installed")
+    studio = Studio(tmp_path, LF_DATA)
+    studio.env["RECORD_VRAM"] = "1"  # LLaMA-Factory logs peak GPU memory per step
+    name = f"gpu-zero{deepspeed}" if deepspeed != "none" else "gpu-bf16"
+    path = studio.write_recipe(f"{name}.yaml", gpu_recipe(qwen25_05b_random, name, deepspeed))
+    result = studio.cli("train", str(path), timeout=900)
+    (run_dir,) = studio.run_dirs()
+    status = json.loads((run_dir / "status.json").read_text())
+    assert result.returncode == 0, (status, result.stdout[-3000:])
+    assert status["state"] == "succeeded" and status["device"] == "cuda"
+    assert "bf16: true" in (run_dir / "llamafactory.yaml").read_text()
+    assert (run_dir / "adapter_model.safetensors").stat().st_size > 1_000_000
+
+    records = [json.loads(x) for x in (run_dir / "trainer_log.jsonl").read_text().splitlines()]
+    losses = [r["loss"] for r in records if "loss" in r]
+    assert len(losses) == 12 and all(loss == loss for loss in losses)  # 60 steps / 5, no NaN
+    assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
+    report = os.environ.get("LORASTUDIO_GPU_REPORT")
+    if report:
+        results = json.loads((run_dir / "train_results.json").read_text())
+        row = {
+            "run": name,
+            "steps": records[-1]["current_steps"],
+            "train_runtime_s": results.get("train_runtime"),
+            "tokens_per_s": max((r.get("throughput", 0) for r in records), default=None),
+            "peak_vram_allocated_gib": max(
+                (r.get("vram_allocated", 0) for r in records), default=None
+            ),
+            "peak_vram_reserved_gib": max(
+                (r.get("vram_reserved", 0) for r in records), default=None
+            ),
+            "first_loss": losses[0],
+            "last_loss": losses[-1],
+        }
+        with open(report, "a") as handle:
+            handle.write(json.dumps(row) + "\n")
