@@ -20,7 +20,7 @@ from lorastudio.compiler import Target, compile_recipe
 from lorastudio.errors import LoraStudioError, RecipeError
 from lorastudio.hardware import detect
 from lorastudio.metrics import TrainerLogReader, tail_text
-from lorastudio.recipe import Recipe
+from lorastudio.recipe import Recipe, recipe_fields
 from lorastudio.runs import FINAL_STATES, LOG_FILE, TRAINER_LOG, RunIndex, reconcile
 from lorastudio.validation import check_recipe_file
 from lorastudio.workspace import Workspace
@@ -81,6 +81,7 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("run")
     resume.add_argument("--detach", action="store_true")
     sub.add_parser("templates", help="List the chat templates LLaMA-Factory knows.")
+    sub.add_parser("fields", help="List every recipe field with its default and help text.")
     return parser
 
 
@@ -183,12 +184,16 @@ def _watch(run_dir: Path, out: TextIO) -> int:
     try:
         return _report(follow_run(run_dir, out), run_dir, out)
     except KeyboardInterrupt:
-        choice = "d"
-        if sys.stdin.isatty():
-            try:
-                choice = input("\nStop the run (s) or detach and leave it running (d)? [d] ")
-            except (KeyboardInterrupt, EOFError):
-                choice = "d"
+        print(
+            "\nStop the run (s) or detach and leave it running (d)? [d] ",
+            end="",
+            file=out,
+            flush=True,
+        )
+        try:
+            choice = sys.stdin.readline()  # a closed stdin (nohup, CI) reads "" and detaches
+        except (KeyboardInterrupt, OSError, ValueError):
+            choice = "d"
         if choice.strip().lower().startswith("s"):
             print(f"stopping {run_dir.name} (saving the adapter trained so far)…", file=out)
             return _report(launcher.stop(run_dir), run_dir, out)
@@ -277,6 +282,13 @@ def cmd_templates(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     return EXIT_OK
 
 
+def cmd_fields(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
+    for field in recipe_fields():
+        default = "(required)" if field.required else json.dumps(field.default)
+        print(f"{field.path:<24} {field.type_name:<34} {default:<14} {field.help}", file=out)
+    return EXIT_OK
+
+
 COMMANDS = {
     "validate": cmd_validate,
     "compile": cmd_compile,
@@ -286,6 +298,7 @@ COMMANDS = {
     "stop": cmd_stop,
     "resume": cmd_resume,
     "templates": cmd_templates,
+    "fields": cmd_fields,
 }
 
 

@@ -8,10 +8,12 @@ from __future__ import annotations
 
 import hashlib
 import json
+from dataclasses import dataclass
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic.fields import FieldInfo
 
 from lorastudio.errors import Problem, RecipeError
 
@@ -175,6 +177,46 @@ class Recipe(_Section):
         """A short hash of the recipe's meaning (key order and comments do not count)."""
         canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+@dataclass(frozen=True)
+class FieldDoc:
+    """One recipe field as the CLI help and the studio's form present it."""
+
+    path: str  # dotted, as written in a recipe: "lora.rank"
+    type_name: str
+    default: Any
+    required: bool
+    help: str
+    info: FieldInfo
+
+
+def _type_name(annotation: Any) -> str:
+    text = str(annotation).replace("typing.", "")
+    return text.removeprefix("<class '").removesuffix("'>")
+
+
+def recipe_fields(model: type[BaseModel] = Recipe, prefix: str = "") -> list[FieldDoc]:
+    """Every leaf field of the recipe schema, in file order, with its one help text."""
+    fields = []
+    for name, info in model.model_fields.items():
+        annotation = info.annotation
+        path = f"{prefix}{name}"
+        if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+            fields.extend(recipe_fields(annotation, f"{path}."))
+            continue
+        default = None if info.is_required() else info.get_default(call_default_factory=True)
+        fields.append(
+            FieldDoc(
+                path,
+                _type_name(annotation),
+                default,
+                info.is_required(),
+                info.description or "",
+                info,
+            )
+        )
+    return fields
 
 
 # ---------------------------------------------------------------- loading and dumping

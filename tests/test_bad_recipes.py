@@ -118,3 +118,10 @@ def test_a_registered_dataset_whose_file_is_missing_is_refused_before_start(
     assert result.returncode == 2
     assert "data.datasets[0]" in result.stderr and "does not exist" in result.stderr
     assert studio.run_dirs() == []
+
+
+def test_fields_prints_every_field_with_its_help(studio: Studio):
+    result = studio.cli("fields")
+    assert result.returncode == 0
+    assert "lora.rank" in result.stdout and "higher learns more" in result.stdout
+    assert "hardware.nodes.master_addr" in result.stdout

@@ -95,3 +95,13 @@ def test_recipes_without_data_are_refused():
     with pytest.raises(RecipeError) as caught:
         parse_recipe_text(MINIMAL.replace("data: {datasets: [identity]}", "data: {}"))
     assert caught.value.problems[0].field == "data"
+
+
+def test_the_field_list_is_the_schema_itself_with_one_help_text_each():
+    from lorastudio.recipe import recipe_fields
+
+    fields = {f.path: f for f in recipe_fields()}
+    assert fields["lora.rank"].default == 8 and "rank" in fields["lora.rank"].help.lower()
+    assert fields["hardware.nodes.master_port"].default == 29500
+    assert fields["model.id"].required and not fields["lora.rank"].required
+    assert all(f.help for f in fields.values())

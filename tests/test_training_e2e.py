@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import os
 import signal
+import subprocess
 import time
 from pathlib import Path
 
@@ -194,3 +195,45 @@ def test_a_failed_run_says_why_in_plain_words(studio: Studio, tiny_model: Path):
     assert status["failure"] == "bad_target"
     assert "lora.target" in status["reason"]
     assert "lora.target" in result.stdout
+
+
+def test_ctrl_c_asks_and_answering_s_stops_the_run(studio: Studio, tiny_model: Path):
+    recipe = studio.write_recipe("tiny.yaml", tiny_recipe(tiny_model, max_steps=400))
+    front = subprocess.Popen(
+        studio.argv("train", str(recipe)),
+        env=studio.env,
+        cwd=studio.home,
+        text=True,
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    run_dir = wait_for(lambda: (studio.run_dirs() or [None])[0])
+    wait_for(lambda: len(losses(run_dir)) >= 3)
+    front.send_signal(signal.SIGINT)
+    output, _ = front.communicate("s\n", timeout=300)
+    assert "Stop the run (s) or detach" in output
+    assert front.returncode == 3, output
+    assert status_of(run_dir)["state"] == "stopped"
+    assert (run_dir / "adapter_model.safetensors").is_file()
+
+
+def test_ctrl_c_without_an_answer_detaches_and_the_run_goes_on(studio: Studio, tiny_model: Path):
+    recipe = studio.write_recipe("tiny.yaml", tiny_recipe(tiny_model, max_steps=40))
+    front = subprocess.Popen(
+        studio.argv("train", str(recipe)),
+        env=studio.env,
+        cwd=studio.home,
+        text=True,
+        stdin=subprocess.DEVNULL,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+    )
+    run_dir = wait_for(lambda: (studio.run_dirs() or [None])[0])
+    wait_for(lambda: len(losses(run_dir)) >= 3)
+    front.send_signal(signal.SIGINT)
+    output, _ = front.communicate(timeout=60)
+    assert front.returncode == 0 and "detached; the run goes on" in output
+    assert status_of(run_dir)["state"] in ("running", "stopping", "succeeded")
+    final = wait_for(lambda: status_of(run_dir)["state"] != "running" and status_of(run_dir))
+    assert final["state"] == "succeeded"
