@@ -181,6 +181,11 @@ def _environment(recipe: Recipe, target: Target, run_dir: Path) -> dict[str, str
             "NPROC_PER_NODE": str(target.processes_per_node),
             "NNODES": str(hardware.nodes.count),
             "NODE_RANK": str(hardware.nodes.rank),
+        }
+    if hardware.nodes.count > 1:
+        # Every node must meet at one address. On one machine LLaMA-Factory picks a free port
+        # itself, so two runs side by side (GPUs 0-3 and 4-7) do not both claim 29500.
+        env |= {
             "MASTER_ADDR": hardware.nodes.master_addr,
             "MASTER_PORT": str(hardware.nodes.master_port),
         }

@@ -126,8 +126,15 @@ class TrainSpec(_Section):
 class NodesSpec(_Section):
     count: int = Field(1, ge=1, le=1024, description="Machines taking part.")
     rank: int = Field(0, ge=0, description="This machine's rank (0 on the master).")
-    master_addr: str = Field("127.0.0.1", min_length=1, description="Address of the rank-0 node.")
-    master_port: int = Field(29500, ge=1024, le=65535, description="Port of the rank-0 node.")
+    master_addr: str = Field(
+        "127.0.0.1", min_length=1, description="Address of the rank-0 node (multi-node runs)."
+    )
+    master_port: int = Field(
+        29500,
+        ge=1024,
+        le=65535,
+        description="Port of the rank-0 node (multi-node runs; one machine picks a free port).",
+    )
 
     @model_validator(mode="after")
     def _rank_in_range(self) -> NodesSpec:

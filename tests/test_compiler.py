@@ -122,3 +122,11 @@ def test_extra_keys_are_passed_through():
         compile_text({"extra": {"gradient_checkpointing": False}}).args["gradient_checkpointing"]
         is False
     )
+
+
+def test_one_machine_leaves_the_rendezvous_port_to_llamafactory():
+    """LLaMA-Factory picks a free port when MASTER_PORT is unset, so two runs on one machine
+    (GPUs 0-3 and 4-7) do not both claim 29500."""
+    compiled = compile_text({"hardware": {"devices": [4, 5, 6, 7]}}, Target("cuda", 4))
+    assert compiled.env["FORCE_TORCHRUN"] == "1"
+    assert "MASTER_PORT" not in compiled.env and "MASTER_ADDR" not in compiled.env
