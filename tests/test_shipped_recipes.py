@@ -241,15 +241,18 @@ def test_without_a_bf16_device_llamafactory_refuses_gpu_and_npu_recipes_only_for
 @pytest.fixture(scope="module")
 def accelerator_verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[str, str | None]:
     """Every check, for each GPU/NPU recipe this machine can check (its device is here; DeepSpeed
-    is installed if it uses DeepSpeed), keyed by recipe name."""
+    or bitsandbytes is installed if it uses them), keyed by recipe name."""
     hardware = detect()
     has_deepspeed = importlib.util.find_spec("deepspeed") is not None
+    has_bitsandbytes = importlib.util.find_spec("bitsandbytes") is not None
     root = tmp_path_factory.mktemp("accelerator-runs")
     checkable = {}
     for path in ACCELERATOR_RECIPES:
         recipe = load(path)
-        if hardware.devices(device_of(path)) and (
-            recipe.hardware.deepspeed == "none" or has_deepspeed
+        if (
+            hardware.devices(device_of(path))
+            and (recipe.hardware.deepspeed == "none" or has_deepspeed)
+            and (recipe.lora.quantization == "none" or has_bitsandbytes)
         ):
             checkable[path.stem] = materialize(path, root)
     checks = [ArgsCheck(c.args, c.env, "full") for c in checkable.values()]
@@ -263,7 +266,10 @@ def assert_fully_accepted(path: Path, device: str, verdicts: dict[str, str | Non
     if not detect().devices(device):
         pytest.skip(f"needs {DEVICE_LABELS[device]}")
     if path.stem not in verdicts:
-        pytest.skip("uses DeepSpeed, which is not installed: pip install -e '.[deepspeed]'")
+        pytest.skip(
+            "needs DeepSpeed or bitsandbytes, which is not installed: "
+            "pip install -e '.[deepspeed]' / pip install bitsandbytes"
+        )
     assert verdicts[path.stem] is None
 
 
