@@ -73,16 +73,6 @@ class Studio:
             timeout=timeout,
         )
 
-    def popen(self, *args: str) -> subprocess.Popen:
-        return subprocess.Popen(
-            self.argv(*args),
-            env=self.env,
-            cwd=self.home,
-            stdout=subprocess.PIPE,
-            stderr=subprocess.STDOUT,
-            text=True,
-        )
-
     def run_dirs(self) -> list[Path]:
         if not self.adapters.is_dir():
             return []

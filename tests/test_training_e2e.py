@@ -130,10 +130,7 @@ def test_logs_shows_the_trainers_output(finished):
 
 
 def test_killing_launch_py_mid_run_leaves_the_run_to_finish(studio: Studio, tiny_model: Path):
-    recipe = studio.write_recipe("tiny.yaml", tiny_recipe(tiny_model, max_steps=60))
-    front = studio.popen("train", str(recipe))
-    run_dir = wait_for(lambda: (studio.run_dirs() or [None])[0])
-    wait_for(lambda: len(losses(run_dir)) >= 3)
+    front, run_dir = train_in_foreground(studio, tiny_model, 60, subprocess.DEVNULL)
     front.send_signal(signal.SIGKILL)
     front.wait(timeout=10)
     status = wait_for(
@@ -197,19 +194,25 @@ def test_a_failed_run_says_why_in_plain_words(studio: Studio, tiny_model: Path):
     assert "lora.target" in result.stdout
 
 
-def test_ctrl_c_asks_and_answering_s_stops_the_run(studio: Studio, tiny_model: Path):
-    recipe = studio.write_recipe("tiny.yaml", tiny_recipe(tiny_model, max_steps=400))
+def train_in_foreground(studio: Studio, tiny_model: Path, steps: int, stdin) -> tuple:
+    """`launch.py train` as a user runs it, returned once the run has logged a few steps."""
+    recipe = studio.write_recipe("tiny.yaml", tiny_recipe(tiny_model, max_steps=steps))
     front = subprocess.Popen(
         studio.argv("train", str(recipe)),
         env=studio.env,
         cwd=studio.home,
         text=True,
-        stdin=subprocess.PIPE,
+        stdin=stdin,
         stdout=subprocess.PIPE,
         stderr=subprocess.STDOUT,
     )
     run_dir = wait_for(lambda: (studio.run_dirs() or [None])[0])
     wait_for(lambda: len(losses(run_dir)) >= 3)
+    return front, run_dir
+
+
+def test_ctrl_c_asks_and_answering_s_stops_the_run(studio: Studio, tiny_model: Path):
+    front, run_dir = train_in_foreground(studio, tiny_model, 400, subprocess.PIPE)
     front.send_signal(signal.SIGINT)
     output, _ = front.communicate("s\n", timeout=300)
     assert "Stop the run (s) or detach" in output
@@ -219,18 +222,7 @@ def test_ctrl_c_asks_and_answering_s_stops_the_run(studio: Studio, tiny_model: P
 
 
 def test_ctrl_c_without_an_answer_detaches_and_the_run_goes_on(studio: Studio, tiny_model: Path):
-    recipe = studio.write_recipe("tiny.yaml", tiny_recipe(tiny_model, max_steps=40))
-    front = subprocess.Popen(
-        studio.argv("train", str(recipe)),
-        env=studio.env,
-        cwd=studio.home,
-        text=True,
-        stdin=subprocess.DEVNULL,
-        stdout=subprocess.PIPE,
-        stderr=subprocess.STDOUT,
-    )
-    run_dir = wait_for(lambda: (studio.run_dirs() or [None])[0])
-    wait_for(lambda: len(losses(run_dir)) >= 3)
+    front, run_dir = train_in_foreground(studio, tiny_model, 40, subprocess.DEVNULL)
     front.send_signal(signal.SIGINT)
     output, _ = front.communicate(timeout=60)
     assert front.returncode == 0 and "detached; the run goes on" in output
