@@ -1,7 +1,7 @@
 """On an NVIDIA GPU, for real: a LoRA of a random-weight model with Qwen2.5-0.5B's exact
 architecture trains through `python launch.py train` in bf16, alone and under DeepSpeed ZeRO-2
-and ZeRO-3 on one card. Run with `pytest -m gpu` on a GPU machine; skipped elsewhere.
-Set LORASTUDIO_GPU_REPORT=path.jsonl to collect tokens/s and peak memory per run."""
+and ZeRO-3 on one card, and as QLoRA 4-bit. Run with `pytest -m gpu` on a GPU machine; skipped
+elsewhere. Set LORASTUDIO_GPU_REPORT=path.jsonl to collect tokens/s and peak memory per run."""
 
 from __future__ import annotations
 
@@ -36,28 +36,39 @@ def qwen25_05b_random(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return out
 
 
-def gpu_recipe(model: Path, name: str, deepspeed: str) -> str:
+def gpu_recipe(model: Path, name: str, deepspeed: str, quantization: str) -> str:
     return f"""schema_version: 1
 name: {name}
 model: {{id: {model}, template: qwen}}
 data: {{datasets: [alpaca_en_demo], cutoff_len: 512, max_samples: 640}}
-lora: {{rank: 16, alpha: 32, target: all}}
+lora: {{rank: 16, alpha: 32, target: all, quantization: {quantization}}}
 train: {{max_steps: 60, learning_rate: 5.0e-4, batch_size: 8, grad_accum: 1, warmup_steps: 5,
         logging_steps: 5, save_steps: 1000, precision: auto}}
 hardware: {{device: cuda, devices: [0], deepspeed: {deepspeed}}}
 """
 
 
-@pytest.mark.parametrize("deepspeed", ["none", "2", "3"])
+SETUPS = {  # name: (hardware.deepspeed, lora.quantization)
+    "gpu-bf16": ("none", "none"),
+    "gpu-zero2": ("2", "none"),
+    "gpu-zero3": ("3", "none"),
+    "gpu-qlora4": ("none", "4"),
+}
+
+
+@pytest.mark.parametrize("name", SETUPS)
 def test_lora_of_qwen2_5_0_5b_architecture_trains_on_one_gpu(
-    qwen25_05b_random: Path, tmp_path: Path, deepspeed: str
+    qwen25_05b_random: Path, tmp_path: Path, name: str
 ):
+    deepspeed, quantization = SETUPS[name]
     if deepspeed != "none" and importlib.util.find_spec("deepspeed") is None:
         pytest.skip("DeepSpeed is not installed")
+    if quantization != "none" and importlib.util.find_spec("bitsandbytes") is None:
+        pytest.skip("bitsandbytes is not installed")
     studio = Studio(tmp_path, LF_DATA)
     studio.env["RECORD_VRAM"] = "1"  # LLaMA-Factory logs peak GPU memory per step
-    name = f"gpu-zero{deepspeed}" if deepspeed != "none" else "gpu-bf16"
-    path = studio.write_recipe(f"{name}.yaml", gpu_recipe(qwen25_05b_random, name, deepspeed))
+    recipe = gpu_recipe(qwen25_05b_random, name, deepspeed, quantization)
+    path = studio.write_recipe(f"{name}.yaml", recipe)
     result = studio.cli("train", str(path), timeout=900)
     (run_dir,) = studio.run_dirs()
     status = json.loads((run_dir / "status.json").read_text())
