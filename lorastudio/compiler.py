@@ -7,12 +7,11 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any, Literal
+from typing import Any
 
+from lorastudio.distributed import Device, environment, is_distributed
 from lorastudio.recipe import Recipe
 from lorastudio.workspace import Workspace
-
-Device = Literal["cpu", "cuda", "npu"]
 
 CONFIG_FILE = "llamafactory.yaml"
 DATASET_INFO_FILE = "dataset_info.json"
@@ -57,10 +56,18 @@ MANAGED_KEYS: dict[str, str] = {
 
 @dataclass(frozen=True)
 class Target:
-    """Where a run executes, resolved from the recipe and this machine at launch time."""
+    """Where a run executes, resolved from the recipe and this machine at launch time.
+
+    Attributes:
+        device: cpu, cuda or npu.
+        processes_per_node: training processes on this node (one per card; 1 on a CPU).
+        bf16: whether the chosen cards compute in bf16 (``train.precision: auto`` falls back to
+            fp16 where they do not, e.g. the first-generation Ascend 910).
+    """
 
     device: Device
     processes_per_node: int = 1
+    bf16: bool = True
 
 
 @dataclass(frozen=True)
@@ -101,15 +108,31 @@ def _model_path(recipe: Recipe, workspace: Workspace) -> str:
     return str(local) if local is not None else recipe.model.id
 
 
-def _precision(recipe: Recipe, device: Device) -> dict[str, Any]:
-    precision = recipe.train.precision
-    if precision == "auto":
-        precision = "fp32" if device == "cpu" else "bf16"
+def resolved_precision(recipe: Recipe, target: Target) -> str:
+    """``train.precision`` with auto resolved: fp32 on CPU, bf16 where the cards have it, else
+    fp16."""
+    if recipe.train.precision != "auto":
+        return recipe.train.precision
+    if target.device == "cpu":
+        return "fp32"
+    return "bf16" if target.bf16 else "fp16"
+
+
+def _device_args(recipe: Recipe, target: Target) -> dict[str, Any]:
     flags: dict[str, Any] = {}
+    precision = resolved_precision(recipe, target)
     if precision in ("bf16", "fp16"):
         flags[precision] = True
-    if device == "cpu":
+    if target.device == "cpu":
         flags["use_cpu"] = True
+        if is_distributed(recipe, target.processes_per_node):
+            # transformers picks MPI over Gloo for CPU DDP when torch was built with MPI;
+            # Gloo is the backend every torch build has.
+            flags["ddp_backend"] = "gloo"
+    if target.device == "npu" and recipe.lora.quantization != "none":
+        # LLaMA-Factory's QLoRA-on-Ascend recipe (README, "QLoRA based on bitsandbytes on
+        # Ascend NPU"; examples/train_qlora/llama3_lora_sft_bnb_npu.yaml): double quantization off.
+        flags["double_quantization"] = False
     return flags
 
 
@@ -155,43 +178,6 @@ def deepspeed_config(stage: int, offload: bool) -> dict[str, Any]:
         "bf16": {"enabled": "auto"},
         "zero_optimization": zero,
     }
-
-
-def _environment(recipe: Recipe, target: Target, run_dir: Path) -> dict[str, str]:
-    hardware = recipe.hardware
-    env = {
-        # LLaMA-Factory's web-UI mode: SIGABRT makes it stop at the next step and save the adapter.
-        "LLAMABOARD_ENABLED": "1",
-        "LLAMABOARD_WORKDIR": str(run_dir),
-        "PYTHONUNBUFFERED": "1",
-    }
-    ids = ",".join(str(i) for i in hardware.devices) if hardware.devices is not None else None
-    if target.device == "cpu":
-        env["CUDA_VISIBLE_DEVICES"] = ""
-    elif target.device == "cuda" and ids is not None:
-        env["CUDA_VISIBLE_DEVICES"] = ids
-    elif target.device == "npu" and ids is not None:
-        env["ASCEND_RT_VISIBLE_DEVICES"] = ids
-    distributed = (
-        target.processes_per_node > 1 or hardware.deepspeed != "none" or hardware.nodes.count > 1
-    )
-    if distributed:
-        env |= {
-            "FORCE_TORCHRUN": "1",
-            "NPROC_PER_NODE": str(target.processes_per_node),
-            "NNODES": str(hardware.nodes.count),
-            "NODE_RANK": str(hardware.nodes.rank),
-        }
-    if hardware.nodes.count > 1:
-        # Every node must meet at one address. On one machine LLaMA-Factory picks a free port
-        # itself, so two runs side by side (GPUs 0-3 and 4-7) do not both claim 29500.
-        env |= {
-            "MASTER_ADDR": hardware.nodes.master_addr,
-            "MASTER_PORT": str(hardware.nodes.master_port),
-        }
-    if recipe.model.hub == "modelscope":
-        env["USE_MODELSCOPE_HUB"] = "1"
-    return env
 
 
 def compile_recipe(
@@ -261,7 +247,7 @@ def compile_recipe(
             "eval_strategy": "steps",
             "eval_steps": train.eval_steps or train.save_steps,
         }
-    args |= _precision(recipe, target.device)
+    args |= _device_args(recipe, target)
     deepspeed = None
     if recipe.hardware.deepspeed != "none":
         deepspeed = deepspeed_config(int(recipe.hardware.deepspeed), recipe.hardware.offload)
@@ -271,5 +257,5 @@ def compile_recipe(
         args=args,
         dataset_info=datasets,
         deepspeed=deepspeed,
-        env=_environment(recipe, target, run_dir),
+        env=environment(recipe, target.device, target.processes_per_node, run_dir),
     )

@@ -135,6 +135,12 @@ class NodesSpec(_Section):
         le=65535,
         description="Port of the rank-0 node (multi-node runs; one machine picks a free port).",
     )
+    interface: str | None = Field(
+        None,
+        pattern=r"^[A-Za-z0-9_.:@-]{1,64}$",
+        description="Network interface the nodes reach each other on, e.g. eth0 (multi-node "
+        "runs; None lets HCCL/NCCL/Gloo pick one, which can be the wrong one).",
+    )
 
     @model_validator(mode="after")
     def _rank_in_range(self) -> NodesSpec:
