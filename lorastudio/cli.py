@@ -16,12 +16,22 @@ from typing import TextIO
 import yaml
 
 from lorastudio import launcher, llamafactory_spec
+from lorastudio.cli_scale import (
+    add_node_flags,
+    add_scale_commands,
+    cmd_check,
+    cmd_k8s,
+    kubernetes_log,
+    node_overrides,
+    print_launch_notes,
+    progress_prefix,
+)
 from lorastudio.compiler import Compiled, Target, compile_recipe
 from lorastudio.errors import LoraStudioError, RecipeError
 from lorastudio.hardware import detect
 from lorastudio.metrics import TrainerLogReader, tail_text
 from lorastudio.recipe import Recipe, recipe_fields
-from lorastudio.runs import FINAL_STATES, LOG_FILE, TRAINER_LOG, RunIndex, reconcile
+from lorastudio.runs import FINAL_STATES, LOG_FILE, TRAINER_LOG, RunIndex, read_status, reconcile
 from lorastudio.validation import check_recipe_file
 from lorastudio.workspace import Workspace
 
@@ -66,8 +76,10 @@ def _parser() -> argparse.ArgumentParser:
         action="store_true",
         help="also run LLaMA-Factory's own argument parser on the result",
     )
+    add_node_flags(compile_cmd)
     train = recipe_command("train", "Start a training run (foreground with progress, or detached).")
     train.add_argument("--detach", action="store_true", help="return at once with the run id")
+    add_node_flags(train)
 
     runs = sub.add_parser("runs", help="List runs: id, name, status, steps, loss, adapter.")
     runs.add_argument("--json", action="store_true", help="machine-readable output")
@@ -80,6 +92,7 @@ def _parser() -> argparse.ArgumentParser:
     resume = sub.add_parser("resume", help="Continue a stopped or failed run from its checkpoint.")
     resume.add_argument("run")
     resume.add_argument("--detach", action="store_true")
+    add_scale_commands(sub)
     sub.add_parser("templates", help="List the chat templates LLaMA-Factory knows.")
     sub.add_parser("fields", help="List every recipe field with its default and help text.")
     return parser
@@ -103,7 +116,7 @@ def cmd_validate(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
 
 
 def cmd_compile(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
-    recipe = _load(args.recipe, args.overrides, ws)
+    recipe = _load(args.recipe, args.overrides + node_overrides(args), ws)
     if args.device:
         count = len(recipe.hardware.devices or []) or 1
         target = Target(args.device, 1 if args.device == "cpu" else count)
@@ -164,10 +177,12 @@ def follow_run(run_dir: Path, out: TextIO, interval: float = 0.5) -> dict:
     reader = TrainerLogReader(run_dir / TRAINER_LOG)
     tty = out.isatty()
     printed = None
+    elsewhere = progress_prefix(run_dir)
     while True:
         reader.poll()
         status = reconcile(run_dir)
-        line = _progress_line(reader, status.get("state", "?"))
+        state = status.get("state", "?")
+        line = f"[{state}] {elsewhere}" if elsewhere else _progress_line(reader, state)
         if line != printed:
             print(
                 ("\r\x1b[2K" + line) if tty else line, end="" if tty else "\n", file=out, flush=True
@@ -186,7 +201,7 @@ def _report(status: dict, run_dir: Path, out: TextIO) -> int:
         f"run {run_dir.name}: {state}" + (f" — {status['reason']}" if status.get("reason") else ""),
         file=out,
     )
-    if state in ("succeeded", "stopped"):
+    if state in ("succeeded", "stopped") and status.get("node_rank", 0) == 0:
         print(f"adapter: {run_dir}", file=out)
     return EXIT_BY_STATE.get(state, EXIT_FAILED)
 
@@ -218,9 +233,10 @@ def _watch(run_dir: Path, out: TextIO) -> int:
 
 
 def cmd_train(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
-    recipe = _load(args.recipe, args.overrides, ws)
+    recipe = _load(args.recipe, args.overrides + node_overrides(args), ws)
     run_dir = launcher.launch(recipe, ws)
     print(f"run {run_dir.name} started ({run_dir})", file=out, flush=True)
+    print_launch_notes(run_dir, recipe, args, out)
     if args.detach:
         print(run_dir.name, file=out)
         return EXIT_OK
@@ -248,6 +264,8 @@ def cmd_runs(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
 
 def cmd_logs(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     run_dir = RunIndex(ws.adapters_dir).find(args.run)
+    if read_status(run_dir).get("backend") == "kubernetes":
+        return kubernetes_log(run_dir, out)
     log = run_dir / LOG_FILE
     print(tail_text(log), end="", file=out, flush=True)
     if not args.follow:
@@ -309,6 +327,8 @@ COMMANDS = {
     "logs": cmd_logs,
     "stop": cmd_stop,
     "resume": cmd_resume,
+    "check": cmd_check,
+    "k8s": cmd_k8s,
     "templates": cmd_templates,
     "fields": cmd_fields,
 }

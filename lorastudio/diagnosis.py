@@ -62,6 +62,17 @@ _RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
         "lora.target names modules this model does not have: use all, or names like q_proj, v_proj",
     ),
     (
+        "peer_lost",
+        re.compile(
+            r"Connection closed by peer|Connection reset by peer|DistNetworkError|"
+            r"RendezvousConnectionError|HCCL.{0,40}(?:timeout|time out)|NCCL.{0,20}timed? ?out",
+            re.IGNORECASE,
+        ),
+        "another process of this distributed run stopped, crashed or could not be reached: look at "
+        "the other nodes' runs (a stop on node 0 ends the others this way); check "
+        "hardware.nodes.master_addr/master_port and hardware.nodes.interface",
+    ),
+    (
         "nan_loss",
         re.compile(r"loss.{0,8}\bnan\b|\bNaN\b loss", re.IGNORECASE),
         "the loss became NaN: lower train.learning_rate, raise train.warmup_steps, or use bf16 "

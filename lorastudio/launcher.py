@@ -5,7 +5,6 @@ This is the one module that spawns the supervisor (argv lists, never a shell).""
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 import shlex
 import shutil
@@ -17,6 +16,7 @@ from pathlib import Path
 
 import yaml
 
+from lorastudio.chips import has_bf16
 from lorastudio.compiler import (
     CONFIG_FILE,
     DATASET_INFO_FILE,
@@ -33,12 +33,14 @@ from lorastudio.hardware import (
     detect,
     resolve_device,
 )
+from lorastudio.preflight import PreflightReport, run_preflight
 from lorastudio.recipe import Recipe, dump_recipe
 from lorastudio.runs import (
     COMMAND_FILE,
     FINAL_STATES,
     LAUNCH_FILE,
     LIVE_STATES,
+    PREFLIGHT_FILE,
     RECIPE_FILE,
     create_run_dir,
     read_status,
@@ -71,59 +73,24 @@ def plan_target(recipe: Recipe, hardware: Hardware) -> Target:
         raise RecipeError(problems)
     if device == "cpu":
         return Target("cpu", 1)
-    count = len(spec.devices) if spec.devices else len(hardware.devices(device))
-    return Target(device, max(count, 1))
+    chosen = [d for d in hardware.devices(device) if not spec.devices or d.index in spec.devices]
+    # A card these rules do not know keeps bf16: LLaMA-Factory then decides with torch.
+    bf16 = all(has_bf16(device, card.name) is not False for card in chosen)
+    count = len(spec.devices) if spec.devices else len(chosen)
+    return Target(device, max(count, 1), bf16=bf16)
 
 
 def preflight(
-    recipe: Recipe, workspace: Workspace, target: Target, registry: dict
-) -> list[Problem]:
-    """What would make the run fail at once on this machine, found before anything starts."""
-    problems = []
-    for index, name in enumerate(recipe.data.datasets):
-        file_name = registry.get(name, {}).get("file_name")
-        if file_name and not (workspace.data_dir / file_name).exists():
-            problems.append(
-                Problem(
-                    f"data.datasets[{index}]",
-                    name,
-                    f"is registered as {file_name}, "
-                    f"but {workspace.data_dir / file_name} does not exist",
-                    "copy the file there (LLaMA-Factory's demo data is in its repository's data/ "
-                    "folder) or set LORASTUDIO_DATA_DIR to the folder that has it",
-                )
-            )
-    if recipe.lora.quantization != "none" and target.device != "cuda":
-        problems.append(
-            Problem(
-                "lora.quantization",
-                recipe.lora.quantization,
-                f"needs a CUDA GPU, not {target.device}",
-                "set lora.quantization: none, or train on an NVIDIA GPU",
-            )
-        )
-    if recipe.hardware.deepspeed != "none" and importlib.util.find_spec("deepspeed") is None:
-        problems.append(
-            Problem(
-                "hardware.deepspeed",
-                recipe.hardware.deepspeed,
-                "needs DeepSpeed, which is not installed",
-                "pip install -e '.[deepspeed]', or set hardware.deepspeed: none",
-            )
-        )
-    free = shutil.disk_usage(
-        workspace.adapters_dir if workspace.adapters_dir.exists() else workspace.root
-    ).free
-    if free < 1 << 30:
-        problems.append(
-            Problem(
-                "(disk)",
-                f"{free >> 20} MiB free",
-                "is too little for checkpoints",
-                f"free at least 1 GiB under {workspace.adapters_dir}",
-            )
-        )
-    return problems
+    recipe: Recipe,
+    workspace: Workspace,
+    target: Target,
+    registry: dict,
+    hardware: Hardware | None = None,
+) -> PreflightReport:
+    """What would make the run fail on this machine, found before anything starts (see
+    `lorastudio.preflight`); ``report.problems`` stop a launch, warnings do not."""
+    hardware = hardware if hardware is not None else detect()
+    return run_preflight(recipe, workspace, target, hardware, registry)
 
 
 def command_script(compiled: Compiled, run_dir: Path) -> str:
@@ -161,26 +128,45 @@ def _write_run_files(run_dir: Path, recipe: Recipe, compiled: Compiled, target: 
         device=target.device,
         processes_per_node=target.processes_per_node,
         attempt=1,
+        **_node_fields(recipe),
     )
+
+
+def _node_fields(recipe: Recipe) -> dict:
+    """What a run folder records about its place among several nodes."""
+    nodes = recipe.hardware.nodes
+    if nodes.count == 1:
+        return {}
+    return {
+        "node_rank": nodes.rank,
+        "nnodes": nodes.count,
+        "master_addr": nodes.master_addr,
+        "master_port": nodes.master_port,
+    }
 
 
 def create_run(recipe: Recipe, workspace: Workspace, hardware: Hardware | None = None) -> Path:
     """Check the recipe against this machine and lay out its run folder (nothing runs yet).
+    The pre-flight report, warnings included, is written to its preflight.json.
 
     Raises:
         RecipeError: a problem found before anything was created.
     """
     registry = workspace.dataset_registry()
-    target = plan_target(recipe, hardware if hardware is not None else detect())
-    problems = preflight(recipe, workspace, target, registry)
-    if problems:
-        raise RecipeError(problems)
-    run_dir = create_run_dir(workspace.adapters_dir, recipe.name)
+    hardware = hardware if hardware is not None else detect()
+    target = plan_target(recipe, hardware)
+    report = preflight(recipe, workspace, target, registry, hardware)
+    if report.problems:
+        raise RecipeError(report.problems)
+    nodes = recipe.hardware.nodes
+    suffix = f"-node{nodes.rank}" if nodes.rank > 0 else ""
+    run_dir = create_run_dir(workspace.adapters_dir, recipe.name + suffix)
     try:
         compiled = compile_recipe(
             recipe, target=target, run_dir=run_dir, workspace=workspace, registry=registry
         )
         _write_run_files(run_dir, recipe, compiled, target)
+        write_json_atomic(run_dir / PREFLIGHT_FILE, report.as_dict())
     except BaseException:
         shutil.rmtree(run_dir, ignore_errors=True)  # no half-made run folder is left behind
         raise
@@ -241,6 +227,10 @@ def stop(run_dir: Path, wait: bool = True, timeout: float | None = None) -> dict
     status = reconcile(run_dir)
     if status.get("state") not in LIVE_STATES:
         raise RunError(f"run {run_dir.name} is not running (it is {status.get('state')})")
+    if status.get("backend") == "kubernetes":
+        from lorastudio.k8s_submit import stop as stop_job
+
+        return stop_job(run_dir)
     supervisor = status.get("supervisor_pid")
     try:
         os.kill(supervisor, signal.SIGTERM)
@@ -275,6 +265,17 @@ def resume(run_dir: Path) -> dict:
     """
     status = reconcile(run_dir)
     state = status.get("state")
+    if status.get("backend") == "kubernetes":
+        raise RunError(
+            f"run {run_dir.name} ran on Kubernetes; submit its recipe again with "
+            f"`python launch.py k8s {run_dir / RECIPE_FILE} --submit`"
+        )
+    if status.get("nnodes", 1) > 1:
+        raise RunError(
+            f"run {run_dir.name} is one node of a multi-node run, which cannot be resumed yet: "
+            "every node keeps its own run folder, and only node 0's checkpoints hold the adapter "
+            "and optimizer state; start the run again on every node"
+        )
     if state in LIVE_STATES:
         raise RunError(f"run {run_dir.name} is still {state}")
     if state == "succeeded":

@@ -30,6 +30,7 @@ COMMAND_FILE = "command.sh"
 LOG_FILE = "train.log"
 TRAINER_LOG = "trainer_log.jsonl"
 STATUS_FILE = "status.json"
+PREFLIGHT_FILE = "preflight.json"
 SUPERVISOR_LOG = "supervisor.log"
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
 INDEX_FILE = "runs.sqlite"
@@ -101,8 +102,13 @@ def _alive(pid: Any, create_time: Any) -> bool:
 
 
 def reconcile(run_dir: Path) -> dict[str, Any]:
-    """The run's status, corrected when it claims to be live but its supervisor is gone."""
+    """The run's status, corrected when it claims to be live but its supervisor is gone (or, for
+    a run submitted to Kubernetes, as its cluster reports it)."""
     status = read_status(run_dir)
+    if status.get("backend") == "kubernetes" and status.get("state") in LIVE_STATES:
+        from lorastudio.k8s_submit import refresh
+
+        return refresh(run_dir)
     if status.get("state") not in LIVE_STATES or status.get("host") != socket.gethostname():
         return status
     if _alive(status.get("supervisor_pid"), status.get("supervisor_create_time")):
@@ -137,6 +143,8 @@ class RunInfo:
     adapter: str | None
     reason: str
     device: str
+    node_rank: int = 0  # this machine's rank in a multi-node run (0: it has the adapter)
+    backend: str = "local"  # local, or kubernetes for a submitted PyTorchJob
 
     @property
     def duration(self) -> float | None:
@@ -163,7 +171,9 @@ def summarize_run(run_dir: Path) -> RunInfo:
         final_loss=summary.last_loss,
         adapter=str(run_dir) if has_adapter else None,
         reason=status.get("reason", ""),
-        device=status.get("device", ""),
+        device=status.get("device") or (status.get("kubernetes") or {}).get("device", ""),
+        node_rank=status.get("node_rank", 0),
+        backend=status.get("backend", "local"),
     )
 
 

@@ -32,6 +32,7 @@ from lorastudio.runs import (
 )
 
 POLL_SECONDS = 0.25
+AFTER_TRAINERS_GRACE_S = 10.0
 
 
 def stop_grace_seconds() -> float:
@@ -76,6 +77,8 @@ class Supervisor:
         self.run_dir = run_dir
         self.stop_requested_at: float | None = None
         self.abort_sent = False
+        self.aborted: list[psutil.Process] = []
+        self.trainers_done_at: float | None = None
         self.seen: dict[int, float] = {}  # every process of the run: pid -> create_time
 
     def _request_stop(self, signum: int, frame: object) -> None:
@@ -114,10 +117,33 @@ class Supervisor:
     def _send_abort(self, root: psutil.Process) -> None:
         # LLaMA-Factory (LLAMABOARD_ENABLED=1) stops at the next step on SIGABRT and saves the
         # adapter; only the trainers get it, so torchrun sees its workers finish cleanly.
-        for process in trainer_processes(root):
+        self.aborted = trainer_processes(root)
+        for process in self.aborted:
             with contextlib.suppress(psutil.NoSuchProcess):
                 process.send_signal(signal.SIGABRT)
         self.abort_sent = True
+
+    def _trainers_done(self) -> bool:
+        """Whether every process that got the stop signal has exited (the adapter is saved)."""
+        for process in self.aborted:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                    return False
+        return True
+
+    def _after_trainers(self, pgid: int) -> bool:
+        """After a stop, the stopped trainers have saved and exited: give torchrun and
+        LLaMA-Factory's launcher a few seconds to follow, then end them. On several nodes
+        torchrun would otherwise wait minutes in its exit barrier for the other nodes."""
+        if not self._trainers_done():
+            return False
+        now = time.time()
+        if self.trainers_done_at is None:
+            self.trainers_done_at = now
+        if now - self.trainers_done_at < AFTER_TRAINERS_GRACE_S:
+            return False
+        self._kill_everything(pgid)
+        return True
 
     def _kill_everything(self, pgid: int) -> None:
         with contextlib.suppress(ProcessLookupError, PermissionError):
@@ -163,8 +189,13 @@ class Supervisor:
             if deadline is not None and time.time() > deadline and not killed:
                 self._kill_everything(proc.pid)
                 killed = True
+            if self.abort_sent and exit_code is None and self._after_trainers(proc.pid):
+                break  # what is left waits on other nodes' ranks, which a stop here ends anyway
             time.sleep(POLL_SECONDS)
         self._kill_everything(proc.pid)  # nothing of the run outlives it
+        if exit_code is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                exit_code = proc.wait(timeout=10)
         return self._finish(status, exit_code, killed=killed)
 
     def _finish(self, status: dict, exit_code: int, killed: bool) -> int:
@@ -182,6 +213,13 @@ class Supervisor:
             }
         elif exit_code == 0 and has_adapter:
             fields |= {"state": "succeeded", "reason": ""}
+        elif exit_code == 0 and status.get("node_rank", 0) > 0:
+            # Rank 0 writes the adapter and the trainer log; this node's ranks just took part.
+            fields |= {
+                "state": "succeeded",
+                "reason": f"node {status['node_rank']}'s ranks finished; the adapter is on node 0 "
+                f"({status.get('master_addr')})",
+            }
         else:
             tail = tail_text(self.run_dir / LOG_FILE, 12_000)
             if exit_code == 0:

@@ -1,0 +1,197 @@
+"""Pre-flight, before anything starts: every problem names the field and the fix; memory that only
+might not fit is a warning. Machines are described by recorded npu-smi tables or card lists; the
+version report is a recorded probe result (the probe itself is tested in test_probe.py)."""
+
+from __future__ import annotations
+
+import importlib.util
+import socket
+from pathlib import Path
+
+import pytest
+from conftest import FIXTURES
+from recorded_npu import NPU_SMI_910PROB_8CARD_IDLE
+
+from lorastudio.compiler import Target
+from lorastudio.hardware import Accelerator, Hardware, parse_npu_smi
+from lorastudio.launcher import plan_target
+from lorastudio.preflight import run_preflight
+from lorastudio.recipe import parse_recipe_text
+from lorastudio.workspace import Workspace
+
+NPU_OK = {"torch": "2.5.1", "torch_npu": "2.5.1.post1", "npu_available": True, "cann_home": "/c"}
+GPU_OK = {"torch": "2.6.0+cu124", "torch_cuda": "12.4", "cuda_available": True}
+BASE = """
+schema_version: 1
+name: demo
+model: {id: Qwen/Qwen2.5-7B-Instruct}
+data: {datasets: [identity], cutoff_len: 2048}
+train: {max_steps: 100, batch_size: 2, save_steps: 50}
+"""
+
+
+def npus(text: str) -> Hardware:
+    return Hardware(cuda=(), npu=tuple(parse_npu_smi(text)), cpu_count=96)
+
+
+def gpus(name: str, total_mib: int, count: int = 1, used_mib: int = 0) -> Hardware:
+    cards = tuple(Accelerator("cuda", i, name, total_mib, used_mib) for i in range(count))
+    return Hardware(cuda=cards, npu=(), cpu_count=32)
+
+
+H100 = gpus("NVIDIA H100 80GB HBM3", 81559)
+RTX_4090 = gpus("NVIDIA GeForce RTX 4090", 24564, used_mib=2048)  # a desktop on it
+FIRST_GEN_910 = npus(NPU_SMI_910PROB_8CARD_IDLE)
+BUSY_910B2C = npus((FIXTURES / "npu-smi" / "910b2c-16card-busy.txt").read_text())
+
+
+def check(overrides: dict, hardware: Hardware, tmp_path: Path, probe: dict | None = None):
+    if (overrides.get("hardware") or {}).get("device") == "cpu":  # fp32 7B would not fit in RAM
+        overrides = {"model": {"id": "Qwen/Qwen2.5-0.5B-Instruct"}} | overrides
+    recipe = parse_recipe_text(BASE, overrides=overrides)
+    workspace = Workspace(tmp_path, tmp_path / "data", tmp_path / "adapters")
+    target = plan_target(recipe, hardware)
+    versions = probe if probe is not None else (NPU_OK if target.device == "npu" else GPU_OK)
+    return run_preflight(recipe, workspace, target, hardware, {}, probe=lambda: versions)
+
+
+def fields(problems) -> list[str]:
+    return [p.field for p in problems]
+
+
+def test_bf16_on_a_first_generation_910_is_refused_with_fp16_as_the_fix(tmp_path):
+    report = check(
+        {"hardware": {"device": "npu"}, "train": {"precision": "bf16"}}, FIRST_GEN_910, tmp_path
+    )
+    (problem,) = [p for p in report.problems if p.field == "train.precision"]
+    assert "910ProB" in problem.message and "fp16" in problem.fix
+
+
+def test_auto_precision_on_a_first_generation_910_passes(tmp_path):
+    report = check(
+        {"hardware": {"device": "npu"}, "model": {"id": "Qwen/Qwen2.5-0.5B-Instruct"}},
+        FIRST_GEN_910,
+        tmp_path,
+    )
+    assert report.problems == []
+
+
+def test_8_bit_qlora_on_ascend_is_refused(tmp_path):
+    report = check(
+        {"hardware": {"device": "npu"}, "lora": {"quantization": 8}}, FIRST_GEN_910, tmp_path
+    )
+    assert "4-bit bitsandbytes only" in report.problems[0].message
+
+
+@pytest.mark.skipif(
+    importlib.util.find_spec("bitsandbytes") is not None, reason="bitsandbytes here"
+)
+def test_4_bit_qlora_on_ascend_needs_bitsandbytes_built_for_the_npu(tmp_path):
+    hardware = npus((FIXTURES / "npu-smi" / "910b3-8card-idle.txt").read_text())
+    report = check({"hardware": {"device": "npu"}, "lora": {"quantization": 4}}, hardware, tmp_path)
+    (problem,) = report.problems
+    assert problem.field == "lora.quantization" and "COMPUTE_BACKEND=npu" in problem.fix
+
+
+def test_qlora_on_the_cpu_is_refused(tmp_path):
+    report = check({"hardware": {"device": "cpu"}, "lora": {"quantization": 4}}, H100, tmp_path)
+    assert "lora.quantization" in fields(report.problems)
+
+
+def test_ascend_310_inference_cards_are_refused(tmp_path):
+    hardware = Hardware(cuda=(), npu=(Accelerator("npu", 0, "310P3", 21534, 1000),), cpu_count=8)
+    report = check(
+        {"hardware": {"device": "npu"}, "train": {"precision": "fp16"}}, hardware, tmp_path
+    )
+    assert "inference cards" in report.problems[0].message
+
+
+def test_a_72b_model_on_one_h100_is_refused_and_qlora_suggested(tmp_path):
+    report = check({"model": {"id": "Qwen/Qwen2.5-72B-Instruct"}}, H100, tmp_path)
+    (problem,) = report.problems
+    assert problem.field == "model.id" and "weights alone do not fit" in problem.message
+    assert problem.fix.startswith("set lora.quantization: 4")
+
+
+def test_busy_npus_leave_no_room_for_a_7b_model(tmp_path):
+    report = check({"hardware": {"device": "npu", "devices": [0]}}, BUSY_910B2C, tmp_path)
+    (problem,) = report.problems
+    assert "free on npu 0 (910B2C)" in problem.message
+
+
+def test_memory_that_might_not_fit_is_a_warning_with_the_change_that_fits(tmp_path):
+    report = check({}, RTX_4090, tmp_path)
+    assert report.problems == []
+    (warning,) = report.warnings
+    assert warning.field == "model.id" and "may not fit" in warning.message
+    assert warning.fix.startswith("set train.batch_size: 1, train.grad_accum: 16")
+    assert report.suggestion.changes == {"train.batch_size": 1, "train.grad_accum": 16}
+
+
+def test_a_7b_lora_fits_an_h100_without_warnings(tmp_path):
+    report = check({}, H100, tmp_path)
+    assert (report.problems, report.warnings) == ([], [])
+    assert report.memory.total < report.memory_budget
+    assert [card.index for card in report.cards] == [0]
+
+
+def test_version_problems_stop_a_gpu_run(tmp_path):
+    report = check({}, H100, tmp_path, probe={"torch": "2.6.0+cpu", "torch_cuda": None})
+    assert "CPU-only build" in report.problems[0].message
+
+
+def test_the_cpu_needs_no_version_probe(tmp_path):
+    recipe = parse_recipe_text(BASE, overrides={"hardware": {"device": "cpu"}})
+    workspace = Workspace(tmp_path, tmp_path, tmp_path)
+
+    def no_probe():
+        raise AssertionError("probed")
+
+    report = run_preflight(recipe, workspace, Target("cpu"), H100, {}, probe=no_probe)
+    assert report.versions == {}
+
+
+def test_node_0_refuses_a_rendezvous_port_that_is_taken(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("", 0))
+        taken.listen()
+        port = taken.getsockname()[1]
+        nodes = {"count": 2, "master_addr": "127.0.0.1", "master_port": port}
+        report = check({"hardware": {"device": "cpu", "nodes": nodes}}, H100, tmp_path)
+    (problem,) = report.problems
+    assert problem.field == "hardware.nodes.master_port" and "--master-port" in problem.fix
+
+
+def test_other_nodes_do_not_need_the_port_free(tmp_path):
+    with socket.socket() as taken:
+        taken.bind(("", 0))
+        taken.listen()
+        nodes = {"count": 2, "rank": 1, "master_port": taken.getsockname()[1]}
+        report = check({"hardware": {"device": "cpu", "nodes": nodes}}, H100, tmp_path)
+    assert report.problems == []
+
+
+def test_a_loopback_master_address_on_node_0_is_a_warning(tmp_path):
+    nodes = {"count": 2, "master_port": 29577}
+    report = check({"hardware": {"device": "cpu", "nodes": nodes}}, H100, tmp_path)
+    assert fields(report.warnings) == ["hardware.nodes.master_addr"]
+
+
+def test_ascend_nodes_without_an_interface_get_a_warning_and_a_wrong_one_a_problem(tmp_path):
+    hardware = npus((FIXTURES / "npu-smi" / "910b3-8card-idle.txt").read_text())
+    nodes = {"count": 2, "rank": 1, "master_addr": "10.0.0.1"}
+    unset = check({"hardware": {"device": "npu", "nodes": nodes}}, hardware, tmp_path)
+    wrong = check(
+        {"hardware": {"device": "npu", "nodes": nodes | {"interface": "nosuch9"}}},
+        hardware,
+        tmp_path,
+    )
+    assert "HCCL_SOCKET_IFNAME" in unset.warnings[0].message
+    assert fields(wrong.problems) == ["hardware.nodes.interface"]
+
+
+def test_disk_for_checkpoints_is_counted_from_the_steps(tmp_path):
+    report = check({}, H100, tmp_path)
+    lora_params = 20_185_088  # rank 8 on every linear layer of Qwen2.5-7B
+    assert report.disk_needed == lora_params * 16 * 3 + (1 << 30)  # checkpoints 50, 100, final
+    assert report.disk_free > 0
