@@ -210,8 +210,9 @@ def _environment(env: Mapping[str, str], level: Level) -> Iterator[None]:
     torchrun = os.environ.get("FORCE_TORCHRUN", "").lower() in ("true", "y", "1")
     if level == "full" and torchrun and "LOCAL_RANK" not in os.environ:
         os.environ |= dict.fromkeys(_TORCHRUN_WORKER_VARS, "0")
+        # A one-process world on this machine: a multi-node recipe's MASTER_ADDR is another host.
         os.environ |= {"WORLD_SIZE": "1", "LOCAL_WORLD_SIZE": "1", "MASTER_PORT": str(_free_port())}
-        os.environ.setdefault("MASTER_ADDR", "127.0.0.1")
+        os.environ["MASTER_ADDR"] = "127.0.0.1"
     try:
         yield
     finally:

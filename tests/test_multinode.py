@@ -3,10 +3,15 @@ address; the flags override hardware.nodes and are validated like recipe fields.
 
 from __future__ import annotations
 
-from conftest import Studio
+import json
 
+from conftest import LF_DATA, REPO, Studio
+
+from lorastudio.compiler import DATASET_INFO_FILE, Target, compile_recipe
+from lorastudio.lfcheck import check_train_args
 from lorastudio.multinode import NodeFlags, per_node_commands
 from lorastudio.recipe import parse_recipe_text
+from lorastudio.workspace import Workspace
 
 RECIPE = """
 schema_version: 1
@@ -64,3 +69,19 @@ def test_a_node_rank_beyond_the_node_count_is_refused_naming_the_field(studio: S
     result = studio.cli("compile", str(path), "--device", "cuda", "--node-rank", "3")
     assert result.returncode == 2
     assert "hardware.nodes" in result.stderr and "must be below nodes.count 3" in result.stderr
+
+
+def test_llamafactorys_full_check_accepts_node_1_of_a_two_node_cpu_run(tmp_path):
+    """Every check of get_train_args, run as rank 0 of a one-process torchrun world; the node's
+    MASTER_ADDR (another machine) is not contacted."""
+    text = (REPO / "recipes" / "cpu-smoke.yaml").read_text()
+    nodes = {"count": 2, "rank": 1, "master_addr": "10.0.0.1", "interface": "lo"}
+    recipe = parse_recipe_text(text, overrides={"hardware": {"nodes": nodes}})
+    workspace = Workspace(tmp_path, LF_DATA, tmp_path)
+    registry = workspace.dataset_registry()
+    compiled = compile_recipe(
+        recipe, target=Target("cpu"), run_dir=tmp_path, workspace=workspace, registry=registry
+    )
+    (tmp_path / DATASET_INFO_FILE).write_text(json.dumps(compiled.dataset_info))
+    assert compiled.args["ddp_backend"] == "gloo" and compiled.env["NODE_RANK"] == "1"
+    assert check_train_args(compiled.args, compiled.env, full=True) is None

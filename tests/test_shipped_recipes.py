@@ -25,6 +25,7 @@ from lorastudio.errors import RecipeError
 from lorastudio.hardware import Accelerator, Hardware, detect
 from lorastudio.launcher import plan_target
 from lorastudio.lfcheck import ArgsCheck, check_train_args_many
+from lorastudio.multinode import per_node_commands
 from lorastudio.recipe import Recipe
 from lorastudio.validation import check_recipe_file
 from lorastudio.workspace import Workspace
@@ -38,7 +39,9 @@ SHIPPED_NAMES = {
     "cpu-smoke",
     "qwen2.5-0.5b-lora",
     "qwen2.5-1.5b-lora",
+    "qwen2.5-1.5b-lora-2gpu",
     "qwen2.5-7b-lora",
+    "qwen2.5-7b-lora-2node",
     "qwen2.5-7b-qlora-4bit",
     "qwen2.5-7b-lora-ds-zero2",
     "qwen2.5-7b-lora-ds-zero3",
@@ -103,6 +106,29 @@ def compile_for(path: Path, workspace: Workspace, run_dir: Path) -> Compiled:
     )
 
 
+def node_commands(path: Path) -> dict:
+    """What each node of a multi-node recipe types and the environment its run gets; for one
+    node, just the command."""
+    recipe = load(path)
+    commands = per_node_commands(recipe, f"recipes/{path.name}")
+    if recipe.hardware.nodes.count == 1:
+        return {"command": commands[0]}
+    nodes = []
+    for rank, command in enumerate(commands):
+        node = load(path).model_copy(deep=True)
+        node.hardware.nodes.rank = rank
+        target = plan_target(node, FAKE_HARDWARE)
+        env = compile_recipe(
+            node,
+            target=target,
+            run_dir=GOLDEN_RUN_DIR,
+            workspace=GOLDEN_WORKSPACE,
+            registry=registry(),
+        ).env
+        nodes.append({"rank": rank, "command": command, "env": env})
+    return {"nodes": nodes}
+
+
 def golden_text(path: Path) -> str:
     compiled = compile_for(path, GOLDEN_WORKSPACE, GOLDEN_RUN_DIR)
     document = {
@@ -111,7 +137,7 @@ def golden_text(path: Path) -> str:
         "deepspeed": compiled.deepspeed,
         "env": compiled.env,
         "argv": compiled.argv,
-    }
+    } | node_commands(path)
     header = (
         f"# What recipes/{path.name} compiles to on 8 H100 GPUs + 8 Ascend 910B3 NPUs,\n"
         f"# run folder {GOLDEN_RUN_DIR}. Written by tests/test_shipped_recipes.py: do not edit;\n"
