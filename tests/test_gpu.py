@@ -1,6 +1,8 @@
 """On an NVIDIA GPU, for real: a LoRA of a random-weight model with Qwen2.5-0.5B's exact
 architecture trains through `python launch.py train` in bf16, alone and under DeepSpeed ZeRO-2
-and ZeRO-3 on one card, and as QLoRA 4-bit. Run with `pytest -m gpu` on a GPU machine; skipped
+and ZeRO-3 on one card, and as QLoRA 4-bit; pre-flight's memory estimate is checked against each
+run's measured peak, the version probe must see CUDA, a model too big for the card is refused,
+and with two GPUs a data-parallel run trains. Run with `pytest -m gpu` on a GPU machine; skipped
 elsewhere. Set LORASTUDIO_GPU_REPORT=path.jsonl to collect tokens/s and peak memory per run."""
 
 from __future__ import annotations
@@ -14,6 +16,7 @@ import pytest
 from conftest import LF_DATA, TOKENIZER, Studio
 
 from lorastudio.hardware import detect
+from lorastudio.probe import run_probe, version_problems
 
 pytestmark = [
     pytest.mark.gpu,
@@ -81,6 +84,11 @@ def test_lora_of_qwen2_5_0_5b_architecture_trains_on_one_gpu(
     losses = [r["loss"] for r in records if "loss" in r]
     assert len(losses) == 12 and all(loss == loss for loss in losses)  # 60 steps / 5, no NaN
     assert sum(losses[-3:]) / 3 < sum(losses[:3]) / 3
+    # Pre-flight's estimate (every sequence at cutoff_len: a worst case) is not below what the
+    # run really allocated at its peak.
+    estimate_gib = json.loads((run_dir / "preflight.json").read_text())["memory_total"] / 2**30
+    peak_gib = max(r.get("vram_allocated", 0) for r in records)
+    assert peak_gib <= estimate_gib * 1.15, (peak_gib, estimate_gib)
     report = os.environ.get("LORASTUDIO_GPU_REPORT")
     if report:
         results = json.loads((run_dir / "train_results.json").read_text())
@@ -97,6 +105,47 @@ def test_lora_of_qwen2_5_0_5b_architecture_trains_on_one_gpu(
             ),
             "first_loss": losses[0],
             "last_loss": losses[-1],
+            "preflight_estimate_gib": round(estimate_gib, 2),
         }
         with open(report, "a") as handle:
             handle.write(json.dumps(row) + "\n")
+
+
+def test_the_version_probe_sees_cuda_and_finds_nothing_to_fix():
+    report = run_probe()
+    assert report["cuda_available"] is True and report["cuda_devices"] >= 1
+    assert report["driver"] and report["driver_cuda"]
+    assert version_problems(report, "cuda") == []
+
+
+def test_check_reports_this_gpu_and_the_memory_estimate(tmp_path: Path, qwen25_05b_random: Path):
+    studio = Studio(tmp_path, LF_DATA)
+    path = studio.write_recipe("c.yaml", gpu_recipe(qwen25_05b_random, "c", "none", "none"))
+    result = studio.cli("check", str(path))
+    assert result.returncode == 0, result.stdout + result.stderr
+    name = detect().cuda[0].name
+    assert f"devices: 1 × {name} (ids 0)" in result.stdout
+    assert "memory:" in result.stdout and "torch_cuda" in result.stdout
+
+
+def test_a_72b_lora_is_refused_on_one_gpu_before_anything_starts(tmp_path: Path):
+    studio = Studio(tmp_path, LF_DATA)
+    # fp32 weights of 72 B parameters (291 GB) exceed any single GPU, H200 included.
+    text = gpu_recipe(Path("Qwen/Qwen2.5-72B-Instruct"), "huge", "none", "none")
+    text = text.replace("precision: auto", "precision: fp32")
+    result = studio.cli("train", str(studio.write_recipe("huge.yaml", text)))
+    assert result.returncode == 2
+    assert "model.id" in result.stderr and "weights alone do not fit" in result.stderr
+    assert studio.run_dirs() == []
+
+
+@pytest.mark.skipif(len(detect().cuda) < 2, reason="needs two NVIDIA GPUs")
+def test_lora_trains_data_parallel_on_two_gpus(qwen25_05b_random: Path, tmp_path: Path):
+    studio = Studio(tmp_path, LF_DATA)
+    text = gpu_recipe(qwen25_05b_random, "ddp2", "none", "none")
+    text = text.replace("devices: [0]", "devices: [0, 1]")
+    result = studio.cli("train", str(studio.write_recipe("ddp2.yaml", text)), timeout=900)
+    (run_dir,) = studio.run_dirs()
+    assert result.returncode == 0, result.stdout[-3000:]
+    assert "world size: 2" in (run_dir / "train.log").read_text()
+    assert json.loads((run_dir / "launch.json").read_text())["env"]["NPROC_PER_NODE"] == "2"
