@@ -5,11 +5,12 @@ version report is a recorded probe result (the probe itself is tested in test_pr
 from __future__ import annotations
 
 import importlib.util
+import json
 import socket
 from pathlib import Path
 
 import pytest
-from conftest import FIXTURES
+from conftest import FIXTURES, REPO, Studio
 from recorded_npu import NPU_SMI_910PROB_8CARD_IDLE
 
 from lorastudio.compiler import Target
@@ -195,3 +196,22 @@ def test_disk_for_checkpoints_is_counted_from_the_steps(tmp_path):
     lora_params = 20_185_088  # rank 8 on every linear layer of Qwen2.5-7B
     assert report.disk_needed == lora_params * 16 * 3 + (1 << 30)  # checkpoints 50, 100, final
     assert report.disk_free > 0
+
+
+def test_launch_py_check_prints_the_report_and_starts_nothing(studio: Studio):
+    recipe = str(REPO / "recipes" / "cpu-smoke.yaml")
+    result = studio.cli("check", recipe)
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert result.stdout.startswith("devices: cpu\nmemory:  ")
+    assert "disk:    " in result.stdout
+    assert f"ready: python launch.py train {recipe}" in result.stdout
+    report = json.loads(studio.cli("check", recipe, "--json").stdout)
+    assert report["memory_total"] > report["memory"]["weights"] > 0
+    assert studio.run_dirs() == []
+
+
+def test_launch_py_check_exits_2_listing_the_problems(studio: Studio):
+    recipe = str(REPO / "recipes" / "cpu-smoke.yaml")
+    result = studio.cli("check", recipe, "--set", "lora.quantization=4")
+    assert result.returncode == 2
+    assert "problems (nothing would start):\n  - lora.quantization = 4" in result.stdout
