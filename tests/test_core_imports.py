@@ -1,4 +1,5 @@
-"""The core never imports gradio, and importing it (or checking a recipe) never loads torch."""
+"""The core never imports gradio, and importing it (or checking a recipe) never loads torch (nor the
+kubernetes client or DeepSpeed)."""
 
 from __future__ import annotations
 
@@ -22,6 +23,15 @@ CORE_MODULES = [
     "lorastudio.hardware",
     "lorastudio.llamafactory_spec",
     "lorastudio.lfcheck",
+    "lorastudio.chips",
+    "lorastudio.distributed",
+    "lorastudio.multinode",
+    "lorastudio.memory",
+    "lorastudio.probe",
+    "lorastudio.preflight",
+    "lorastudio.cli_scale",
+    "lorastudio.k8s",
+    "lorastudio.k8s_submit",
 ]
 
 
@@ -29,7 +39,8 @@ def test_importing_the_core_loads_neither_gradio_nor_torch():
     code = (
         "import sys\n"
         + "".join(f"import {m}\n" for m in CORE_MODULES)
-        + "heavy = [m for m in ('gradio', 'torch', 'transformers', 'llamafactory.hparams') "
+        + "heavy = [m for m in ('gradio', 'torch', 'transformers', 'llamafactory.hparams', "
+        "'kubernetes', 'deepspeed') "
         "if m in sys.modules]\nprint(heavy)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, cwd=REPO)
