@@ -33,6 +33,7 @@ from lorastudio.hardware import (
     detect,
     resolve_device,
 )
+from lorastudio.occupancy import claim_for, ensure_free, launch_lock, run_claim
 from lorastudio.recipe import Recipe, dump_recipe
 from lorastudio.runs import (
     COMMAND_FILE,
@@ -169,21 +170,24 @@ def create_run(recipe: Recipe, workspace: Workspace, hardware: Hardware | None =
 
     Raises:
         RecipeError: a problem found before anything was created.
+        DeviceBusyError: a live run holds the devices this run needs.
     """
     registry = workspace.dataset_registry()
     target = plan_target(recipe, hardware if hardware is not None else detect())
     problems = preflight(recipe, workspace, target, registry)
     if problems:
         raise RecipeError(problems)
-    run_dir = create_run_dir(workspace.adapters_dir, recipe.name)
-    try:
-        compiled = compile_recipe(
-            recipe, target=target, run_dir=run_dir, workspace=workspace, registry=registry
-        )
-        _write_run_files(run_dir, recipe, compiled, target)
-    except BaseException:
-        shutil.rmtree(run_dir, ignore_errors=True)  # no half-made run folder is left behind
-        raise
+    with launch_lock(workspace.adapters_dir):
+        ensure_free(workspace.adapters_dir, claim_for(target.device, recipe.hardware.devices))
+        run_dir = create_run_dir(workspace.adapters_dir, recipe.name)
+        try:
+            compiled = compile_recipe(
+                recipe, target=target, run_dir=run_dir, workspace=workspace, registry=registry
+            )
+            _write_run_files(run_dir, recipe, compiled, target)
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)  # no half-made run folder is left behind
+            raise
     return run_dir
 
 
@@ -272,6 +276,7 @@ def resume(run_dir: Path) -> dict:
 
     Raises:
         RunError: the run is live, finished well, or has no checkpoint.
+        DeviceBusyError: another live run holds its devices.
     """
     status = reconcile(run_dir)
     state = status.get("state")
@@ -287,6 +292,15 @@ def resume(run_dir: Path) -> dict:
             f"run {run_dir.name} has no checkpoint to resume from (one is written every "
             f"train.save_steps={every} steps); start it again with `python launch.py train`"
         )
+    claim = run_claim(run_dir)
+    with launch_lock(run_dir.parent):
+        if claim is not None:
+            ensure_free(run_dir.parent, claim, exclude=run_dir)
+        _mark_resuming(run_dir, status, checkpoint)
+    return start(run_dir)
+
+
+def _mark_resuming(run_dir: Path, status: dict, checkpoint: Path) -> None:
     update_status(
         run_dir,
         state="starting",
@@ -300,4 +314,3 @@ def resume(run_dir: Path) -> dict:
         stop_requested_at=None,
         supervisor_pid=None,
     )
-    return start(run_dir)
