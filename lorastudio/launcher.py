@@ -165,6 +165,25 @@ def _write_run_files(run_dir: Path, recipe: Recipe, compiled: Compiled, target: 
     )
 
 
+def preview(recipe: Recipe, workspace: Workspace, hardware: Hardware) -> tuple[Compiled, str]:
+    """What a run of this recipe would be given on this machine: the compiled config and the
+    exact command script, with ``<run-id>`` where the run's folder name will go.
+
+    Raises:
+        RecipeError: the recipe asks for devices this machine does not have.
+    """
+    target = plan_target(recipe, hardware)
+    run_dir = workspace.adapters_dir / "<run-id>"
+    compiled = compile_recipe(
+        recipe,
+        target=target,
+        run_dir=run_dir,
+        workspace=workspace,
+        registry=workspace.dataset_registry(),
+    )
+    return compiled, command_script(compiled, run_dir)
+
+
 def create_run(recipe: Recipe, workspace: Workspace, hardware: Hardware | None = None) -> Path:
     """Check the recipe against this machine and lay out its run folder (nothing runs yet).
 

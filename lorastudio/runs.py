@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import sqlite3
 import tempfile
@@ -118,6 +119,19 @@ def reconcile(run_dir: Path) -> dict[str, Any]:
         reason="the run's supervisor process disappeared (machine restart or kill -9); "
         "`python launch.py resume` continues from the last checkpoint",
     )
+
+
+def delete_run(run_dir: Path) -> None:
+    """Delete a run folder and everything in it, its adapter too (the index forgets it on its
+    next sync).
+
+    Raises:
+        RunError: the run is live; stop it first.
+    """
+    state = reconcile(run_dir).get("state")
+    if state in LIVE_STATES:
+        raise RunError(f"run {run_dir.name} is {state}; stop it before deleting it")
+    shutil.rmtree(run_dir)
 
 
 @dataclass
