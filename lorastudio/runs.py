@@ -121,6 +121,14 @@ def reconcile(run_dir: Path) -> dict[str, Any]:
     )
 
 
+def check_deletable(run_dir: Path) -> None:
+    """Raise RunError when the run may not be deleted (it is live), so a UI can refuse before
+    it asks for a confirmation."""
+    state = reconcile(run_dir).get("state")
+    if state in LIVE_STATES:
+        raise RunError(f"run {run_dir.name} is {state}; stop it before deleting it")
+
+
 def delete_run(run_dir: Path) -> None:
     """Delete a run folder and everything in it, its adapter too (the index forgets it on its
     next sync).
@@ -128,9 +136,7 @@ def delete_run(run_dir: Path) -> None:
     Raises:
         RunError: the run is live; stop it first.
     """
-    state = reconcile(run_dir).get("state")
-    if state in LIVE_STATES:
-        raise RunError(f"run {run_dir.name} is {state}; stop it before deleting it")
+    check_deletable(run_dir)
     shutil.rmtree(run_dir)
 
 
