@@ -3,6 +3,7 @@ component, and `serve`, which starts it. Chat is its own issue; its tab is left 
 
 from __future__ import annotations
 
+import logging
 import time
 
 import gradio as gr
@@ -11,6 +12,9 @@ from ui import editor, runs_tab, train_tab
 from ui.config import StudioConfig
 from ui.labels import Labels
 from ui.locale import LANGUAGES, t
+from ui.messages import guarded
+
+log = logging.getLogger("lorastudio.studio")
 
 CSS = """
 .field-error, .field-error p { color: #b42318 !important; font-size: 0.9em; margin: 0; }
@@ -49,59 +53,40 @@ def build_app(config: StudioConfig) -> gr.Blocks:
                 train = train_tab.build(config, labels)
             with labels.make(gr.Tab, {"label": "tab.runs"}, elem_id="tab-runs") as runs_item:
                 runs = runs_tab.build(config, labels)
-        train_tab.wire(train, config, lang)
-        runs_tab.wire(runs, config, lang, train.live)
-        _wire_language(demo, config, labels, lang, switch, train, runs, runs_item)
+        train_actions = train_tab.wire(train, config, lang)
+        runs_actions = runs_tab.wire(runs, config, lang, train.live)
+        _wire_language(demo, config, labels, lang, switch, train_actions, runs_actions, runs_item)
     return demo
 
 
 def _wire_language(demo, config, labels, lang, switch, train, runs, runs_item) -> None:
     """The language switch and the page load: relabel everything, re-render what is shown."""
-    train_outputs = [train.yaml, *train.form.widgets, *train.checked_outputs()]
-    runs_outputs = [runs.table, runs.pick, runs.run_a, runs.run_b, runs.message]
-    detail_outputs = [
-        runs.recipe,
-        runs.curve,
-        runs.log,
-        runs.reason,
-        runs.resume,
-        runs.delete,
-        runs.confirm_row,
-    ]
-
-    def shown_in(lang_: str, text: str, run_id: str | None) -> dict:
-        checked = editor.check(text, config)
-        out = train_tab.render(train, checked, config, lang_, with_fields=False)
-        out |= runs_tab.listing(runs, config, lang_) | runs_tab.detail(runs, config, lang_, run_id)
-        return out | labels.updates(lang_)
+    train_outputs = [train.tab.yaml, *train.tab.form.widgets, *train.tab.checked_outputs()]
+    runs_outputs = [*runs.tab.list_outputs(), *runs.tab.detail_outputs(), runs.tab.message]
 
     def on_switch(lang_: str, text: str, run_id: str | None) -> dict:
-        try:
-            out = shown_in(lang_, text, run_id)
-        except Exception:  # keep the switch working even if a panel cannot be re-rendered
-            out = labels.updates(lang_)
-        return out | {lang: lang_}
+        out = labels.updates(lang_) | {lang: lang_}
+        try:  # the texts on show, in the new language
+            checked = editor.check(text, config)
+            out |= train.render(lang_, checked, False) | runs.open(lang_, run_id)
+        except Exception:  # the labels change even if a panel cannot be re-rendered
+            log.exception("re-rendering after a language switch")
+        return out
 
     def on_load(lang_: str | None) -> dict:
+        """A page opens in its browser's last language (kept in localStorage)."""
         lang_ = lang_ if lang_ in LANGUAGES else config.lang
-        out = train_tab.load(train, config, lang_) | runs_tab.listing(runs, config, lang_)
-        if lang_ != config.lang:
-            out |= labels.updates(lang_)
-        return out | {switch: lang_}
+        out = train.load(lang_) | runs.listing(lang_)
+        out |= labels.updates(lang_) if lang_ != config.lang else {}
+        return out | {switch: gr.update(value=lang_, label=t("app.language", lang_))}
 
-    everything = [lang, *labels.components, *train_outputs, *runs_outputs, *detail_outputs]
-    switch.input(on_switch, [switch, train.yaml, runs.pick], everything, show_progress="hidden")
-    demo.load(
-        on_load,
-        [lang],
-        [switch, *labels.components, *train_outputs, *runs_outputs],
-        show_progress="hidden",
-    )
+    everything = list(dict.fromkeys([lang, *labels.components, *train_outputs, *runs_outputs]))
+    on_open = list(dict.fromkeys([switch, *labels.components, *train_outputs, *runs_outputs]))
+    quiet = {"show_progress": "hidden"}
+    switch.input(on_switch, [switch, train.tab.yaml, runs.tab.pick], everything, **quiet)
+    demo.load(on_load, [lang], on_open, **quiet)
     runs_item.select(
-        lambda lang_: runs_tab.listing(runs, config, lang_),
-        [lang],
-        runs_outputs[:-1],
-        show_progress="hidden",
+        guarded(runs.tab.message, runs.open), [lang, runs.tab.pick], runs_outputs, **quiet
     )
 
 

@@ -27,4 +27,4 @@ class StudioConfig:
     hardware: Hardware
     lang: str
     downloads_dir: Path
-    poll_seconds: float = 0.25
+    poll_seconds: float = 0.2

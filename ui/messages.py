@@ -112,6 +112,41 @@ FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
         _rx(r"no data: list at least one name in data\.datasets or a data\.files entry"),
         "fix.no_data",
     ),
+    (
+        _rx(r"download the model there, fix the path, or use a hub id like (?P<id>\S+)"),
+        "fix.model_folder",
+    ),
+    (
+        _rx(r"point it at the folder that holds the model's config\.json and weights"),
+        "fix.model_config",
+    ),
+    (_rx(r"write a hub id like (?P<id>\S+) or a path to a model folder"), "fix.model_id"),
+    (_rx(r"use qwen for Qwen2/Qwen2\.5, qwen3 for Qwen3 .*"), "fix.template"),
+    (
+        _rx(r"add it to that dataset_info\.json, list a local file under data\.files instead.*"),
+        "fix.register",
+    ),
+    (
+        _rx(r"put the file inside the data folder and give its path relative to it"),
+        "fix.inside_data",
+    ),
+    (_rx(r"check the name; paths are relative to the data folder"), "fix.check_name"),
+    (_rx(r"use one of (?P<choices>.*)"), "fix.use_one_of"),
+    (_rx(r"check the name in LLaMA-Factory's docs"), "fix.lf_docs"),
+    (_rx(r"upgrade LoRA Studio, or write schema_version: 1"), "fix.upgrade"),
+    (_rx(r"remove it: LoRA Studio trains with (?P<key>\S+) (?P<how>.*)"), "fix.managed_fixed"),
+    (_rx(r"check the path; recipes live in recipes/"), "fix.check_path"),
+    (
+        _rx(r"copy the file there .* or set LORASTUDIO_DATA_DIR to the folder that has it"),
+        "fix.copy_data",
+    ),
+    (_rx(r"set lora\.quantization: none, or train on an NVIDIA GPU"), "fix.quantization"),
+    (_rx(r"pip install -e '\.\[deepspeed\]', or set hardware\.deepspeed: none"), "fix.deepspeed"),
+    (_rx(r"free at least 1 GiB under (?P<path>.*)"), "fix.free_disk"),
+    (
+        _rx(r"hardware\.device is '(?P<kind>\w+)' but no .* Found: (?P<found>.*?)\. Fix: .*"),
+        "fix.no_device",
+    ),
 )
 
 # The core's RunError messages.
@@ -143,6 +178,9 @@ _DID_YOU_MEAN = re.compile(r"did you mean `(?P<word>[^`]+)`\?\s*")
 
 
 def _translate(text: str, table: tuple[tuple[re.Pattern[str], str], ...], lang: str) -> str:
+    """``text`` (written by the core, in English) in ``lang``; unknown texts stay as written."""
+    if lang == "en":
+        return text
     for pattern, key in table:
         match = pattern.fullmatch(text.strip())
         if match:
@@ -160,11 +198,9 @@ def translate_fix(fix: str, field: str, lang: str) -> str:
         match = _DID_YOU_MEAN.match(part)
         if match:
             prefix, part = t("fix.did_you_mean", lang, word=match["word"]), part[match.end() :]
-        help_text = ""
-        if part.endswith(")") and "(" in part and _help_of(field):
-            head, _, tail = part.rpartition(" (")
-            if tail.rstrip(")") == _help_of(field, "en").rstrip("."):
-                part, help_text = head, f"（{_help_of(field)}）"
+        help_text, help_en = "", _help_of(field, "en").rstrip(".")
+        if help_en and part.endswith(f" ({help_en})"):  # pydantic's words, then the field's help
+            part, help_text = part.removesuffix(f" ({help_en})"), f"（{_help_of(field)}）"
         if part.startswith("add it — "):
             part, help_text = "", t("fix.add_it", lang, help=_help_of(field) or part[9:])
         parts.append(prefix + (_translate(part, FIXES, lang) if part else "") + help_text)

@@ -5,6 +5,7 @@ curves and see their recipes' differences. Callbacks are thin calls into lorastu
 from __future__ import annotations
 
 from dataclasses import dataclass
+from pathlib import Path
 
 import gradio as gr
 
@@ -19,7 +20,7 @@ from lorastudio.runs import (
     RunIndex,
     check_deletable,
     delete_run,
-    read_status,
+    reconcile,
 )
 from ui import live, plots, runs_view
 from ui.config import StudioConfig
@@ -33,7 +34,6 @@ class RunsTab:
     table: gr.Dataframe
     refresh: gr.Button
     pick: gr.Dropdown
-    reason: gr.Markdown
     resume: gr.Button
     delete: gr.Button
     confirm_row: gr.Row
@@ -41,6 +41,7 @@ class RunsTab:
     confirm: gr.Button
     cancel: gr.Button
     message: gr.Markdown
+    reason: gr.Markdown
     recipe: gr.Code
     curve: gr.LinePlot
     log: gr.Textbox
@@ -50,40 +51,35 @@ class RunsTab:
     diff: gr.Dataframe
     timer: gr.Timer
 
+    def list_outputs(self) -> list:
+        return [self.table, self.pick, self.run_a, self.run_b, self.resume, self.delete]
+
+    def detail_outputs(self) -> list:
+        return [self.recipe, self.curve, self.log, self.reason, self.confirm_row]
+
+
+def _button(labels: Labels, key: str, elem_id: str, **kwargs) -> gr.Button:
+    return labels.make(gr.Button, {"value": key}, elem_id=elem_id, **kwargs)
+
 
 def build(config: StudioConfig, labels: Labels) -> RunsTab:
     """Lay out the Runs tab inside the current Blocks context."""
     with gr.Row(equal_height=True):
         labels.make(gr.Markdown, {"value": lambda lang: f"### {t('runs.list', lang)}"})
-        refresh = labels.make(gr.Button, {"value": "runs.refresh"}, scale=0, elem_id="runs-refresh")
+        refresh = _button(labels, "runs.refresh", "runs-refresh", scale=0)
     table = gr.Dataframe(
-        value=runs_view.table([], labels.lang), interactive=False, wrap=True, elem_id="runs-table"
+        runs_view.table([], labels.lang), interactive=False, wrap=True, elem_id="runs-table"
     )
     with gr.Row(equal_height=True):
         pick = labels.make(
             gr.Dropdown, {"label": "runs.open"}, choices=[], scale=3, elem_id="runs-pick"
         )
-        resume = labels.make(
-            gr.Button, {"value": "runs.resume"}, interactive=False, scale=1, elem_id="runs-resume"
-        )
-        delete = labels.make(
-            gr.Button,
-            {"value": "runs.delete"},
-            variant="stop",
-            interactive=False,
-            scale=1,
-            elem_id="runs-delete",
-        )
+        resume = _button(labels, "runs.resume", "runs-resume", interactive=False)
+        delete = _button(labels, "runs.delete", "runs-delete", variant="stop", interactive=False)
     with gr.Row(visible=False, elem_id="runs-confirm") as confirm_row:
         confirm_text = gr.Markdown()
-        confirm = labels.make(
-            gr.Button,
-            {"value": "runs.confirm"},
-            variant="stop",
-            scale=0,
-            elem_id="runs-confirm-yes",
-        )
-        cancel = labels.make(gr.Button, {"value": "runs.cancel"}, scale=0)
+        confirm = _button(labels, "runs.confirm", "runs-confirm-yes", variant="stop", scale=0)
+        cancel = _button(labels, "runs.cancel", "runs-confirm-no", scale=0)
     message = gr.Markdown(elem_id="runs-message")
     reason = gr.Markdown(elem_id="runs-reason")
     with gr.Row(equal_height=False):
@@ -117,7 +113,6 @@ def build(config: StudioConfig, labels: Labels) -> RunsTab:
         table,
         refresh,
         pick,
-        reason,
         resume,
         delete,
         confirm_row,
@@ -125,6 +120,7 @@ def build(config: StudioConfig, labels: Labels) -> RunsTab:
         confirm,
         cancel,
         message,
+        reason,
         recipe,
         curve,
         log,
@@ -136,138 +132,113 @@ def build(config: StudioConfig, labels: Labels) -> RunsTab:
     )
 
 
-def listing(tab: RunsTab, config: StudioConfig, lang: str) -> dict:
-    """The run list and the run pickers, fresh from the run index."""
-    infos = RunIndex(config.workspace.adapters_dir).sync()
-    ids = [info.id for info in infos]
-    return {
-        tab.table: runs_view.table(infos, lang),
-        tab.pick: gr.update(choices=ids),
-        tab.run_a: gr.update(choices=ids),
-        tab.run_b: gr.update(choices=ids),
-    }
+@dataclass
+class RunsActions:
+    """The tab's callbacks; each reads or changes runs through lorastudio and returns updates."""
 
+    tab: RunsTab
+    config: StudioConfig
 
-def _run_dir(config: StudioConfig, run_id: str):
-    return RunIndex(config.workspace.adapters_dir).find(run_id)
+    def _run_dir(self, run_id: str) -> Path:
+        return RunIndex(self.config.workspace.adapters_dir).find(run_id)
 
+    def listing(self, lang: str, run_id: str | None = None) -> dict:
+        """The run list, the run pickers, and what may be done with the opened run."""
+        infos = RunIndex(self.config.workspace.adapters_dir).sync()
+        ids = [info.id for info in infos]
+        tab = self.tab
+        out = {tab.table: runs_view.table(infos, lang)}
+        out |= {picker: gr.update(choices=ids) for picker in (tab.pick, tab.run_a, tab.run_b)}
+        state = next((i.state for i in infos if i.id == run_id), None)
+        out[tab.resume] = gr.update(interactive=state in ("stopped", "failed"))
+        out[tab.delete] = gr.update(interactive=state is not None and state not in LIVE_STATES)
+        return out
 
-def detail(tab: RunsTab, config: StudioConfig, lang: str, run_id: str | None) -> dict:
-    """One run opened: its recipe, curve, log and why it ended; what may be done with it."""
-    if not run_id:
-        return {}
-    run_dir = _run_dir(config, run_id)
-    status = read_status(run_dir)
-    reader = TrainerLogReader(run_dir / TRAINER_LOG)
-    reader.poll()
-    state = status.get("state", "unknown")
-    reason = reason_text(status, lang)
-    return {
-        tab.recipe: (run_dir / RECIPE_FILE).read_text(encoding="utf-8"),
-        tab.curve: plots.update(plots.run_rows(reader.points, lang)),
-        tab.log: tail_text(run_dir / LOG_FILE),
-        tab.reason: t("runs.reason", lang, reason=reason) if reason else "",
-        tab.resume: gr.update(interactive=state in ("stopped", "failed")),
-        tab.delete: gr.update(interactive=state not in LIVE_STATES),
-        tab.confirm_row: gr.update(visible=False),
-    }
-
-
-def compare(tab: RunsTab, config: StudioConfig, lang: str, a: str | None, b: str | None) -> dict:
-    """Two runs' curves on one plot and the fields where their recipes differ."""
-    if not a or not b:
-        return {}
-    rows, recipes = [], []
-    for run_id in (a, b):
-        run_dir = _run_dir(config, run_id)
+    def detail(self, lang: str, run_id: str | None) -> dict:
+        """One run opened: its recipe, curve, log and why it ended."""
+        if not run_id:
+            return {}
+        run_dir = self._run_dir(run_id)
         reader = TrainerLogReader(run_dir / TRAINER_LOG)
         reader.poll()
-        rows += plots.run_rows(reader.points, lang, prefix=f"{run_id} · ")
-        recipes.append(parse_recipe_text((run_dir / RECIPE_FILE).read_text(encoding="utf-8")))
-    return {
-        tab.overlay: plots.update(rows),
-        tab.diff: runs_view.diff_table(diff_recipes(*recipes), a, b, lang),
-    }
+        reason = reason_text(reconcile(run_dir), lang)
+        return {
+            self.tab.recipe: (run_dir / RECIPE_FILE).read_text(encoding="utf-8"),
+            self.tab.curve: plots.update(plots.run_rows(reader.points, lang)),
+            self.tab.log: tail_text(run_dir / LOG_FILE),
+            self.tab.reason: t("runs.reason", lang, reason=reason) if reason else "",
+            self.tab.confirm_row: gr.update(visible=False),
+        }
 
+    def open(self, lang: str, run_id: str | None) -> dict:
+        return self.listing(lang, run_id) | self.detail(lang, run_id) | {self.tab.message: ""}
 
-def wire(tab: RunsTab, config: StudioConfig, lang: gr.State, panel: live.LivePanel) -> None:
-    """Connect the tab's events; a resumed run is handed to the Train tab's live view."""
-    outputs_list = [tab.table, tab.pick, tab.run_a, tab.run_b, tab.message]
-    outputs_detail = [
-        tab.recipe,
-        tab.curve,
-        tab.log,
-        tab.reason,
-        tab.resume,
-        tab.delete,
-        tab.confirm_row,
-        tab.message,
-    ]
-
-    def guard(fn):
-        return guarded(tab.message, fn)
-
-    def on_list(lang_: str) -> dict:
-        return listing(tab, config, lang_)
-
-    def on_pick(lang_: str, run_id: str | None) -> dict:
-        return detail(tab, config, lang_, run_id) | {tab.message: ""}
-
-    def on_select(lang_: str, evt: gr.SelectData) -> dict:
+    def select(self, lang: str, evt: gr.SelectData) -> dict:
+        """A click in the run list opens that row's run."""
         run_id = evt.row_value[0] if evt.row_value else None
-        return on_pick(lang_, run_id) | {tab.pick: run_id}
+        return self.open(lang, run_id) | {self.tab.pick: run_id}
 
-    def on_resume(lang_: str, run_id: str | None, watch: live.Watch) -> dict:
+    def resume(self, lang: str, run_id: str | None, watch: live.Watch) -> dict:
+        """Resume from the last checkpoint; the Train tab's live view follows it."""
         if not run_id:
-            return {tab.message: t("runs.pick_first", lang_)}
-        run_dir = _run_dir(config, run_id)
+            return {self.tab.message: t("runs.pick_first", lang)}
+        run_dir = self._run_dir(run_id)
         launcher.resume(run_dir)
         watch.attach(run_dir)
-        out = detail(tab, config, lang_, run_id) | listing(tab, config, lang_)
-        return out | {tab.message: t("runs.resumed", lang_, run=run_id)}
+        return self.open(lang, run_id) | {self.tab.message: t("runs.resumed", lang, run=run_id)}
 
-    def on_delete(lang_: str, run_id: str | None) -> dict:
+    def ask_delete(self, lang: str, run_id: str | None) -> dict:
+        """Ask before deleting; a live run is refused before anything is asked."""
         if not run_id:
-            return {tab.message: t("runs.pick_first", lang_)}
-        check_deletable(_run_dir(config, run_id))
-        return {
-            tab.confirm_row: gr.update(visible=True),
-            tab.confirm_text: t("runs.confirm_delete", lang_, run=run_id),
-        }
+            return {self.tab.message: t("runs.pick_first", lang)}
+        check_deletable(self._run_dir(run_id))
+        text = t("runs.confirm_delete", lang, run=run_id)
+        return {self.tab.confirm_row: gr.update(visible=True), self.tab.confirm_text: text}
 
-    def on_confirm(lang_: str, run_id: str | None) -> dict:
-        delete_run(_run_dir(config, run_id or ""))
-        out = listing(tab, config, lang_) | {tab.message: t("runs.deleted", lang_, run=run_id)}
-        return out | {
-            tab.pick: None,
-            tab.confirm_row: gr.update(visible=False),
-            tab.recipe: "",
-            tab.log: "",
-            tab.reason: "",
-            tab.curve: plots.update([]),
-            tab.resume: gr.update(interactive=False),
-            tab.delete: gr.update(interactive=False),
-        }
+    def delete(self, lang: str, run_id: str | None) -> dict:
+        delete_run(self._run_dir(run_id or ""))
+        tab = self.tab
+        cleared = {tab.pick: None, tab.recipe: "", tab.log: "", tab.reason: ""}
+        cleared |= {tab.curve: plots.update([]), tab.confirm_row: gr.update(visible=False)}
+        done = {tab.message: t("runs.deleted", lang, run=run_id)}
+        return self.listing(lang) | cleared | done
 
-    def on_compare(lang_: str, a: str | None, b: str | None) -> dict:
-        return compare(tab, config, lang_, a, b)
+    def compare(self, lang: str, a: str | None, b: str | None) -> dict:
+        """Two runs' curves on one plot and the fields where their recipes differ."""
+        if not a or not b:
+            return {}
+        rows, recipes = [], []
+        for run_id in (a, b):
+            run_dir = self._run_dir(run_id)
+            reader = TrainerLogReader(run_dir / TRAINER_LOG)
+            reader.poll()
+            rows += plots.run_rows(reader.points, lang, prefix=f"{run_id} · ")
+            recipes.append(parse_recipe_text((run_dir / RECIPE_FILE).read_text(encoding="utf-8")))
+        diffs = runs_view.diff_table(diff_recipes(*recipes), a, b, lang)
+        return {self.tab.overlay: plots.update(rows), self.tab.diff: diffs}
 
-    hidden = {"show_progress": "hidden"}
-    tab.refresh.click(guard(on_list), [lang], outputs_list)
-    tab.timer.tick(guard(on_list), [lang], outputs_list, **hidden)
-    tab.pick.input(guard(on_pick), [lang, tab.pick], outputs_detail)
-    tab.table.select(guard(on_select), [lang], [*outputs_detail, tab.pick])
-    tab.resume.click(
-        guard(on_resume), [lang, tab.pick, panel.watch], [*outputs_detail, *outputs_list]
-    )
+
+def wire(tab: RunsTab, config: StudioConfig, lang: gr.State, panel: live.LivePanel) -> RunsActions:
+    """Connect the tab's events; a resumed run is handed to the Train tab's live view."""
+    act = RunsActions(tab, config)
+    shown = [*tab.list_outputs(), *tab.detail_outputs(), tab.message]
+    quiet = {"show_progress": "hidden"}
+    tab.refresh.click(guarded(tab.message, act.listing), [lang, tab.pick], shown)
+    tab.timer.tick(guarded(tab.message, act.listing), [lang, tab.pick], shown, **quiet)
+    tab.pick.input(guarded(tab.message, act.open), [lang, tab.pick], shown)
+    tab.table.select(guarded(tab.message, act.select), [lang], shown)
+    tab.resume.click(guarded(tab.message, act.resume), [lang, tab.pick, panel.watch], shown)
     tab.delete.click(
-        guard(on_delete), [lang, tab.pick], [tab.confirm_row, tab.confirm_text, tab.message]
+        guarded(tab.message, act.ask_delete),
+        [lang, tab.pick],
+        [tab.confirm_row, tab.confirm_text, tab.message],
     )
     tab.cancel.click(lambda: gr.update(visible=False), None, [tab.confirm_row])
-    tab.confirm.click(
-        guard(on_confirm), [lang, tab.pick], [*outputs_detail, *outputs_list, tab.confirm_row]
-    )
+    tab.confirm.click(guarded(tab.message, act.delete), [lang, tab.pick], shown)
     for picker in (tab.run_a, tab.run_b):
         picker.input(
-            guard(on_compare), [lang, tab.run_a, tab.run_b], [tab.overlay, tab.diff, tab.message]
+            guarded(tab.message, act.compare),
+            [lang, tab.run_a, tab.run_b],
+            [tab.overlay, tab.diff, tab.message],
         )
+    return act

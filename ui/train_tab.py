@@ -10,6 +10,7 @@ from pathlib import Path
 import gradio as gr
 
 from lorastudio import launcher
+from lorastudio.errors import RecipeError
 from lorastudio.recipe_text import list_recipes, read_recipe_upload, set_field
 from lorastudio.validation import check_recipe_text
 from ui import editor, live, recipe_form
@@ -133,130 +134,129 @@ def _error_line(problems, lang: str) -> dict:
     return gr.update(value=text, visible=bool(problems))
 
 
-def render(
-    tab: TrainTab, checked: editor.Checked, config: StudioConfig, lang: str, with_fields: bool
-) -> dict:
-    """Component updates for a checked recipe: problems beside their fields, the preview,
-    the download; with ``with_fields``, the form's values too (when the text is a mapping)."""
-    fields = tab.form.fields
-    placed = editor.place(
-        checked.problems, {f.spec.path for f in fields}, set(tab.form.section_errors)
-    )
-    out: dict = {}
-    for item in fields:
-        out[item.error] = _error_line(placed.fields.get(item.spec.path, []), lang)
-        if with_fields and checked.raw is not None:
-            value = value_at(checked.raw, item.spec.path, item.spec.default)
-            out[item.widget] = to_widget(item.spec, value)
-    for name, markdown in tab.form.section_errors.items():
-        out[markdown] = _error_line(placed.sections.get(name, []), lang)
-    general = [f"⚠️ {problem_text(p, lang)}" for p in placed.general]
-    if checked.error is not None:
-        general.append(explain(checked.error, lang))
-    out[tab.yaml_error] = "\n\n".join(general)
-    out[tab.compiled] = checked.compiled
-    out[tab.command] = checked.command or t("train.preview_blocked", lang)
-    out[tab.download] = str(editor.download_path(checked.text, checked.raw, config.downloads_dir))
-    return out
+@dataclass
+class TrainActions:
+    """The tab's callbacks: each calls lorastudio (through ui.editor) and returns updates."""
 
+    tab: TrainTab
+    config: StudioConfig
 
-def wire(tab: TrainTab, config: StudioConfig, lang: gr.State) -> None:
-    """Connect the tab's events (the app calls this once every tab is built)."""
-    everything = [tab.yaml, *tab.form.widgets, *tab.checked_outputs()]
+    def render(self, lang: str, checked: editor.Checked, with_fields: bool) -> dict:
+        """Updates for a checked recipe: problems beside their fields, the preview, the
+        download; with ``with_fields``, the form's values too (when the text is a mapping)."""
+        tab, fields = self.tab, self.tab.form.fields
+        placed = editor.place(
+            checked.problems, {f.spec.path for f in fields}, set(tab.form.section_errors)
+        )
+        out: dict = {}
+        for item in fields:
+            out[item.error] = _error_line(placed.fields.get(item.spec.path, []), lang)
+            if with_fields and checked.raw is not None:
+                value = value_at(checked.raw, item.spec.path, item.spec.default)
+                out[item.widget] = to_widget(item.spec, value)
+        for name, markdown in tab.form.section_errors.items():
+            out[markdown] = _error_line(placed.sections.get(name, []), lang)
+        general = [f"⚠️ {problem_text(p, lang)}" for p in placed.general]
+        if checked.error is not None:
+            general.append(explain(checked.error, lang))
+        out[tab.yaml_error] = "\n\n".join(general)
+        out[tab.compiled] = checked.compiled
+        out[tab.command] = checked.command or t("train.preview_blocked", lang)
+        download = editor.download_path(checked.text, checked.raw, self.config.downloads_dir)
+        return out | {tab.download: str(download)}
 
-    def load_text(lang_: str, text: str, note: str) -> dict:
-        out = render(tab, editor.check(text, config), config, lang_, with_fields=True)
-        return out | {tab.yaml: text, tab.message: note}
+    def show(self, lang: str, text: str, note: str = "") -> dict:
+        """Put recipe text in the YAML view and the form."""
+        checked = editor.check(text, self.config)
+        return self.render(lang, checked, True) | {self.tab.yaml: text, self.tab.message: note}
 
-    def on_pick(lang_: str, path: str) -> dict:
+    def pick(self, lang: str, path: str | None) -> dict:
         if not path:
             return {}
-        return load_text(
-            lang_,
-            Path(path).read_text(encoding="utf-8"),
-            t("train.loaded", lang_, name=Path(path).name),
-        )
+        note = t("train.loaded", lang, name=Path(path).name)
+        return self.show(lang, Path(path).read_text(encoding="utf-8"), note)
 
-    def on_upload(lang_: str, file: str | None) -> dict:
+    def upload(self, lang: str, file: str | None) -> dict:
+        """Load an uploaded recipe; a refused upload changes nothing but the message."""
         if not file:
-            return {tab.message: t("error.no_upload", lang_)}
-        text = read_recipe_upload(Path(file))  # refused uploads change nothing
-        return load_text(lang_, text, t("train.uploaded", lang_, name=Path(file).name))
+            return {self.tab.message: t("error.no_upload", lang)}
+        text = read_recipe_upload(Path(file))
+        return self.show(lang, text, t("train.uploaded", lang, name=Path(file).name))
 
-    def on_yaml(lang_: str, text: str) -> dict:
-        checked = editor.check(text, config)
-        note = "" if checked.raw is not None else t("train.yaml_first", lang_)
-        return render(tab, checked, config, lang_, with_fields=True) | {tab.message: note}
+    def edit_yaml(self, lang: str, text: str) -> dict:
+        """The YAML view changed: the form follows while the text is a mapping."""
+        checked = editor.check(text, self.config)
+        note = "" if checked.raw is not None else t("train.yaml_first", lang)
+        return self.render(lang, checked, True) | {self.tab.message: note}
 
-    common = {"show_progress": "hidden", "trigger_mode": "always_last"}
-    tab.picker.input(guarded(tab.message, on_pick), [lang, tab.picker], everything, **common)
-    tab.upload.upload(guarded(tab.message, on_upload), [lang, tab.upload], everything, **common)
-    tab.yaml.input(guarded(tab.message, on_yaml), [lang, tab.yaml], everything, **common)
-    for item in tab.form.fields:
-        handler = guarded(tab.message, _field_handler(tab, config, item.spec, item.error))
-        item.widget.input(handler, [lang, item.widget, tab.yaml], everything, **common)
-    _wire_run_controls(tab, config, lang)
+    def field_handler(self, spec: FieldSpec, error: gr.Markdown):
+        """The callback for one form field: set it in the YAML text, keeping its comments."""
 
+        def edit_field(lang: str, value, text: str) -> dict:
+            try:
+                new_value = from_widget(spec, value)
+            except ValueError:
+                bad = "⚠️ " + t("form.bad_mapping", lang)
+                return {error: gr.update(value=bad, visible=True)}
+            try:
+                text = set_field(text, spec.path, new_value)
+            except RecipeError:  # the YAML view holds no mapping: the form waits for it
+                return {self.tab.message: t("train.yaml_first", lang)}
+            checked = editor.check(text, self.config)
+            return self.render(lang, checked, False) | {self.tab.yaml: text, self.tab.message: ""}
 
-def _field_handler(tab: TrainTab, config: StudioConfig, spec: FieldSpec, error: gr.Markdown):
-    def on_field(lang: str, value, text: str) -> dict:
+        return edit_field
+
+    def start(self, lang: str, text: str, watch: live.Watch) -> dict:
+        """Check the recipe and start a run; the live view follows it."""
         try:
-            new_value = from_widget(spec, value)
-        except ValueError:
-            return {error: gr.update(value="⚠️ " + t("form.bad_mapping", lang), visible=True)}
-        try:
-            text = set_field(text, spec.path, new_value)
-        except Exception:  # the YAML view holds no mapping: the form waits for it
-            return {tab.message: t("train.yaml_first", lang)}
-        checked = editor.check(text, config)
-        return render(tab, checked, config, lang, with_fields=False) | {
-            tab.yaml: text,
-            tab.message: "",
-        }
-
-    return on_field
-
-
-def _wire_run_controls(tab: TrainTab, config: StudioConfig, lang: gr.State) -> None:
-    panel = tab.live
-
-    def on_start(lang_: str, text: str, watch: live.Watch):
-        try:
-            recipe = check_recipe_text(text, config.workspace, source="recipe")
-            run_dir = launcher.launch(recipe, config.workspace, config.hardware)
+            recipe = check_recipe_text(text, self.config.workspace, source="recipe")
+            run_dir = launcher.launch(recipe, self.config.workspace, self.config.hardware)
         except Exception as exc:
-            return {tab.message: f"{explain(exc, lang_)}\n\n{t('train.not_started', lang_)}"}
+            return {self.tab.message: f"{explain(exc, lang)}\n\n{t('train.not_started', lang)}"}
         watch.attach(run_dir)
-        return {tab.message: t("train.started", lang_, run=run_dir.name)}
+        return {self.tab.message: t("train.started", lang, run=run_dir.name)}
 
-    def on_stop(lang_: str, watch: live.Watch):
+    def stop(self, lang: str, watch: live.Watch) -> dict:
+        """Ask the watched run to stop; it saves the adapter trained so far."""
         if watch.monitor is None:
-            return {tab.message: t("train.no_live_run", lang_)}
-        try:
-            launcher.stop(watch.monitor.run_dir, wait=False)
-        except Exception as exc:
-            return {tab.message: explain(exc, lang_)}
-        return {tab.message: t("train.stopping", lang_, run=watch.monitor.run_dir.name)}
+            return {self.tab.message: t("train.no_live_run", lang)}
+        launcher.stop(watch.monitor.run_dir, wait=False)
+        return {self.tab.message: t("train.stopping", lang, run=watch.monitor.run_dir.name)}
 
-    def on_tick(lang_: str, watch: live.Watch) -> dict:
-        return live.tick(panel, config, lang_, watch)
+    def tick(self, lang: str, watch: live.Watch) -> dict:
+        return live.tick(self.tab.live, self.config, lang, watch)
 
-    panel.start.click(on_start, [lang, tab.yaml, panel.watch], [tab.message], concurrency_limit=1)
-    panel.stop.click(on_stop, [lang, panel.watch], [tab.message])
+    def load(self, lang: str) -> dict:
+        """A freshly opened page: the picked recipe in the form and the YAML view."""
+        path = self.tab.picker.value
+        return self.show(lang, Path(path).read_text(encoding="utf-8")) if path else {}
+
+
+def wire(tab: TrainTab, config: StudioConfig, lang: gr.State) -> TrainActions:
+    """Connect the tab's events (the app calls this once every tab is built)."""
+    act = TrainActions(tab, config)
+    shown = [tab.yaml, *tab.form.widgets, *tab.checked_outputs()]
+    edits = {"show_progress": "hidden", "trigger_mode": "always_last"}
+    tab.picker.input(guarded(tab.message, act.pick), [lang, tab.picker], shown, **edits)
+    tab.upload.upload(guarded(tab.message, act.upload), [lang, tab.upload], shown, **edits)
+    tab.yaml.input(guarded(tab.message, act.edit_yaml), [lang, tab.yaml], shown, **edits)
+    for item in tab.form.fields:
+        handler = guarded(tab.message, act.field_handler(item.spec, item.error))
+        item.widget.input(handler, [lang, item.widget, tab.yaml], shown, **edits)
+    panel = tab.live
+    panel.start.click(
+        guarded(tab.message, act.start),
+        [lang, tab.yaml, panel.watch],
+        [tab.message],
+        concurrency_limit=1,
+    )
+    panel.stop.click(guarded(tab.message, act.stop), [lang, panel.watch], [tab.message])
     panel.timer.tick(
-        guarded(tab.message, on_tick),
+        guarded(tab.message, act.tick),
         [lang, panel.watch],
         [*live.outputs(panel), tab.message],
         show_progress="hidden",
         concurrency_limit=None,
     )
-
-
-def load(tab: TrainTab, config: StudioConfig, lang: str) -> dict:
-    """What a freshly opened page shows: the picked recipe in the form."""
-    path = tab.picker.value
-    if not path:
-        return {}
-    text = Path(path).read_text(encoding="utf-8")
-    out = render(tab, editor.check(text, config), config, lang, with_fields=True)
-    return out | {tab.yaml: text}
+    return act
