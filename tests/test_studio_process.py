@@ -9,6 +9,8 @@ import socket
 import subprocess
 import sys
 import time
+import urllib.error
+import urllib.parse
 import urllib.request
 from pathlib import Path
 
@@ -101,6 +103,25 @@ def test_another_address_without_a_login_is_refused_with_how_to_enable_it(studio
     assert "Traceback" not in result.stderr
     bad = studio.cli("--auth", "no-colon", timeout=60)
     assert bad.returncode == 2 and "user:password" in bad.stderr
+
+
+def test_with_a_login_nothing_is_served_before_signing_in(studio: Studio):
+    port = free_port()
+    studio.env["LORASTUDIO_AUTH"] = "team:s3cret"
+    server = studio.popen("--port", str(port))
+    try:
+        assert "is up" in server.stdout.readline()
+        base = f"http://127.0.0.1:{port}"
+        with pytest.raises(urllib.error.HTTPError) as refused:
+            urllib.request.urlopen(f"{base}/config", timeout=10)
+        assert refused.value.code == 401
+        jar = urllib.request.build_opener(urllib.request.HTTPCookieProcessor())
+        login = urllib.parse.urlencode({"username": "team", "password": "s3cret"}).encode()
+        assert jar.open(f"{base}/login", data=login, timeout=10).status == 200
+        assert jar.open(f"{base}/config", timeout=10).status == 200
+    finally:
+        server.terminate()
+        server.communicate(timeout=30)
 
 
 @pytest.mark.parametrize(

@@ -65,7 +65,7 @@ def build(config: StudioConfig, labels: Labels) -> LivePanel:
             elem_id="stop-button",
         )
     header = gr.Markdown(elem_id="live-header")
-    progress = gr.HTML(elem_id="live-progress")
+    progress = gr.HTML(elem_id="live-progress", padding=False)
     stats = gr.Markdown(elem_id="live-stats")
     plot = plots.line_plot(labels, "live.curve", "live-plot")
     log = labels.make(

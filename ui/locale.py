@@ -70,7 +70,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "live.curve": ("Loss curve", "损失曲线"),
     "live.log": ("Log (end of train.log)", "日志（train.log 末尾）"),
     "plot.step": ("step", "步数"),
-    "plot.loss": ("loss", "损失"),
     "series.train": ("train", "训练"),
     "series.eval": ("eval", "验证"),
     "state.starting": ("starting", "启动中"),
