@@ -22,7 +22,7 @@ Rows = list[tuple[str, int, float]]  # (curve name, step, loss)
 def line_plot(labels: Labels, label: str, elem_id: str) -> gr.LinePlot:
     """An empty loss plot (step against loss, one line per curve), labelled in the locale.
     Its height is left to gradio: a fixed one leaves no room for the legend under a label."""
-    texts = {"label": label, "x_title": "plot.step"}  # the label already says "loss"
+    texts = {"label": label, "x_title": "plot.step"}
     return labels.make(
         gr.LinePlot,
         texts,
@@ -30,7 +30,7 @@ def line_plot(labels: Labels, label: str, elem_id: str) -> gr.LinePlot:
         x="step",
         y="loss",
         color="curve",
-        y_title=" ",  # a rotated axis title renders garbled in Chromium's canvas
+        y_title=" ",  # the plot's label ("Loss curve") names the axis
         color_title=" ",  # a legend title would push the legend's entries out of the frame
         elem_id=elem_id,
     )
