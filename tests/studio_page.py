@@ -48,6 +48,18 @@ new MutationObserver(() => {
 """
 
 
+def popen(studio: Studio, *args: str) -> subprocess.Popen:
+    """`python launch.py ARGS` in the background, output (stdout and stderr) on a pipe."""
+    return subprocess.Popen(
+        studio.argv(*args),
+        env=studio.env,
+        cwd=studio.home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
 def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
@@ -70,7 +82,7 @@ class StudioServer:
     def start(self) -> StudioServer:
         self.port = free_port()
         started = time.monotonic()
-        self.process = self.studio.popen("--port", str(self.port))
+        self.process = popen(self.studio, "--port", str(self.port))
         line = self.process.stdout.readline()
         assert "LoRA Studio is up" in line, line + self.process.stdout.read(4000)
         while True:

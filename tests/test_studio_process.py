@@ -5,7 +5,6 @@ commands keep working beside it."""
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -16,16 +15,11 @@ from pathlib import Path
 
 import pytest
 from conftest import LF_DATA, REPO, Studio
+from studio_page import free_port, popen
 
 from ui.options import exposure_problem, is_studio_call, parse_auth
 
 HEAVY = ("torch", "transformers", "llamafactory")
-
-
-def free_port() -> int:
-    with socket.socket() as sock:
-        sock.bind(("127.0.0.1", 0))
-        return sock.getsockname()[1]
 
 
 def wait_http(url: str, timeout: float = 60) -> float:
@@ -82,7 +76,7 @@ demo.close()
 def test_python_launch_py_opens_the_studio_within_seconds(studio: Studio):
     port = free_port()
     started = time.monotonic()
-    server = studio.popen("--port", str(port))
+    server = popen(studio, "--port", str(port))
     try:
         first_line = server.stdout.readline()  # printed once the server listens
         wait_http(f"http://127.0.0.1:{port}/")
@@ -108,7 +102,7 @@ def test_another_address_without_a_login_is_refused_with_how_to_enable_it(studio
 def test_with_a_login_nothing_is_served_before_signing_in(studio: Studio):
     port = free_port()
     studio.env["LORASTUDIO_AUTH"] = "team:s3cret"
-    server = studio.popen("--port", str(port))
+    server = popen(studio, "--port", str(port))
     try:
         assert "is up" in server.stdout.readline()
         base = f"http://127.0.0.1:{port}"
