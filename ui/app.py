@@ -59,7 +59,16 @@ def build_app(config: StudioConfig) -> gr.Blocks:
     return demo
 
 
-def _wire_language(demo, config, labels, lang, switch, train, runs, runs_item) -> None:
+def _wire_language(
+    demo: gr.Blocks,
+    config: StudioConfig,
+    labels: Labels,
+    lang: gr.BrowserState,
+    switch: gr.Radio,
+    train: train_tab.TrainActions,
+    runs: runs_tab.RunsActions,
+    runs_item: gr.Tab,
+) -> None:
     """The language switch and the page load: relabel everything, re-render what is shown."""
     train_outputs = [train.tab.yaml, *train.tab.form.widgets, *train.tab.checked_outputs()]
     runs_outputs = [*runs.tab.list_outputs(), *runs.tab.detail_outputs(), runs.tab.message]
