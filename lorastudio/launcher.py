@@ -33,6 +33,7 @@ from lorastudio.hardware import (
     detect,
     resolve_device,
 )
+from lorastudio.occupancy import claim_for, ensure_free, launch_lock, run_claim
 from lorastudio.preflight import PreflightReport, run_preflight
 from lorastudio.recipe import Recipe, dump_recipe
 from lorastudio.runs import (
@@ -145,12 +146,32 @@ def _node_fields(recipe: Recipe) -> dict:
     }
 
 
+def preview(recipe: Recipe, workspace: Workspace, hardware: Hardware) -> tuple[Compiled, str]:
+    """What a run of this recipe would be given on this machine: the compiled config and the
+    exact command script, with ``<run-id>`` where the run's folder name will go.
+
+    Raises:
+        RecipeError: the recipe asks for devices this machine does not have.
+    """
+    target = plan_target(recipe, hardware)
+    run_dir = workspace.adapters_dir / "<run-id>"
+    compiled = compile_recipe(
+        recipe,
+        target=target,
+        run_dir=run_dir,
+        workspace=workspace,
+        registry=workspace.dataset_registry(),
+    )
+    return compiled, command_script(compiled, run_dir)
+
+
 def create_run(recipe: Recipe, workspace: Workspace, hardware: Hardware | None = None) -> Path:
     """Check the recipe against this machine and lay out its run folder (nothing runs yet).
     The pre-flight report, warnings included, is written to its preflight.json.
 
     Raises:
         RecipeError: a problem found before anything was created.
+        DeviceBusyError: a live run holds the devices this run needs.
     """
     registry = workspace.dataset_registry()
     hardware = hardware if hardware is not None else detect()
@@ -160,16 +181,18 @@ def create_run(recipe: Recipe, workspace: Workspace, hardware: Hardware | None =
         raise RecipeError(report.problems)
     nodes = recipe.hardware.nodes
     suffix = f"-node{nodes.rank}" if nodes.rank > 0 else ""
-    run_dir = create_run_dir(workspace.adapters_dir, recipe.name + suffix)
-    try:
-        compiled = compile_recipe(
-            recipe, target=target, run_dir=run_dir, workspace=workspace, registry=registry
-        )
-        _write_run_files(run_dir, recipe, compiled, target)
-        write_json_atomic(run_dir / PREFLIGHT_FILE, report.as_dict())
-    except BaseException:
-        shutil.rmtree(run_dir, ignore_errors=True)  # no half-made run folder is left behind
-        raise
+    with launch_lock(workspace.adapters_dir):
+        ensure_free(workspace.adapters_dir, claim_for(target.device, recipe.hardware.devices))
+        run_dir = create_run_dir(workspace.adapters_dir, recipe.name + suffix)
+        try:
+            compiled = compile_recipe(
+                recipe, target=target, run_dir=run_dir, workspace=workspace, registry=registry
+            )
+            _write_run_files(run_dir, recipe, compiled, target)
+            write_json_atomic(run_dir / PREFLIGHT_FILE, report.as_dict())
+        except BaseException:
+            shutil.rmtree(run_dir, ignore_errors=True)  # no half-made run folder is left behind
+            raise
     return run_dir
 
 
@@ -262,6 +285,7 @@ def resume(run_dir: Path) -> dict:
 
     Raises:
         RunError: the run is live, finished well, or has no checkpoint.
+        DeviceBusyError: another live run holds its devices.
     """
     status = reconcile(run_dir)
     state = status.get("state")
@@ -288,6 +312,15 @@ def resume(run_dir: Path) -> dict:
             f"run {run_dir.name} has no checkpoint to resume from (one is written every "
             f"train.save_steps={every} steps); start it again with `python launch.py train`"
         )
+    claim = run_claim(run_dir)
+    with launch_lock(run_dir.parent):
+        if claim is not None:
+            ensure_free(run_dir.parent, claim, exclude=run_dir)
+        _mark_resuming(run_dir, status, checkpoint)
+    return start(run_dir)
+
+
+def _mark_resuming(run_dir: Path, status: dict, checkpoint: Path) -> None:
     update_status(
         run_dir,
         state="starting",
@@ -301,4 +334,3 @@ def resume(run_dir: Path) -> dict:
         stop_requested_at=None,
         supervisor_pid=None,
     )
-    return start(run_dir)

@@ -3,6 +3,7 @@ half-written last line) into loss points and progress, and tailing of ``train.lo
 
 from __future__ import annotations
 
+import codecs
 import json
 import math
 from dataclasses import dataclass, field
@@ -137,3 +138,56 @@ def tail_text(path: Path, max_bytes: int = 20_000) -> str:
         return ""
     text = data.decode("utf-8", errors="replace")
     return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
+
+
+def _resolve_returns(line: str) -> str:
+    """What a terminal shows for a line that tqdm rewrote with carriage returns."""
+    return line.rstrip("\r").rsplit("\r", 1)[-1]
+
+
+@dataclass
+class LogTail:
+    """Follows a text log by byte offset and keeps its last ``max_lines`` lines, with tqdm's
+    carriage returns resolved; each `poll` reads only the bytes added since the last one."""
+
+    path: Path
+    max_lines: int = 200
+    first_read: int = 64_000  # on attaching to a long log, only its end is read
+    offset: int = 0
+    lines: list[str] = field(default_factory=list)
+    partial: str = ""  # the last line, not finished yet
+    decoder: codecs.IncrementalDecoder = field(
+        default_factory=lambda: codecs.getincrementaldecoder("utf-8")(errors="replace")
+    )
+
+    def poll(self) -> bool:
+        """Read what was appended; True when the text changed."""
+        try:
+            size = self.path.stat().st_size
+        except OSError:
+            return False
+        if size < self.offset:  # the log was replaced: start over
+            self.offset, self.lines, self.partial = 0, [], ""
+            self.decoder.reset()
+        if size == self.offset:
+            return False
+        skip_first = self.offset == 0 and size > self.first_read
+        start = size - self.first_read if skip_first else self.offset
+        with self.path.open("rb") as handle:
+            handle.seek(start)
+            chunk = handle.read(size - start)
+        self.offset = start + len(chunk)
+        lines = (self.partial + self.decoder.decode(chunk)).split("\n")
+        if skip_first:
+            lines = lines[1:] or [""]  # the first line was cut where the read began
+        self.partial = lines.pop()
+        if len(self.partial) > 4096:  # a progress bar redrawn in place: keep its last state
+            self.partial = self.partial[-4096:]
+        self.lines = (self.lines + [_resolve_returns(line) for line in lines])[-self.max_lines :]
+        return True
+
+    @property
+    def text(self) -> str:
+        """The kept lines as a terminal would show them."""
+        shown = [*self.lines, _resolve_returns(self.partial)] if self.partial else self.lines
+        return "\n".join(shown)

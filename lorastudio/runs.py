@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import shutil
 import socket
 import sqlite3
 import tempfile
@@ -124,6 +125,25 @@ def reconcile(run_dir: Path) -> dict[str, Any]:
         reason="the run's supervisor process disappeared (machine restart or kill -9); "
         "`python launch.py resume` continues from the last checkpoint",
     )
+
+
+def check_deletable(run_dir: Path) -> None:
+    """Raise RunError when the run may not be deleted (it is live), so a UI can refuse before
+    it asks for a confirmation."""
+    state = reconcile(run_dir).get("state")
+    if state in LIVE_STATES:
+        raise RunError(f"run {run_dir.name} is {state}; stop it before deleting it")
+
+
+def delete_run(run_dir: Path) -> None:
+    """Delete a run folder and everything in it, its adapter too (the index forgets it on its
+    next sync).
+
+    Raises:
+        RunError: the run is live; stop it first.
+    """
+    check_deletable(run_dir)
+    shutil.rmtree(run_dir)
 
 
 @dataclass

@@ -1,0 +1,185 @@
+"""What the browser tests share: a real studio process (`python launch.py`) on a free port with
+its own folders, Debian's Chromium driven by Playwright, and small readers of the page.
+
+Browser tests are skipped, with the reason, when /usr/bin/chromium or Playwright is missing;
+.ci/run installs both, so CI runs them."""
+
+from __future__ import annotations
+
+import json
+import socket
+import subprocess
+import threading
+import time
+import urllib.request
+from pathlib import Path
+
+import pytest
+from conftest import LF_DATA, Studio
+
+CHROMIUM = Path("/usr/bin/chromium")
+CHROMIUM_ARGS = [
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+]
+LINE_BLUE = (0x25, 0x63, 0xEB)  # ui.plots.PALETTE[0], the first curve
+LINE_ORANGE = (0xF9, 0x73, 0x16)  # ui.plots.PALETTE[1], the second curve
+
+needs_browser = [
+    pytest.mark.browser,
+    pytest.mark.skipif(
+        not CHROMIUM.exists(),
+        reason="browser tests need Debian's Chromium at /usr/bin/chromium "
+        "(apt-get install chromium chromium-driver fonts-noto-cjk; .ci/run does it)",
+    ),
+]
+
+# Records, in the page, when each training step first appears in the progress bar.
+STEP_CLOCK = """
+window.__stepSeen = {};
+new MutationObserver(() => {
+  const bar = document.querySelector('.ls-progress');
+  if (bar && !(bar.dataset.step in window.__stepSeen)) {
+    window.__stepSeen[bar.dataset.step] = Date.now();
+  }
+}).observe(document, {subtree: true, childList: true, attributes: true, characterData: true});
+"""
+
+
+def popen(studio: Studio, *args: str) -> subprocess.Popen:
+    """`python launch.py ARGS` in the background, output (stdout and stderr) on a pipe."""
+    return subprocess.Popen(
+        studio.argv(*args),
+        env=studio.env,
+        cwd=studio.home,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.STDOUT,
+        text=True,
+    )
+
+
+def free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return sock.getsockname()[1]
+
+
+class StudioServer:
+    """One `python launch.py --port P` process serving a studio folder."""
+
+    def __init__(self, studio: Studio):
+        self.studio = studio
+        self.process: subprocess.Popen | None = None
+        self.port = 0
+        self.startup_seconds = 0.0
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/"
+
+    def start(self) -> StudioServer:
+        self.port = free_port()
+        started = time.monotonic()
+        self.process = popen(self.studio, "--port", str(self.port))
+        line = self.process.stdout.readline()
+        assert "LoRA Studio is up" in line, line + self.process.stdout.read(4000)
+        while True:
+            try:
+                urllib.request.urlopen(self.url, timeout=2).read()
+                break
+            except OSError:
+                time.sleep(0.1)
+        self.startup_seconds = time.monotonic() - started
+        threading.Thread(target=self.process.stdout.read, daemon=True).start()  # drain
+        return self
+
+    def kill(self) -> None:
+        """SIGKILL, as a crash or a closed terminal would: nothing is cleaned up."""
+        if self.process and self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(timeout=30)
+
+
+def studio_home(tmp_path: Path, recipes: dict[str, str]) -> Studio:
+    """A studio folder whose recipes/ holds ``recipes`` (the picker lists them)."""
+    studio = Studio(tmp_path, LF_DATA)
+    (tmp_path / "recipes").mkdir()
+    for name, text in recipes.items():
+        (tmp_path / "recipes" / name).write_text(text)
+    return studio
+
+
+class StepLog(threading.Thread):
+    """Watches a run's trainer_log.jsonl every 2 ms and notes when each step's line appeared
+    (wall clock, ms): the trainer side of the trainer-line-to-screen latency."""
+
+    def __init__(self, path: Path):
+        super().__init__(daemon=True)
+        self.path, self.seen, self.done = path, {}, False
+
+    def run(self) -> None:
+        offset = 0
+        while not self.done:
+            try:
+                with self.path.open("rb") as handle:
+                    handle.seek(offset)
+                    chunk = handle.read()
+            except OSError:
+                chunk = b""
+            now = time.time() * 1000
+            complete = chunk[: chunk.rfind(b"\n") + 1]
+            offset += len(complete)
+            for line in complete.splitlines():
+                step = str(json.loads(line).get("current_steps"))
+                self.seen.setdefault(step, now)
+            time.sleep(0.002)
+
+
+def pick_recipe(page, name: str) -> None:
+    page.click("#recipe-picker input")
+    page.get_by_role("option", name=name).click()
+    page.wait_for_function(
+        "n => document.querySelector('#train-message').innerText.includes(n)", arg=name
+    )
+
+
+def yaml_text(page) -> str:
+    return page.locator("#recipe-yaml .cm-content").inner_text()
+
+
+def progress(page) -> dict:
+    """The progress bar's data attributes: step, total, state."""
+    bar = page.locator(".ls-progress")
+    if bar.count() == 0:
+        return {}
+    return {k: bar.get_attribute(f"data-{k}") for k in ("step", "total", "state")}
+
+
+def wait_progress(page, state: str | None = None, step: int | None = None, timeout=300):
+    """Wait until the bar shows ``state`` and/or at least ``step``."""
+    page.wait_for_function(
+        """([state, step]) => {
+            const bar = document.querySelector('.ls-progress');
+            if (!bar) return false;
+            return (state === null || bar.dataset.state === state)
+                && (step === null || Number(bar.dataset.step) >= step);
+        }""",
+        arg=[state, step],
+        timeout=timeout * 1000,
+    )
+
+
+def coloured_pixels(png: bytes, colour: tuple[int, int, int], tolerance: int = 40) -> int:
+    """Pixels of a screenshot close to ``colour``: how much of a curve was drawn."""
+    import io
+
+    from PIL import Image
+
+    image = Image.open(io.BytesIO(png)).convert("RGB")
+    return sum(
+        1
+        for pixel in image.getdata()
+        if all(abs(a - b) <= tolerance for a, b in zip(pixel, colour, strict=True))
+    )

@@ -1,0 +1,160 @@
+"""The recipe editor in a real browser (Debian's Chromium through Playwright) against a real
+`python launch.py`: form and YAML follow each other, errors sit beside their field in the
+user's language, bad uploads change nothing, the download is the edited recipe."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import yaml
+from conftest import tiny_recipe
+from studio_page import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    StudioServer,
+    needs_browser,
+    pick_recipe,
+    studio_home,
+    yaml_text,
+)
+
+pytestmark = needs_browser
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture(scope="module")
+def server(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path):
+    home = tmp_path_factory.mktemp("studio")
+    server = StudioServer(studio_home(home, {"tiny.yaml": tiny_recipe(tiny_model)})).start()
+    yield server
+    server.kill()
+
+
+@pytest.fixture
+def page(browser, server):
+    context = browser.new_context(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
+    page = context.new_page()
+    page.goto(server.url)
+    page.wait_for_selector("#recipe-yaml .cm-content")
+    yield page
+    assert "Traceback" not in page.content()
+    context.close()
+
+
+def test_a_changed_field_shows_in_the_yaml_and_the_yaml_fills_the_form(page):
+    pick_recipe(page, "tiny.yaml")
+    assert "rank: 8" in yaml_text(page)
+    page.locator("#field-lora-rank input").fill("16")
+    page.wait_for_function(
+        "() => document.querySelector('#recipe-yaml .cm-content').innerText.includes('rank: 16')"
+    )
+    assert "max_steps: 30" in yaml_text(page)
+    editor = page.locator("#recipe-yaml .cm-content")
+    editor.click()
+    page.keyboard.press("Control+a")
+    page.keyboard.insert_text(yaml_text(page).replace("max_steps: 30", "max_steps: 12"))
+    page.wait_for_function(
+        "() => document.querySelector('#field-train-max_steps input').value === '12'"
+    )
+    assert page.locator("#field-lora-rank input").input_value() == "16"
+
+
+def test_the_compiled_config_and_the_exact_command_are_shown_before_launch(page):
+    pick_recipe(page, "tiny.yaml")
+    page.get_by_role("tab", name="Compiled for LLaMA-Factory").click()
+    compiled = page.locator("#compiled-yaml .cm-content").inner_text()
+    assert "lora_rank: 8" in compiled and "use_cpu: true" in compiled
+    page.get_by_role("tab", name="Command").click()
+    command = page.locator("#compiled-command .cm-content").inner_text()
+    assert "exec llamafactory-cli train llamafactory.yaml" in command
+
+
+def test_a_wrong_value_is_explained_beside_its_field_in_english_and_chinese(page):
+    pick_recipe(page, "tiny.yaml")
+    page.locator("#field-lora-rank input").fill("0")
+    error = page.locator("#error-lora-rank")
+    error.wait_for(state="visible")
+    assert "greater than or equal to 1" in error.inner_text()
+    assert page.locator("#compiled-command").count() == 1
+    page.get_by_label("中文").check()
+    page.wait_for_function(
+        "() => document.querySelector('#error-lora-rank').innerText.includes('应大于或等于 1')"
+    )
+    assert page.get_by_role("tab", name="训练").count() == 1
+    assert page.get_by_role("tab", name="运行记录").count() == 1
+    assert page.locator("#start").inner_text() == "开始训练"
+    assert "秩" in page.locator("#field-lora-rank").inner_text()
+    page.locator("#field-lora-rank input").fill("8")
+    error.wait_for(state="hidden")
+
+
+def test_the_language_choice_is_kept_when_the_page_is_reopened(page):
+    page.get_by_label("中文").check()
+    page.wait_for_function("() => document.querySelector('#start')?.innerText === '开始训练'")
+    page.reload()
+    page.wait_for_function("() => document.querySelector('#start')?.innerText === '开始训练'")
+    page.get_by_label("English").check()
+    page.wait_for_function("() => document.querySelector('#start')?.innerText === 'Start training'")
+
+
+@pytest.mark.parametrize(
+    ("name", "content", "words"),
+    [
+        ("weights.bin", b"\x00\x01", "is not a YAML file"),
+        ("huge.yaml", b"#" * (50 * 1024 * 1024), "50.0 MiB, too big to be a recipe"),
+        ("llamafactory.yaml", b"model_name_or_path: x\nstage: sft\n", "has no schema_version"),
+        ("list.yaml", b"- a\n- b\n", "is not a recipe"),
+    ],
+)
+def test_an_upload_that_is_not_a_recipe_is_refused_and_changes_nothing(
+    page, tmp_path: Path, name: str, content: bytes, words: str
+):
+    pick_recipe(page, "tiny.yaml")
+    before = yaml_text(page)
+    path = tmp_path / name
+    path.write_bytes(content)
+    with page.expect_file_chooser() as chooser:
+        page.click("#recipe-upload")
+    chooser.value.set_files(str(path))
+    page.wait_for_function(
+        "w => document.querySelector('#train-message').innerText.includes(w)",
+        arg=words,
+        timeout=60_000,
+    )
+    assert yaml_text(page) == before
+    assert page.locator("#field-lora-rank input").input_value() == "8"
+
+
+def test_an_uploaded_recipe_is_loaded_and_the_edited_one_downloaded(page, tmp_path: Path):
+    pick_recipe(page, "tiny.yaml")
+    mine = tmp_path / "mine.yaml"
+    mine.write_text(yaml_text(page).replace("name: tiny", "name: mine") + "# my comment\n")
+    with page.expect_file_chooser() as chooser:
+        page.click("#recipe-upload")
+    chooser.value.set_files(str(mine))
+    page.wait_for_function(
+        "() => document.querySelector('#train-message').innerText.includes('mine.yaml')"
+    )
+    assert page.locator("#field-name textarea").input_value() == "mine"
+    page.locator("#field-train-learning_rate input").fill("0.0005")
+    page.wait_for_function(
+        "() => document.querySelector('#recipe-yaml .cm-content').innerText"
+        ".includes('learning_rate: 0.0005')"
+    )
+    with page.expect_download() as download:
+        page.click("#recipe-download")
+    saved = Path(download.value.path()).read_text()
+    assert download.value.suggested_filename == "mine.yaml"
+    assert yaml.safe_load(saved)["train"]["learning_rate"] == 0.0005
+    assert "# my comment" in saved

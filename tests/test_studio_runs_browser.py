@@ -1,0 +1,242 @@
+"""Training from the browser, for real: a CPU run of the tiny Qwen2 model started in the studio
+is watched live to its end (progress bar, loss plot, log), listed and opened in the Runs tab,
+survives the studio being killed and restarted, is stopped, resumed and deleted from the UI,
+and two runs are compared. The studio, the trainer and the browser are real processes."""
+
+from __future__ import annotations
+
+import statistics
+import time
+from pathlib import Path
+
+import pytest
+from conftest import REPO, tiny_recipe
+from studio_page import (
+    CHROMIUM,
+    CHROMIUM_ARGS,
+    LINE_BLUE,
+    LINE_ORANGE,
+    STEP_CLOCK,
+    StepLog,
+    StudioServer,
+    coloured_pixels,
+    needs_browser,
+    pick_recipe,
+    progress,
+    studio_home,
+    wait_progress,
+)
+
+pytestmark = [*needs_browser, pytest.mark.slow]
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+SCREENSHOT = REPO / "ui" / "screenshots" / "train-live.png"
+
+
+@pytest.fixture(scope="module")
+def browser():
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        yield browser
+        browser.close()
+
+
+@pytest.fixture
+def open_page(browser):
+    contexts = []
+
+    def open_page(url: str):
+        context = browser.new_context(viewport={"width": 1500, "height": 1100})
+        context.add_init_script(STEP_CLOCK)
+        contexts.append(context)
+        page = context.new_page()
+        page.goto(url)
+        page.wait_for_selector("#recipe-yaml .cm-content")
+        return page
+
+    yield open_page
+    for context in contexts:
+        context.close()
+
+
+def start_run(page, studio) -> Path:
+    page.click("#start")
+    page.wait_for_function(
+        "() => document.querySelector('#train-message').innerText.includes('Started run')",
+        timeout=60_000,
+    )
+    run_id = page.locator("#train-message").inner_text().split("Started run ")[1].rstrip(".")
+    return studio.adapters / run_id.strip()
+
+
+def visible_text(page, where: str, text: str):
+    """Cells with exactly ``text``; gradio's Dataframe also keeps a hidden copy of its rows."""
+    return page.locator(where).get_by_text(text, exact=True).filter(visible=True).first
+
+
+def open_runs_tab(page, run_id: str) -> None:
+    page.get_by_role("tab", name="Runs").click()
+    visible_text(page, "#runs-table", run_id).wait_for()
+    page.click("#runs-pick input")
+    page.get_by_role("option", name=run_id).click()
+    page.wait_for_function(
+        "() => document.querySelector('#runs-recipe .cm-content')?.innerText.includes('name:')"
+    )
+
+
+def test_a_run_started_in_the_browser_is_watched_live_to_the_end_and_listed(
+    open_page, tmp_path: Path, tiny_model: Path
+):
+    studio = studio_home(tmp_path, {"tiny.yaml": tiny_recipe(tiny_model, max_steps=60)})
+    server = StudioServer(studio).start()
+    try:
+        page = open_page(server.url)
+        other_tab = open_page(server.url)
+        pick_recipe(page, "tiny.yaml")
+        run_dir = start_run(page, studio)
+        steps = StepLog(run_dir / "trainer_log.jsonl")
+        steps.start()
+        other_tab.locator("#live-header").get_by_text(run_dir.name).wait_for()  # same runs
+        other_tab.close()
+        wait_progress(page, state="running", step=20)
+        SCREENSHOT.parent.mkdir(exist_ok=True)
+        page.screenshot(path=str(SCREENSHOT))  # the README's picture of a live run
+        wait_progress(page, state="succeeded", timeout=600)
+        steps.done = True
+
+        latencies = latency_ms(page, steps.seen)
+        p95 = statistics.quantiles(latencies, n=20)[-1]
+        print(
+            f"\nstudio start-up {server.startup_seconds:.1f} s; trainer line → screen over "
+            f"{len(latencies)} steps: median {statistics.median(latencies):.0f} ms, "
+            f"p95 {p95:.0f} ms, max {max(latencies):.0f} ms"
+        )
+        assert len(latencies) >= 20 and statistics.median(latencies) < 500 and p95 < 1000
+
+        assert progress(page) == {"step": "60", "total": "60", "state": "succeeded"}
+        assert page.locator(".ls-fill").get_attribute("style") == "width:100.0%"
+        assert "60 points" in page.locator("#live-stats").inner_text()
+        assert "tokens/s" in page.locator("#live-stats").inner_text()
+        assert coloured_pixels(page.locator("#live-plot").screenshot(), LINE_BLUE) > 150
+        assert "train" in page.locator("#live-log textarea").input_value()
+
+        open_runs_tab(page, run_dir.name)
+        row = page.locator("#runs-table tr", has_text=run_dir.name).filter(visible=True)
+        row = row.first.inner_text()
+        assert "succeeded" in row and "60/60" in row and "adapters" in row
+        assert "name: tiny" in page.locator("#runs-recipe .cm-content").inner_text()
+        assert "train metrics" in page.locator("#runs-log textarea").input_value()
+        assert coloured_pixels(page.locator("#runs-curve").screenshot(), LINE_BLUE) > 150
+    finally:
+        server.kill()
+
+
+def latency_ms(page, written: dict[str, float]) -> list[float]:
+    """Per step: when it first showed in the page minus when its line reached the file."""
+    shown = page.evaluate("window.__stepSeen")
+    return [shown[step] - written[step] for step in shown if step in written and step != "0"]
+
+
+def test_killing_the_studio_mid_run_leaves_the_run_alone_and_a_new_studio_reattaches(
+    open_page, tmp_path: Path, tiny_model: Path
+):
+    studio = studio_home(tmp_path, {"tiny.yaml": tiny_recipe(tiny_model, max_steps=80)})
+    server = StudioServer(studio).start()
+    page = open_page(server.url)
+    pick_recipe(page, "tiny.yaml")
+    run_dir = start_run(page, studio)
+    wait_progress(page, state="running", step=10)
+    server.kill()
+    logged = (run_dir / "trainer_log.jsonl").read_text().count("\n")
+    time.sleep(5)
+    assert (run_dir / "trainer_log.jsonl").read_text().count("\n") > logged  # still training
+
+    server = StudioServer(studio).start()
+    try:
+        page = open_page(server.url)  # a fresh browser tab, as after closing the old one
+        page.locator("#live-header").get_by_text(run_dir.name).wait_for()
+        wait_progress(page, state="running")
+        shown_at_attach = int(progress(page)["step"])
+        points = page.locator("#live-stats").inner_text()
+        assert int(points.split(" points")[0].split("· ")[-1]) >= shown_at_attach > 10
+        wait_progress(page, state="succeeded", timeout=600)
+        assert progress(page) == {"step": "80", "total": "80", "state": "succeeded"}
+        assert "80 points" in page.locator("#live-stats").inner_text()
+    finally:
+        server.kill()
+
+
+def test_a_second_cpu_run_is_refused_and_a_run_is_stopped_resumed_and_deleted(
+    open_page, tmp_path: Path, tiny_model: Path
+):
+    studio = studio_home(
+        tmp_path, {"tiny.yaml": tiny_recipe(tiny_model, max_steps=40, save_steps=10)}
+    )
+    server = StudioServer(studio).start()
+    try:
+        page = open_page(server.url)
+        pick_recipe(page, "tiny.yaml")
+        run_dir = start_run(page, studio)
+        wait_progress(page, state="running", step=12)
+
+        page.click("#start")  # the CPU is taken: refused, naming the run that holds it
+        page.wait_for_function(
+            "id => document.querySelector('#train-message').innerText.includes(id)",
+            arg=f"in use by run {run_dir.name}",
+        )
+        assert len(studio.run_dirs()) == 1
+
+        page.click("#stop-button")
+        wait_progress(page, state="stopped", timeout=300)
+        assert "stopped by request" in page.locator("#live-header").inner_text()
+
+        open_runs_tab(page, run_dir.name)
+        page.click("#runs-resume")
+        page.locator("#runs-message").get_by_text(f"Resumed {run_dir.name}").wait_for()
+        assert page.locator("#runs-delete").is_disabled()  # never a live run
+        page.get_by_role("tab", name="Train").click()
+        wait_progress(page, state="succeeded", timeout=600)
+        assert progress(page)["step"] == "40"
+
+        open_runs_tab(page, run_dir.name)
+        page.click("#runs-delete")
+        page.locator("#runs-confirm").get_by_text(run_dir.name).wait_for()
+        assert run_dir.exists()  # nothing happens before the confirmation
+        page.click("#runs-confirm-yes")
+        page.locator("#runs-message").get_by_text(f"Deleted {run_dir.name}").wait_for()
+        assert not run_dir.exists()
+        assert visible_text(page, "#runs-table", run_dir.name).count() == 0
+    finally:
+        server.kill()
+
+
+def test_two_runs_are_overlaid_and_their_recipes_diffed(
+    open_page, tmp_path: Path, tiny_model: Path
+):
+    studio = studio_home(tmp_path, {"short.yaml": tiny_recipe(tiny_model, max_steps=8)})
+    server = StudioServer(studio).start()
+    try:
+        page = open_page(server.url)
+        pick_recipe(page, "short.yaml")
+        first = start_run(page, studio)
+        wait_progress(page, state="succeeded", timeout=300)
+        page.locator("#field-lora-rank input").fill("16")
+        page.locator("#recipe-yaml").get_by_text("rank: 16").wait_for()
+        second = start_run(page, studio)
+        wait_progress(page, state="succeeded", timeout=300)
+
+        page.get_by_role("tab", name="Runs").click()
+        for picker, run_dir in (("#runs-a", first), ("#runs-b", second)):
+            page.click(f"{picker} input")
+            page.get_by_role("option", name=run_dir.name).click()
+        visible_text(page, "#runs-diff", "lora.rank").wait_for()
+        row = page.locator("#runs-diff tr", has_text="lora.rank").filter(visible=True)
+        row = row.first.inner_text()
+        assert "8" in row and "16" in row
+        time.sleep(1)  # the chart redraws with both curves
+        overlay = page.locator("#runs-overlay").screenshot()
+        assert coloured_pixels(overlay, LINE_BLUE) > 50
+        assert coloured_pixels(overlay, LINE_ORANGE) > 50
+    finally:
+        server.kill()

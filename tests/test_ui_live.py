@@ -1,0 +1,98 @@
+"""The live view's tick: it attaches to the run a fresh page should show, sends the whole curve
+once, then only what changed — nothing at all when the trainer wrote nothing."""
+
+from __future__ import annotations
+
+import json
+import socket
+import time
+from pathlib import Path
+
+import gradio as gr
+import psutil
+from conftest import LF_DATA
+
+from lorastudio.hardware import Hardware
+from lorastudio.runs import create_run_dir, update_status
+from lorastudio.workspace import Workspace
+from ui import live
+from ui.config import StudioConfig
+from ui.labels import Labels
+
+
+def live_run(adapters: Path) -> Path:
+    run_dir = create_run_dir(adapters, "demo")
+    me = psutil.Process()
+    update_status(
+        run_dir,
+        state="running",
+        created_at=time.time(),
+        started_at=time.time(),
+        host=socket.gethostname(),
+        supervisor_pid=me.pid,
+        supervisor_create_time=me.create_time(),
+    )
+    return run_dir
+
+
+def log_step(run_dir: Path, step: int) -> None:
+    line = {"current_steps": step, "total_steps": 4, "loss": 1.0 / step, "throughput": 99.0}
+    with (run_dir / "trainer_log.jsonl").open("a") as handle:
+        handle.write(json.dumps(line) + "\n")
+
+
+def panel_and_config(tmp_path: Path) -> tuple[live.LivePanel, StudioConfig]:
+    config = StudioConfig(
+        Workspace(tmp_path, LF_DATA, tmp_path / "adapters"),
+        (),
+        Hardware((), (), 2),
+        "en",
+        tmp_path / "downloads",
+    )
+    with gr.Blocks():
+        panel = live.build(config, Labels("en"))
+    return panel, config
+
+
+def test_a_fresh_view_attaches_sends_the_whole_curve_then_only_what_changed(tmp_path: Path):
+    panel, config = panel_and_config(tmp_path)
+    watch = live.Watch()
+    assert live.tick(panel, config, "en", watch) == {panel.header: "No run yet: start one above."}
+    assert live.tick(panel, config, "en", watch) == {}
+
+    run_dir = live_run(config.workspace.adapters_dir)
+    log_step(run_dir, 1)
+    log_step(run_dir, 2)
+    (run_dir / "train.log").write_text("loading\n")
+    first = live.tick(panel, config, "en", watch)  # attaches: everything is sent
+    assert set(first) == set(live.outputs(panel))
+    assert 'data-step="2"' in first[panel.progress] and run_dir.name in first[panel.header]
+    assert first[panel.plot]["value"]["step"].tolist() == [1, 2]
+    assert "color_map" in first[panel.plot]  # the chart is (re)drawn with its curves
+
+    assert live.tick(panel, config, "en", watch) == {}  # nothing new, nothing sent
+
+    log_step(run_dir, 3)
+    changed = live.tick(panel, config, "en", watch)
+    assert set(changed) == {panel.progress, panel.stats, panel.plot}
+    assert changed[panel.plot]["value"]["step"].tolist() == [1, 2, 3]
+    assert "color_map" not in changed[panel.plot]  # same curves: data swapped in place
+    assert "3 points" in changed[panel.stats] and "99 tokens/s" in changed[panel.stats]
+
+    with (run_dir / "train.log").open("a") as handle:
+        handle.write("step 3 done\n")
+    update_status(run_dir, state="succeeded", ended_at=time.time())
+    ended = live.tick(panel, config, "en", watch)
+    assert ended[panel.log] == "loading\nstep 3 done"
+    assert "succeeded" in ended[panel.header] and ended[panel.stop]["interactive"] is False
+
+
+def test_switching_the_language_re_renders_the_view(tmp_path: Path):
+    panel, config = panel_and_config(tmp_path)
+    run_dir = live_run(config.workspace.adapters_dir)
+    log_step(run_dir, 1)
+    watch = live.Watch()
+    live.tick(panel, config, "en", watch)
+    chinese = live.tick(panel, config, "zh", watch)
+    assert "第 1/4 步" in chinese[panel.progress] and "运行中" in chinese[panel.header]
+    assert chinese[panel.plot]["value"]["curve"].tolist() == ["训练"]

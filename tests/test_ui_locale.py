@@ -1,0 +1,84 @@
+"""Every text the studio shows exists in English and Chinese, with the same placeholders, and
+every key the UI code asks for is in the table."""
+
+from __future__ import annotations
+
+import re
+import string
+from pathlib import Path
+
+import pytest
+
+from lorastudio.recipe import recipe_fields
+from lorastudio.runs import FINAL_STATES, LIVE_STATES
+from ui.fields import form_fields
+from ui.locale import FIELDS, TEXT, field_help, t
+from ui.runs_view import COLUMNS
+
+UI = Path(__file__).resolve().parents[1] / "ui"
+CJK = re.compile(r"[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef]")  # ideographs, CJK punctuation
+
+
+DROPS_DETAIL = {"fix.integer", "fix.number", "fix.boolean", "fix.min_length"}
+
+
+def placeholders(text: str) -> set[str]:
+    return {name for _, name, _, _ in string.Formatter().parse(text) if name}
+
+
+@pytest.mark.parametrize("key", sorted(TEXT))
+def test_every_text_has_english_and_chinese_with_the_same_placeholders(key):
+    english, chinese = TEXT[key]
+    assert english.strip() and chinese.strip()
+    # pydantic's detail after "a valid integer" and an English plural 's' are not translated
+    dropped = {"rest", "s"} if key in DROPS_DETAIL else set()
+    assert placeholders(english) - dropped == placeholders(chinese)
+
+
+def test_chinese_texts_are_chinese():
+    brand = {"app.title", "section.lora"}
+    untranslated = [k for k, (_, zh) in TEXT.items() if k not in brand and not CJK.search(zh)]
+    assert untranslated == []
+
+
+def test_every_recipe_field_has_labels_in_both_languages_and_a_chinese_help():
+    assert set(FIELDS) == {f.path for f in recipe_fields()}
+    for path, (english, chinese, help_zh) in FIELDS.items():
+        assert english and CJK.search(chinese + help_zh), path
+        assert field_help(path, "en") == next(f.help for f in recipe_fields() if f.path == path)
+
+
+def keys_used_in_the_ui() -> set[str]:
+    """Locale keys written literally in ui/*.py: t("key", …) and {"label": "key"} texts."""
+    pattern = re.compile(
+        r"""\bt\(\s*"([\w.]+)"|"(?:label|info|value|x_title|y_title)":\s*"([\w.]+)"|"""
+        r'line_plot\(labels, "([\w.]+)"'
+    )
+    keys = set()
+    for path in UI.glob("*.py"):
+        for match in pattern.finditer(path.read_text()):
+            keys.add(next(group for group in match.groups() if group))
+    return keys
+
+
+def test_every_key_the_ui_asks_for_is_in_the_table():
+    used = keys_used_in_the_ui()
+    assert len(used) > 40
+    assert used - set(TEXT) == set()
+
+
+def test_keys_built_at_run_time_exist_for_every_value():
+    families = {
+        "state": [*LIVE_STATES, *FINAL_STATES, "unknown"],
+        "section": {spec.section for spec in form_fields()},
+        "runs.col": COLUMNS,
+        "series": ["train", "eval"],
+    }
+    for prefix, values in families.items():
+        for value in values:
+            assert f"{prefix}.{value}" in TEXT
+
+
+def test_placeholders_are_filled():
+    assert t("live.step", "zh", step=3, total=30) == "第 3/30 步"
+    assert t("train.started", "en", run="r1") == "Started run r1."

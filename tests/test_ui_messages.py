@@ -1,0 +1,152 @@
+"""The one table that maps the core's errors to what the user sees: every problem the core
+reports reads in Chinese too (English keeps the core's own words), run errors name the run, and
+an unexpected error becomes one sentence, never a traceback."""
+
+from __future__ import annotations
+
+import logging
+from pathlib import Path
+
+import pytest
+from conftest import LF_DATA, tiny_recipe
+from test_bad_recipes import CASES, make_text
+
+from lorastudio.compiler import Target
+from lorastudio.errors import Problem, RecipeError, RunError
+from lorastudio.launcher import preflight
+from lorastudio.occupancy import Claim, DeviceBusyError
+from lorastudio.recipe import parse_recipe_text
+from lorastudio.recipe_text import read_recipe_upload
+from lorastudio.validation import check_recipe_text
+from lorastudio.workspace import Workspace
+from ui.messages import (
+    ERROR_TYPES,
+    FIXES,
+    PROBLEM_MESSAGES,
+    _translate,
+    explain,
+    problem_text,
+    reason_text,
+    translate_fix,
+)
+
+
+def core_problems(tmp_path: Path) -> list[Problem]:
+    """Every problem of the bad-recipe table the CLI is tested with."""
+    workspace = Workspace(tmp_path, LF_DATA, tmp_path / "adapters")
+    problems = []
+    for case, text, _, _ in CASES:
+        with pytest.raises(RecipeError) as caught:
+            check_recipe_text(make_text(case, tmp_path) if text == "RECIPE" else text, workspace)
+        problems += caught.value.problems
+    return problems
+
+
+def test_every_problem_of_a_bad_recipe_is_said_in_chinese(tmp_path: Path):
+    for problem in core_problems(tmp_path):
+        assert _translate(problem.message, PROBLEM_MESSAGES, "zh") != problem.message, problem
+        assert translate_fix(problem.fix, problem.field, "zh") != problem.fix, problem
+        assert "修正" in problem_text(problem, "zh")
+
+
+def test_english_keeps_the_cores_own_words(tmp_path: Path):
+    for problem in core_problems(tmp_path):
+        shown = problem_text(problem, "en")
+        assert problem.message in shown and problem.fix in shown and problem.field in shown
+
+
+def test_a_fix_from_pydantic_is_translated_with_the_fields_chinese_help():
+    problem = Problem(
+        "lora.rank",
+        0,
+        "has a wrong value",
+        "input should be greater than or equal to 1 (LoRA rank: higher learns more, costs memory)",
+    )
+    assert problem_text(problem, "zh", with_field=False) == (
+        "`0` 取值不对。修正：应大于或等于 1（LoRA 秩：越高学得越多，也越占显存。）"
+    )
+
+
+@pytest.mark.parametrize(
+    ("name", "content"),
+    [
+        ("model.bin", b"x"),
+        ("big.yaml", b"#" * (2 << 20)),
+        ("latin.yaml", "a: \xe9\n".encode("latin-1")),
+        ("broken.yaml", b"a: [\n"),
+        ("list.yaml", b"- a\n"),
+        ("lf.yaml", b"stage: sft\n"),
+    ],
+)
+def test_a_refused_upload_is_explained_in_chinese(tmp_path: Path, name: str, content: bytes):
+    path = tmp_path / name
+    path.write_bytes(content)
+    with pytest.raises(RecipeError) as caught:
+        read_recipe_upload(path)
+    (problem,) = caught.value.problems
+    assert _translate(problem.message, PROBLEM_MESSAGES, "zh") != problem.message
+    assert _translate(problem.fix, FIXES, "zh") != problem.fix
+
+
+def test_problems_found_before_a_launch_are_said_in_chinese(tmp_path: Path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "dataset_info.json").write_text('{"mine": {"file_name": "mine.json"}}')
+    workspace = Workspace(tmp_path, data, tmp_path / "adapters")
+    text = tiny_recipe(tmp_path).replace("[identity]", "[mine]")
+    recipe = parse_recipe_text(text.replace("  alpha: 16", "  alpha: 16\n  quantization: 4"))
+    problems = preflight(recipe, workspace, Target("cpu"), workspace.dataset_registry()).problems
+    assert {p.field for p in problems} >= {"data.datasets[0]", "lora.quantization"}
+    for problem in problems:
+        assert _translate(problem.message, PROBLEM_MESSAGES, "zh") != problem.message
+        assert translate_fix(problem.fix, problem.field, "zh") != problem.fix
+
+
+def test_a_busy_device_names_the_run_holding_it_in_either_language():
+    error = DeviceBusyError(Claim("cpu"), "20260101-120000-tiny", "running")
+    assert "20260101-120000-tiny (running)" in explain(error, "en")
+    assert "正被运行 20260101-120000-tiny（运行中）占用" in explain(error, "zh")
+
+
+@pytest.mark.parametrize(
+    "message",
+    [
+        "run r1 is not running (it is stopped)",
+        "run r1 is still running",
+        "run r1 already finished; start a new run to train more",
+        "run r1 has no checkpoint to resume from (one is written every train.save_steps=500 "
+        "steps); start it again with `python launch.py train`",
+        "run r1 is running; stop it before deleting it",
+        "the run's supervisor did not start within 20 s; see /x/supervisor.log",
+    ],
+)
+def test_run_errors_are_translated_and_name_the_run(message: str):
+    shown = explain(RunError(message), "zh")
+    assert "无法执行" in shown and message not in shown
+    assert "r1" in shown or "20" in shown
+    assert message in explain(RunError(message), "en")
+
+
+def test_an_unexpected_error_is_one_sentence_and_its_traceback_goes_to_the_log(caplog):
+    with caplog.at_level(logging.ERROR, logger="lorastudio.studio"):
+        shown = explain(ZeroDivisionError("boom"), "zh")
+    assert shown == "⚠️ 出错了（ZeroDivisionError），没有做任何改动。详情见 studio 的控制台输出。"
+    assert "Traceback" not in shown and "boom" not in shown
+    assert caplog.records and caplog.records[0].exc_info
+
+
+def test_error_types_list_subclasses_before_their_bases():
+    for index, (kind, _) in enumerate(ERROR_TYPES):
+        for earlier, _ in ERROR_TYPES[:index]:
+            assert not issubclass(kind, earlier), (kind, earlier)
+
+
+def test_why_a_run_ended_is_said_in_chinese():
+    stopped = {
+        "reason": "stopped by request at step 12 (stopped cleanly; the adapter trained "
+        "so far is saved)"
+    }
+    assert reason_text(stopped, "zh").startswith("应请求在第 12 步停止")
+    oom = {"reason": "the accelerator ran out of memory: …", "failure": "out_of_memory"}
+    assert "显存不足" in reason_text(oom, "zh")
+    assert reason_text(oom, "en") == oom["reason"]

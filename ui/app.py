@@ -1,0 +1,129 @@
+"""The studio app: one gr.Blocks made of the tab modules, a language switch that relabels every
+component, and `serve`, which starts it. Chat is its own issue; its tab is left out until then."""
+
+from __future__ import annotations
+
+import logging
+import time
+
+import gradio as gr
+
+from ui import editor, runs_tab, train_tab
+from ui.config import StudioConfig
+from ui.labels import Labels
+from ui.locale import LANGUAGES, t
+from ui.messages import guarded
+
+log = logging.getLogger("lorastudio.studio")
+
+CSS = """
+.field-error, .field-error p { color: #b42318 !important; font-size: 0.9em; margin: 0; }
+.ls-progress { margin: 4px 0 8px; }
+.ls-bar { height: 16px; background: var(--neutral-200); border-radius: 8px; overflow: hidden; }
+.ls-fill { height: 100%; background: var(--color-accent); transition: width 0.15s linear; }
+.ls-progress-text { margin-top: 6px; font-variant-numeric: tabular-nums; }
+.ls-sticky { position: sticky; top: 8px; align-self: flex-start; }
+"""
+FONTS = ["ui-sans-serif", "system-ui", "Noto Sans CJK SC", "sans-serif"]  # nothing downloaded
+MONO = ["ui-monospace", "Noto Sans Mono CJK SC", "monospace"]
+
+
+def build_app(config: StudioConfig) -> gr.Blocks:
+    """The whole studio, labelled in ``config.lang``; a browser's own choice is kept."""
+    labels = Labels(config.lang)
+    theme = gr.themes.Default(font=FONTS, font_mono=MONO)
+    with gr.Blocks(title="LoRA Studio", css=CSS, theme=theme, analytics_enabled=False) as demo:
+        lang = gr.BrowserState(config.lang, storage_key="lorastudio-lang")
+        with gr.Row(equal_height=True):
+            labels.make(
+                gr.Markdown,
+                {"value": lambda lang_: f"## {t('app.title', lang_)} · {t('app.subtitle', lang_)}"},
+            )
+            switch = labels.make(
+                gr.Radio,
+                {"label": "app.language"},
+                choices=[(name, code) for code, name in LANGUAGES.items()],
+                value=config.lang,
+                scale=0,
+                min_width=240,
+                elem_id="lang-switch",
+            )
+        with gr.Tabs():
+            with labels.make(gr.Tab, {"label": "tab.train"}, elem_id="tab-train"):
+                train = train_tab.build(config, labels)
+            with labels.make(gr.Tab, {"label": "tab.runs"}, elem_id="tab-runs") as runs_item:
+                runs = runs_tab.build(config, labels)
+        train_actions = train_tab.wire(train, config, lang)
+        runs_actions = runs_tab.wire(runs, config, lang, train.live)
+        _wire_language(demo, config, labels, lang, switch, train_actions, runs_actions, runs_item)
+    return demo
+
+
+def _wire_language(
+    demo: gr.Blocks,
+    config: StudioConfig,
+    labels: Labels,
+    lang: gr.BrowserState,
+    switch: gr.Radio,
+    train: train_tab.TrainActions,
+    runs: runs_tab.RunsActions,
+    runs_item: gr.Tab,
+) -> None:
+    """The language switch and the page load: relabel everything, re-render what is shown."""
+    train_outputs = [train.tab.yaml, *train.tab.form.widgets, *train.tab.checked_outputs()]
+    runs_outputs = [*runs.tab.list_outputs(), *runs.tab.detail_outputs(), runs.tab.message]
+
+    def on_switch(lang_: str, text: str, run_id: str | None) -> dict:
+        out = labels.updates(lang_) | {lang: lang_}
+        try:  # the texts on show, in the new language
+            checked = editor.check(text, config)
+            out |= train.render(lang_, checked, False) | runs.open(lang_, run_id)
+        except Exception:  # the labels change even if a panel cannot be re-rendered
+            log.exception("re-rendering after a language switch")
+        return out
+
+    def on_load(lang_: str | None) -> dict:
+        """A page opens in its browser's last language (kept in localStorage)."""
+        lang_ = lang_ if lang_ in LANGUAGES else config.lang
+        out = train.load(lang_) | runs.listing(lang_)
+        out |= labels.updates(lang_) if lang_ != config.lang else {}
+        return out | {switch: gr.update(value=lang_, label=t("app.language", lang_))}
+
+    everything = list(dict.fromkeys([lang, *labels.components, *train_outputs, *runs_outputs]))
+    on_open = list(dict.fromkeys([switch, *labels.components, *train_outputs, *runs_outputs]))
+    quiet = {"show_progress": "hidden"}
+    switch.input(on_switch, [switch, train.tab.yaml, runs.tab.pick], everything, **quiet)
+    demo.load(on_load, [lang], on_open, **quiet)
+    runs_item.select(
+        guarded(runs.tab.message, runs.open), [lang, runs.tab.pick], runs_outputs, **quiet
+    )
+
+
+def serve(
+    config: StudioConfig, host: str, port: int, auth: tuple[str, str] | None, started: float
+) -> int:
+    """Build the studio and serve it until interrupted; runs it started go on without it.
+
+    Args:
+        started: ``time.monotonic()`` when the process began, for the start-up time it prints.
+    """
+    demo = build_app(config)
+    demo.queue(default_concurrency_limit=4)
+    demo.launch(
+        prevent_thread_lock=True,
+        server_name=host,
+        server_port=port,
+        auth=auth,
+        show_api=False,
+        inbrowser=False,
+        allowed_paths=[str(config.downloads_dir)],
+        max_file_size=64 * 1024 * 1024,
+        quiet=True,
+    )
+    print(
+        f"LoRA Studio is up at http://{host}:{port} (started in "
+        f"{time.monotonic() - started:.1f} s; Ctrl-C closes it, runs go on)",
+        flush=True,
+    )
+    demo.block_thread()  # returns on Ctrl-C, after closing the server
+    return 0

@@ -1,0 +1,185 @@
+"""The live view of one run: progress bar (step/total, elapsed, ETA), loss curve, throughput and
+log tail, refreshed by a timer. Each tick is one `RunMonitor.poll` (only appended bytes are
+read) and sends only what changed, so a trainer line reaches the screen within one tick."""
+
+from __future__ import annotations
+
+import html
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import gradio as gr
+
+from lorastudio.monitor import Change, Progress, RunMonitor, newer_live_run
+from lorastudio.monitor import run_to_watch as newest_run
+from lorastudio.runs import read_status
+from ui import plots
+from ui.config import StudioConfig
+from ui.labels import Labels
+from ui.locale import t
+from ui.messages import reason_text
+
+SCAN_SECONDS = 2.0  # how often an idle view looks for a run started elsewhere
+
+
+@dataclass
+class Watch:
+    """One browser tab's view of a run, kept in a gr.State and changed in place (gradio hands
+    callbacks the stored object), so a tick and a Start click never overwrite each other."""
+
+    monitor: RunMonitor | None = None
+    scanned_at: float = 0.0
+    shown: dict[str, object] = field(default_factory=dict)  # last value sent, per output
+
+    def attach(self, run_dir: Path) -> None:
+        """Follow ``run_dir`` from its first line (its whole curve is sent on the next tick)."""
+        self.monitor, self.shown, self.scanned_at = RunMonitor(run_dir), {}, time.time()
+
+
+@dataclass
+class LivePanel:
+    start: gr.Button
+    stop: gr.Button
+    header: gr.Markdown
+    progress: gr.HTML
+    stats: gr.Markdown
+    plot: gr.LinePlot
+    log: gr.Textbox
+    timer: gr.Timer
+    watch: gr.State
+
+
+def build(config: StudioConfig, labels: Labels) -> LivePanel:
+    """Lay out the live view inside the current Blocks context."""
+    with gr.Row(equal_height=True):
+        start = labels.make(
+            gr.Button, {"value": "train.start"}, variant="primary", scale=2, elem_id="start"
+        )
+        stop = labels.make(
+            gr.Button,
+            {"value": "train.stop"},
+            variant="stop",
+            interactive=False,
+            scale=1,
+            elem_id="stop-button",
+        )
+    header = gr.Markdown(elem_id="live-header")
+    progress = gr.HTML(elem_id="live-progress", padding=False)
+    stats = gr.Markdown(elem_id="live-stats")
+    plot = plots.line_plot(labels, "live.curve", "live-plot")
+    log = labels.make(
+        gr.Textbox,
+        {"label": "live.log"},
+        lines=6,
+        max_lines=6,
+        autoscroll=True,
+        interactive=False,
+        elem_id="live-log",
+    )
+    timer = gr.Timer(config.poll_seconds)
+    return LivePanel(start, stop, header, progress, stats, plot, log, timer, gr.State(Watch()))
+
+
+def _clock(seconds: float) -> str:
+    seconds = int(seconds)
+    return f"{seconds // 3600}:{seconds // 60 % 60:02d}:{seconds % 60:02d}"
+
+
+def progress_html(progress: Progress, lang: str) -> str:
+    """The progress bar; ``data-step`` lets tests and scripts read where the run is."""
+    if progress.total_steps == 0 and progress.live:
+        text = t("live.loading", lang, elapsed=_clock(progress.since_start))
+    else:
+        text = " · ".join(
+            [
+                t("live.step", lang, step=progress.step, total=progress.total_steps),
+                f"{progress.fraction:.0%}",
+                t("live.elapsed", lang, value=progress.elapsed or _clock(progress.since_start)),
+                t("live.eta", lang, value=progress.remaining or "–"),
+            ]
+        )
+    return (
+        f'<div class="ls-progress" data-step="{progress.step}" '
+        f'data-total="{progress.total_steps}" data-state="{progress.state}">'
+        f'<div class="ls-bar"><div class="ls-fill" style="width:{progress.fraction:.1%}">'
+        f'</div></div><div class="ls-progress-text">{html.escape(text)}</div></div>'
+    )
+
+
+def stats_text(progress: Progress, points: list, lang: str) -> str:
+    """Loss, eval loss (when there is an eval split), tokens/s and how many points are drawn."""
+
+    def number(value: float | None, digits: int) -> str:
+        return "–" if value is None else f"{value:,.{digits}f}"
+
+    drawn = sum(1 for p in points if p.loss is not None or p.eval_loss is not None)
+    parts = [t("live.loss", lang, value=number(progress.loss, 4))]
+    if progress.eval_loss is not None:
+        parts.append(t("live.eval_loss", lang, value=number(progress.eval_loss, 4)))
+    parts.append(t("live.throughput", lang, value=number(progress.throughput, 0)))
+    parts.append(t("live.points", lang, count=drawn))
+    return " · ".join(parts)
+
+
+def header_text(progress: Progress, lang: str, status: dict) -> str:
+    state = t(f"state.{progress.state}", lang) if progress.state else progress.state
+    head = t("live.header", lang, run=f"`{progress.run_id}`", state=f"**{state}**")
+    reason = reason_text(status, lang)
+    return f"{head}  \n{html.escape(reason)}" if reason else head
+
+
+def _find_run(watch: Watch, config: StudioConfig, now: float) -> bool:
+    """Attach to the newest run (or a newer live one); True when the run changed."""
+    current = watch.monitor
+    if current is not None and (current.last_state in {"starting", "running", "stopping"}):
+        return False
+    if now - watch.scanned_at < SCAN_SECONDS and current is not None:
+        return False
+    watch.scanned_at = now
+    adapters = config.workspace.adapters_dir
+    found = newest_run(adapters) if current is None else newer_live_run(adapters, current.run_dir)
+    if found is None or (current is not None and found == current.run_dir):
+        return False
+    watch.attach(found)
+    watch.scanned_at = now
+    return True
+
+
+def _send(shown: dict, out: dict, component: gr.components.Component, key: str, value) -> None:
+    """Queue ``value`` for ``component`` unless it is what the page already shows."""
+    if shown.get(key) != value:
+        shown[key] = value
+        out[component] = value
+
+
+def tick(panel: LivePanel, config: StudioConfig, lang: str, watch: Watch) -> dict:
+    """One refresh: poll the watched run and return only the components that changed."""
+    attached = _find_run(watch, config, time.time())
+    monitor, shown = watch.monitor, watch.shown  # a Start click may attach another meanwhile
+    out: dict = {}
+    if monitor is None:
+        _send(shown, out, panel.header, "header", t("live.none", lang))
+        return out
+    change: Change = monitor.poll()
+    progress = change.progress
+    fresh = attached or shown.get("lang") != lang
+    shown["lang"] = lang
+    _send(shown, out, panel.progress, "progress", progress_html(progress, lang))
+    if fresh or change.state_changed:
+        status = read_status(monitor.run_dir)
+        _send(shown, out, panel.header, "header", header_text(progress, lang, status))
+        out[panel.stop] = gr.update(interactive=progress.live)
+    _send(shown, out, panel.stats, "stats", stats_text(progress, monitor.points, lang))
+    if fresh:
+        shown["curves"] = []  # the chart is redrawn with this run's curves
+    if fresh or change.new_points:
+        drawn = shown.setdefault("curves", [])
+        out[panel.plot] = plots.update(plots.run_rows(monitor.points, lang), drawn)
+    if fresh or change.log_changed:
+        out[panel.log] = monitor.log.text
+    return out
+
+
+def outputs(panel: LivePanel) -> list:
+    return [panel.header, panel.progress, panel.stats, panel.plot, panel.log, panel.stop]

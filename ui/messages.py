@@ -1,0 +1,282 @@
+"""What the user sees for each error the core raises: the one table that maps error types (and
+the core's problem and fix texts) to locale keys, so every error reads in the user's language.
+No traceback ever reaches the page: anything unexpected becomes a one-line message here and
+its traceback goes to the studio's console."""
+
+from __future__ import annotations
+
+import functools
+import logging
+import re
+from collections.abc import Callable
+from typing import Any
+
+import gradio as gr
+
+from lorastudio.errors import LoraStudioError, Problem, RecipeError, RunError
+from lorastudio.llamafactory_spec import LlamaFactoryMissingError
+from lorastudio.occupancy import DeviceBusyError
+from lorastudio.workspace import DataRegistryError
+from ui.locale import field_help, t
+
+log = logging.getLogger("lorastudio.studio")
+
+# Error type -> heading key; the first match in order wins (subclasses before their bases).
+ERROR_TYPES: tuple[tuple[type[BaseException], str], ...] = (
+    (RecipeError, "error.recipe"),
+    (DeviceBusyError, "error.device_busy"),
+    (RunError, "error.run"),
+    (DataRegistryError, "error.setup"),
+    (LlamaFactoryMissingError, "error.setup"),
+    (LoraStudioError, "error.run"),
+)
+
+
+def _rx(pattern: str) -> re.Pattern[str]:
+    return re.compile(pattern, re.DOTALL)
+
+
+# The core's problem messages (Problem.message), each with the locale key that says it.
+PROBLEM_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (_rx(r"is not a known key"), "problem.unknown_key"),
+    (_rx(r"is required but missing"), "problem.missing"),
+    (_rx(r"is incomplete or contradictory"), "problem.incomplete"),
+    (_rx(r"has a wrong value"), "problem.wrong_value"),
+    (
+        _rx(r"is not valid YAML at line (?P<line>\d+), column (?P<column>\d+): (?P<reason>.*)"),
+        "problem.bad_yaml",
+    ),
+    (_rx(r"is not a recipe \(expected a mapping of keys\)"), "problem.not_mapping"),
+    (
+        _rx(r"is newer than this LoRA Studio understands \((?P<version>\d+)\)"),
+        "problem.newer_schema",
+    ),
+    (_rx(r"is not a template LLaMA-Factory knows"), "problem.unknown_template"),
+    (_rx(r"names a local folder that does not exist \((?P<path>.*)\)"), "problem.folder_missing"),
+    (_rx(r"is a folder without config\.json \((?P<path>.*)\)"), "problem.no_config"),
+    (_rx(r"is neither a local folder nor a hub id"), "problem.not_an_id"),
+    (_rx(r"is not registered in (?P<path>.*)"), "problem.not_registered"),
+    (_rx(r"points outside the data folder \((?P<path>.*)\)"), "problem.outside_data"),
+    (_rx(r"is not a file \((?P<path>.*)\)"), "problem.not_a_file"),
+    (_rx(r"is not a data file LLaMA-Factory reads"), "problem.not_data"),
+    (_rx(r"is set by the recipe itself"), "problem.managed"),
+    (_rx(r"is not a LLaMA-Factory training argument"), "problem.not_an_argument"),
+    (_rx(r"is not available here"), "problem.no_device"),
+    (_rx(r"does not match this machine"), "problem.device_ids"),
+    (
+        _rx(r"is registered as (?P<name>.*), but (?P<path>.*) does not exist"),
+        "problem.file_missing",
+    ),
+    (_rx(r"needs a CUDA GPU, not (?P<device>\w+)"), "problem.needs_cuda"),
+    (_rx(r"needs a GPU \(bitsandbytes\), not the CPU"), "problem.quantization_cpu"),
+    (_rx(r"needs DeepSpeed, which is not installed"), "problem.needs_deepspeed"),
+    (_rx(r"is too little for checkpoints"), "problem.disk"),
+    (_rx(r"cannot be read: (?P<reason>.*)"), "problem.unreadable"),
+    (_rx(r"is not a YAML file"), "problem.not_yaml_file"),
+    (
+        _rx(r"is (?P<size>[\d.]+) MiB, too big to be a recipe \(limit (?P<limit>\d+) MiB\)"),
+        "problem.too_big",
+    ),
+    (_rx(r"is not UTF-8 text"), "problem.not_utf8"),
+    (_rx(r"is not a recipe \(it has no schema_version\)"), "problem.no_schema_version"),
+)
+
+# The core's fixes (Problem.fix), for the common cases; pydantic's wording comes lower-cased.
+FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
+    (_rx(r"input should be less than or equal to (?P<n>\S+)"), "fix.le"),
+    (_rx(r"input should be less than (?P<n>\S+)"), "fix.lt"),
+    (_rx(r"input should be greater than or equal to (?P<n>\S+)"), "fix.ge"),
+    (_rx(r"input should be greater than (?P<n>\S+)"), "fix.gt"),
+    (_rx(r"input should be a valid integer(?P<rest>.*)"), "fix.integer"),
+    (_rx(r"input should be a valid number(?P<rest>.*)"), "fix.number"),
+    (_rx(r"input should be a valid boolean(?P<rest>.*)"), "fix.boolean"),
+    (_rx(r"input should be a valid string"), "fix.string"),
+    (_rx(r"input should be a valid list"), "fix.list"),
+    (_rx(r"input should be a valid dictionary"), "fix.dict"),
+    (_rx(r"input should be (?P<choices>'.*)"), "fix.choice"),
+    (_rx(r"string should match pattern '(?P<pattern>.*)'"), "fix.pattern"),
+    (_rx(r"string should have at least (?P<n>\d+) character(?P<s>s?)"), "fix.min_length"),
+    (_rx(r"fix the YAML syntax there \(indentation, a missing ':' or quote\)"), "fix.yaml_syntax"),
+    (_rx(r"upload a recipe saved as \.yaml or \.yml"), "fix.upload_yaml"),
+    (_rx(r"upload the recipe YAML itself, not a model, adapter or data file"), "fix.upload_small"),
+    (_rx(r"save the recipe as UTF-8"), "fix.utf8"),
+    (
+        _rx(r"start from a shipped recipe; a recipe begins with `schema_version: 1`"),
+        "fix.start_from_shipped",
+    ),
+    (_rx(r"start from a shipped recipe in recipes/"), "fix.shipped"),
+    (_rx(r"set (?P<field>[\w.]+) instead"), "fix.set_instead"),
+    (_rx(r"remove it; allowed keys: (?P<keys>.*)"), "fix.remove_key"),
+    (_rx(r"set train\.epochs \(e\.g\. 3\) or train\.max_steps \(e\.g\. 500\)"), "fix.length"),
+    (_rx(r"hardware\.offload needs hardware\.deepspeed 2 or 3"), "fix.offload"),
+    (
+        _rx(r"no data: list at least one name in data\.datasets or a data\.files entry"),
+        "fix.no_data",
+    ),
+    (
+        _rx(r"download the model there, fix the path, or use a hub id like (?P<id>\S+)"),
+        "fix.model_folder",
+    ),
+    (
+        _rx(r"point it at the folder that holds the model's config\.json and weights"),
+        "fix.model_config",
+    ),
+    (_rx(r"write a hub id like (?P<id>\S+) or a path to a model folder"), "fix.model_id"),
+    (_rx(r"use qwen for Qwen2/Qwen2\.5, qwen3 for Qwen3 .*"), "fix.template"),
+    (
+        _rx(r"add it to that dataset_info\.json, list a local file under data\.files instead.*"),
+        "fix.register",
+    ),
+    (
+        _rx(r"put the file inside the data folder and give its path relative to it"),
+        "fix.inside_data",
+    ),
+    (_rx(r"check the name; paths are relative to the data folder"), "fix.check_name"),
+    (_rx(r"use one of (?P<choices>.*)"), "fix.use_one_of"),
+    (_rx(r"check the name in LLaMA-Factory's docs"), "fix.lf_docs"),
+    (_rx(r"upgrade LoRA Studio, or write schema_version: 1"), "fix.upgrade"),
+    (_rx(r"remove it: LoRA Studio trains with (?P<key>\S+) (?P<how>.*)"), "fix.managed_fixed"),
+    (_rx(r"check the path; recipes live in recipes/"), "fix.check_path"),
+    (
+        _rx(r"copy the file there .* or set LORASTUDIO_DATA_DIR to the folder that has it"),
+        "fix.copy_data",
+    ),
+    (_rx(r"set lora\.quantization: none, or train on an NVIDIA GPU"), "fix.quantization"),
+    (_rx(r"set it to none"), "fix.set_none"),
+    (_rx(r"pip install -e '\.\[deepspeed\]', or set hardware\.deepspeed: none"), "fix.deepspeed"),
+    (_rx(r"free at least 1 GiB under (?P<path>.*)"), "fix.free_disk"),
+    (
+        _rx(r"hardware\.device is '(?P<kind>\w+)' but no .* Found: (?P<found>.*?)\. Fix: .*"),
+        "fix.no_device",
+    ),
+)
+
+# The core's RunError messages.
+RUN_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (_rx(r"run (?P<run>\S+) is not running \(it is (?P<state>\w+)\)"), "runerror.not_running"),
+    (_rx(r"run (?P<run>\S+) is still (?P<state>\w+)"), "runerror.still_live"),
+    (_rx(r"run (?P<run>\S+) already finished; start a new run to train more"), "runerror.finished"),
+    (
+        _rx(r"run (?P<run>\S+) has no checkpoint to resume from .*save_steps=(?P<every>\S+) .*"),
+        "runerror.no_checkpoint",
+    ),
+    (
+        _rx(r"run (?P<run>\S+) is (?P<state>\w+); stop it before deleting it"),
+        "runerror.live_delete",
+    ),
+    (
+        _rx(r"the run's supervisor did not start within (?P<seconds>\d+) s; see (?P<path>.*)"),
+        "runerror.no_supervisor",
+    ),
+)
+
+# Reasons a run ended, as the supervisor writes them.
+REASONS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (_rx(r"stopped by request at step (?P<step>\d+) \((?P<how>.*)\)"), "reason.stopped"),
+    (_rx(r"the run's supervisor process disappeared.*"), "reason.vanished"),
+)
+
+_DID_YOU_MEAN = re.compile(r"did you mean `(?P<word>[^`]+)`\?\s*")
+
+
+def _translate(text: str, table: tuple[tuple[re.Pattern[str], str], ...], lang: str) -> str:
+    """``text`` (written by the core, in English) in ``lang``; unknown texts stay as written."""
+    if lang == "en":
+        return text
+    for pattern, key in table:
+        match = pattern.fullmatch(text.strip())
+        if match:
+            return t(key, lang, **match.groupdict())
+    return text
+
+
+def translate_fix(fix: str, field: str, lang: str) -> str:
+    """A core fix in ``lang``: known wordings translated, the field's help in that language."""
+    if lang == "en":
+        return fix
+    parts = []
+    for part in fix.split("; or "):
+        prefix = ""
+        match = _DID_YOU_MEAN.match(part)
+        if match:
+            prefix, part = t("fix.did_you_mean", lang, word=match["word"]), part[match.end() :]
+        help_text, help_en = "", _help_of(field, "en").rstrip(".")
+        if help_en and part.endswith(f" ({help_en})"):  # pydantic's words, then the field's help
+            part, help_text = part.removesuffix(f" ({help_en})"), f"（{_help_of(field)}）"
+        if part.startswith("add it — "):
+            part, help_text = "", t("fix.add_it", lang, help=_help_of(field) or part[9:])
+        parts.append(prefix + (_translate(part, FIXES, lang) if part else "") + help_text)
+    return "；或 ".join(p for p in parts if p)
+
+
+def _help_of(field: str, lang: str = "zh") -> str:
+    try:
+        return field_help(field, lang)
+    except KeyError:
+        return ""
+
+
+def problem_text(problem: Problem, lang: str, with_field: bool = True) -> str:
+    """One problem as a line of Markdown: field, value, what is wrong, the fix."""
+    message = (
+        problem.message if lang == "en" else _translate(problem.message, PROBLEM_MESSAGES, lang)
+    )
+    fix = t("error.fix", lang, fix=translate_fix(problem.fix, problem.field, lang))
+    value = str(problem).partition(":")[0].removeprefix(problem.field)  # " = 'x'" or ""
+    head = (
+        f"`{problem.field}{value}`"
+        if with_field
+        else (f"`{value.removeprefix(' = ')}`" if value else "")
+    )
+    return t("error.line", lang, head=head, message=message, fix=fix).strip()
+
+
+def reason_text(status: dict[str, Any], lang: str) -> str:
+    """Why a run ended, in ``lang`` (the diagnosis kind picks the text where it is known)."""
+    reason = status.get("reason") or ""
+    if lang == "en" or not reason:
+        return reason
+    failure = status.get("failure")
+    if failure and f"failure.{failure}" in _failure_keys():
+        return t(f"failure.{failure}", lang)
+    return _translate(reason, REASONS, lang)
+
+
+def _failure_keys() -> set[str]:
+    from ui.locale import TEXT
+
+    return {key for key in TEXT if key.startswith("failure.")}
+
+
+def explain(error: BaseException, lang: str) -> str:
+    """Markdown for any error a callback met; unexpected ones are logged, never shown raw."""
+    key = next((key for kind, key in ERROR_TYPES if isinstance(error, kind)), None)
+    if key is None:
+        log.error("unexpected error in the studio", exc_info=error)
+        return "⚠️ " + t("error.unexpected", lang, kind=type(error).__name__)
+    if isinstance(error, RecipeError):
+        lines = [f"- {problem_text(p, lang)}" for p in error.problems]
+        return "\n".join([t(key, lang, count=len(error.problems)), *lines])
+    if isinstance(error, DeviceBusyError):
+        state = t(f"state.{error.state}", lang) if error.state in _STATES else error.state
+        return "⚠️ " + t(key, lang, devices=error.claim.describe(), holder=error.holder, state=state)
+    return f"⚠️ {t(key, lang)} {_translate(str(error), RUN_ERRORS, lang)}"
+
+
+_STATES = frozenset({"starting", "running", "stopping", "succeeded", "failed", "stopped"})
+
+
+def guarded(message: gr.Markdown, fn: Callable[..., dict]) -> Callable[..., dict]:
+    """Wrap a callback whose first input is the language and which returns updates as a dict:
+    any error becomes a sentence in ``message`` (its traceback goes to the console), and a
+    callback with nothing to update updates nothing."""
+
+    @functools.wraps(fn)
+    def call(lang: str, *args: Any) -> dict:
+        try:
+            out = fn(lang, *args)
+        except Exception as exc:
+            return {message: explain(exc, lang)}
+        return out or {message: gr.skip()}
+
+    return call
