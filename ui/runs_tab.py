@@ -114,9 +114,8 @@ def _compare_section(labels: Labels) -> tuple:
         run_a = labels.make(gr.Dropdown, {"label": "runs.run_a"}, choices=[], elem_id="runs-a")
         run_b = labels.make(gr.Dropdown, {"label": "runs.run_b"}, choices=[], elem_id="runs-b")
     overlay = plots.line_plot(labels, "runs.overlay", "runs-overlay")
-    diff = labels.make(
-        gr.Dataframe, {"label": "runs.diff"}, interactive=False, wrap=True, elem_id="runs-diff"
-    )
+    texts = {"label": "runs.diff", "value": runs_view.empty_diff}  # until two runs are picked
+    diff = labels.make(gr.Dataframe, texts, interactive=False, wrap=True, elem_id="runs-diff")
     return run_a, run_b, overlay, diff
 
 
