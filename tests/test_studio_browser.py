@@ -97,6 +97,10 @@ def test_a_wrong_value_is_explained_beside_its_field_in_english_and_chinese(page
     assert "秩" in page.locator("#field-lora-rank").inner_text()
     page.locator("#field-lora-rank input").fill("8")
     error.wait_for(state="hidden")
+    page.get_by_role("tab", name="运行记录").click()
+    assert "打开运行" in page.locator("#runs-pick").inner_text()
+    assert page.locator("#runs-resume").inner_text() == "从最近的检查点继续"
+    assert "字段" in page.locator("#runs-diff").inner_text()
 
 
 def test_the_language_choice_is_kept_when_the_page_is_reopened(page):

@@ -88,7 +88,7 @@ def open_runs_tab(page, run_id: str) -> None:
 def test_a_run_started_in_the_browser_is_watched_live_to_the_end_and_listed(
     open_page, tmp_path: Path, tiny_model: Path
 ):
-    studio = studio_home(tmp_path, {"tiny.yaml": tiny_recipe(tiny_model, max_steps=60)})
+    studio = studio_home(tmp_path, {"tiny.yaml": tiny_recipe(tiny_model, max_steps=40)})
     server = StudioServer(studio).start()
     try:
         page = open_page(server.url)
@@ -114,9 +114,9 @@ def test_a_run_started_in_the_browser_is_watched_live_to_the_end_and_listed(
         )
         assert len(latencies) >= 20 and statistics.median(latencies) < 500 and p95 < 1000
 
-        assert progress(page) == {"step": "60", "total": "60", "state": "succeeded"}
+        assert progress(page) == {"step": "40", "total": "40", "state": "succeeded"}
         assert page.locator(".ls-fill").get_attribute("style") == "width:100.0%"
-        assert "60 points" in page.locator("#live-stats").inner_text()
+        assert "40 points" in page.locator("#live-stats").inner_text()
         assert "tokens/s" in page.locator("#live-stats").inner_text()
         assert coloured_pixels(page.locator("#live-plot").screenshot(), LINE_BLUE) > 150
         assert "train" in page.locator("#live-log textarea").input_value()
@@ -124,7 +124,7 @@ def test_a_run_started_in_the_browser_is_watched_live_to_the_end_and_listed(
         open_runs_tab(page, run_dir.name)
         row = page.locator("#runs-table tr", has_text=run_dir.name).filter(visible=True)
         row = row.first.inner_text()
-        assert "succeeded" in row and "60/60" in row and "adapters" in row
+        assert "succeeded" in row and "40/40" in row and "adapters" in row
         assert "name: tiny" in page.locator("#runs-recipe .cm-content").inner_text()
         assert "train metrics" in page.locator("#runs-log textarea").input_value()
         assert coloured_pixels(page.locator("#runs-curve").screenshot(), LINE_BLUE) > 150
@@ -141,7 +141,7 @@ def latency_ms(page, written: dict[str, float]) -> list[float]:
 def test_killing_the_studio_mid_run_leaves_the_run_alone_and_a_new_studio_reattaches(
     open_page, tmp_path: Path, tiny_model: Path
 ):
-    studio = studio_home(tmp_path, {"tiny.yaml": tiny_recipe(tiny_model, max_steps=80)})
+    studio = studio_home(tmp_path, {"tiny.yaml": tiny_recipe(tiny_model, max_steps=60)})
     server = StudioServer(studio).start()
     page = open_page(server.url)
     pick_recipe(page, "tiny.yaml")
@@ -161,8 +161,8 @@ def test_killing_the_studio_mid_run_leaves_the_run_alone_and_a_new_studio_reatta
         points = page.locator("#live-stats").inner_text()
         assert int(points.split(" points")[0].split("· ")[-1]) >= shown_at_attach > 10
         wait_progress(page, state="succeeded", timeout=600)
-        assert progress(page) == {"step": "80", "total": "80", "state": "succeeded"}
-        assert "80 points" in page.locator("#live-stats").inner_text()
+        assert progress(page) == {"step": "60", "total": "60", "state": "succeeded"}
+        assert "60 points" in page.locator("#live-stats").inner_text()
     finally:
         server.kill()
 

@@ -96,3 +96,24 @@ def test_switching_the_language_re_renders_the_view(tmp_path: Path):
     chinese = live.tick(panel, config, "zh", watch)
     assert "第 1/4 步" in chinese[panel.progress] and "运行中" in chinese[panel.header]
     assert chinese[panel.plot]["value"]["curve"].tolist() == ["训练"]
+
+
+def test_a_failing_refresh_is_one_sentence_on_the_notice_line_until_it_recovers(
+    tmp_path: Path, monkeypatch
+):
+    panel, config = panel_and_config(tmp_path)
+    run_dir = live_run(config.workspace.adapters_dir)
+    watch = live.Watch()
+    live.tick(panel, config, "en", watch)
+
+    def broken(self):
+        raise PermissionError("trainer_log.jsonl")
+
+    monkeypatch.setattr(live.RunMonitor, "poll", broken)
+    failed = live.tick(panel, config, "en", watch)
+    assert failed == {panel.notice: failed[panel.notice]}
+    assert "Something went wrong (PermissionError)" in failed[panel.notice]
+    monkeypatch.undo()
+    log_step(run_dir, 1)
+    recovered = live.tick(panel, config, "en", watch)
+    assert recovered[panel.notice] == "" and panel.progress in recovered

@@ -10,7 +10,7 @@ import gradio as gr
 
 from ui import editor, runs_tab, train_tab
 from ui.config import StudioConfig
-from ui.labels import Labels
+from ui.labels import Labels, merge_updates
 from ui.locale import LANGUAGES, t
 from ui.messages import guarded
 
@@ -73,26 +73,30 @@ def _wire_language(
     train_outputs = [train.tab.yaml, *train.tab.form.widgets, *train.tab.checked_outputs()]
     runs_outputs = [*runs.tab.list_outputs(), *runs.tab.detail_outputs(), runs.tab.message]
 
-    def on_switch(lang_: str, text: str, run_id: str | None) -> dict:
-        out = labels.updates(lang_) | {lang: lang_}
+    def on_switch(lang_: str, text: str, run_id: str | None, a: str | None, b: str | None):
+        shown: list[dict] = []
         try:  # the texts on show, in the new language
             checked = editor.check(text, config)
-            out |= train.render(lang_, checked, False) | runs.open(lang_, run_id)
+            shown = [train.render(lang_, checked, False), runs.open(lang_, run_id)]
+            shown.append(runs.compare(lang_, a, b))
         except Exception:  # the labels change even if a panel cannot be re-rendered
             log.exception("re-rendering after a language switch")
-        return out
+        return merge_updates(labels.updates(lang_), *shown, {lang: lang_})
 
     def on_load(lang_: str | None) -> dict:
         """A page opens in its browser's last language (kept in localStorage)."""
         lang_ = lang_ if lang_ in LANGUAGES else config.lang
-        out = train.load(lang_) | runs.listing(lang_)
-        out |= labels.updates(lang_) if lang_ != config.lang else {}
-        return out | {switch: gr.update(value=lang_, label=t("app.language", lang_))}
+        relabel = labels.updates(lang_) if lang_ != config.lang else {}
+        opened = merge_updates(relabel, train.load(lang_), runs.listing(lang_))
+        return merge_updates(opened, {switch: gr.update(value=lang_)})
 
-    everything = list(dict.fromkeys([lang, *labels.components, *train_outputs, *runs_outputs]))
+    compared = [runs.tab.overlay, runs.tab.diff]
+    everything = [lang, *labels.components, *train_outputs, *runs_outputs, *compared]
+    everything = list(dict.fromkeys(everything))
     on_open = list(dict.fromkeys([switch, *labels.components, *train_outputs, *runs_outputs]))
     quiet = {"show_progress": "hidden"}
-    switch.input(on_switch, [switch, train.tab.yaml, runs.tab.pick], everything, **quiet)
+    picked = [runs.tab.pick, runs.tab.run_a, runs.tab.run_b]
+    switch.input(on_switch, [switch, train.tab.yaml, *picked], everything, **quiet)
     demo.load(on_load, [lang], on_open, **quiet)
     runs_item.select(
         guarded(runs.tab.message, runs.open), [lang, runs.tab.pick], runs_outputs, **quiet

@@ -11,7 +11,7 @@ import gradio as gr
 
 from ui.locale import t
 
-Text = str | Callable[[str], str]  # a locale key, or a function of the language
+Text = str | Callable[[str], Any]  # a locale key, or a function of the language
 C = TypeVar("C", bound=gr.blocks.Block)
 
 
@@ -22,7 +22,7 @@ class Labels:
     lang: str
     entries: list[tuple[gr.blocks.Block, dict[str, Text]]] = field(default_factory=list)
 
-    def text(self, text: Text, lang: str | None = None) -> str:
+    def text(self, text: Text, lang: str | None = None) -> Any:
         lang = lang or self.lang
         return text(lang) if callable(text) else t(text, lang)
 
@@ -46,3 +46,22 @@ class Labels:
             component: gr.update(**{name: self.text(text, lang) for name, text in attrs.items()})
             for component, attrs in self.entries
         }
+
+
+def _as_update(value: Any) -> dict:
+    if isinstance(value, dict) and value.get("__type__") == "update":
+        return value
+    return gr.update(value=value)
+
+
+def merge_updates(*outs: dict) -> dict:
+    """Several callbacks' {component: update} dicts as one, combining the updates of a
+    component that appears in more than one (a new label and new choices, say) instead of
+    letting the last one win."""
+    merged: dict = {}
+    for out in outs:
+        for component, value in out.items():
+            if component in merged:
+                value = _as_update(merged[component]) | _as_update(value)
+            merged[component] = value
+    return merged

@@ -18,7 +18,7 @@ from ui import plots
 from ui.config import StudioConfig
 from ui.labels import Labels
 from ui.locale import t
-from ui.messages import reason_text
+from ui.messages import explain, reason_text
 
 SCAN_SECONDS = 2.0  # how often an idle view looks for a run started elsewhere
 
@@ -34,7 +34,9 @@ class Watch:
 
     def attach(self, run_dir: Path) -> None:
         """Follow ``run_dir`` from its first line (its whole curve is sent on the next tick)."""
-        self.monitor, self.shown, self.scanned_at = RunMonitor(run_dir), {}, time.time()
+        notice = self.shown.get("notice", "")  # the page still shows it
+        self.monitor, self.scanned_at = RunMonitor(run_dir), time.time()
+        self.shown = {"notice": notice}
 
 
 @dataclass
@@ -46,6 +48,7 @@ class LivePanel:
     stats: gr.Markdown
     plot: gr.LinePlot
     log: gr.Textbox
+    notice: gr.Markdown  # what went wrong in a refresh, if anything
     timer: gr.Timer
     watch: gr.State
 
@@ -78,7 +81,9 @@ def build(config: StudioConfig, labels: Labels) -> LivePanel:
         elem_id="live-log",
     )
     timer = gr.Timer(config.poll_seconds)
-    return LivePanel(start, stop, header, progress, stats, plot, log, timer, gr.State(Watch()))
+    notice = gr.Markdown(elem_id="live-notice")
+    watch = gr.State(Watch())
+    return LivePanel(start, stop, header, progress, stats, plot, log, notice, timer, watch)
 
 
 def _clock(seconds: float) -> str:
@@ -154,7 +159,20 @@ def _send(shown: dict, out: dict, component: gr.components.Component, key: str, 
 
 
 def tick(panel: LivePanel, config: StudioConfig, lang: str, watch: Watch) -> dict:
-    """One refresh: poll the watched run and return only the components that changed."""
+    """One refresh: poll the watched run and return only the components that changed. A
+    failure shows on the panel's notice line until a refresh succeeds again."""
+    try:
+        out = _refresh(panel, config, lang, watch)
+    except Exception as exc:
+        out, note = {}, explain(exc, lang)
+    else:
+        note = ""
+    if watch.shown.get("notice", "") != note:  # the page starts with no notice
+        _send(watch.shown, out, panel.notice, "notice", note)
+    return out
+
+
+def _refresh(panel: LivePanel, config: StudioConfig, lang: str, watch: Watch) -> dict:
     attached = _find_run(watch, config, time.time())
     monitor, shown = watch.monitor, watch.shown  # a Start click may attach another meanwhile
     out: dict = {}

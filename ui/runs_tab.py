@@ -62,8 +62,8 @@ def _button(labels: Labels, key: str, elem_id: str, **kwargs) -> gr.Button:
     return labels.make(gr.Button, {"value": key}, elem_id=elem_id, **kwargs)
 
 
-def build(config: StudioConfig, labels: Labels) -> RunsTab:
-    """Lay out the Runs tab inside the current Blocks context."""
+def _list_section(labels: Labels) -> tuple:
+    """The run list, the picker that opens a run, its actions and the delete confirmation."""
     with gr.Row(equal_height=True):
         labels.make(gr.Markdown, {"value": lambda lang: f"### {t('runs.list', lang)}"})
         refresh = _button(labels, "runs.refresh", "runs-refresh", scale=0)
@@ -80,8 +80,11 @@ def build(config: StudioConfig, labels: Labels) -> RunsTab:
         confirm_text = gr.Markdown()
         confirm = _button(labels, "runs.confirm", "runs-confirm-yes", variant="stop", scale=0)
         cancel = _button(labels, "runs.cancel", "runs-confirm-no", scale=0)
-    message = gr.Markdown(elem_id="runs-message")
-    reason = gr.Markdown(elem_id="runs-reason")
+    return table, refresh, pick, resume, delete, confirm_row, confirm_text, confirm, cancel
+
+
+def _detail_section(labels: Labels) -> tuple:
+    """The opened run: its recipe beside its curve and log."""
     with gr.Row(equal_height=False):
         recipe = labels.make(
             gr.Code,
@@ -101,35 +104,29 @@ def build(config: StudioConfig, labels: Labels) -> RunsTab:
                 autoscroll=True,
                 elem_id="runs-log",
             )
+    return recipe, curve, log
+
+
+def _compare_section(labels: Labels) -> tuple:
+    """Two runs picked to overlay their curves and diff their recipes."""
     labels.make(gr.Markdown, {"value": lambda lang: f"### {t('runs.compare', lang)}"})
     with gr.Row(equal_height=True):
         run_a = labels.make(gr.Dropdown, {"label": "runs.run_a"}, choices=[], elem_id="runs-a")
         run_b = labels.make(gr.Dropdown, {"label": "runs.run_b"}, choices=[], elem_id="runs-b")
     overlay = plots.line_plot(labels, "runs.overlay", "runs-overlay")
-    diff = labels.make(
-        gr.Dataframe, {"label": "runs.diff"}, interactive=False, wrap=True, elem_id="runs-diff"
-    )
-    return RunsTab(
-        table,
-        refresh,
-        pick,
-        resume,
-        delete,
-        confirm_row,
-        confirm_text,
-        confirm,
-        cancel,
-        message,
-        reason,
-        recipe,
-        curve,
-        log,
-        run_a,
-        run_b,
-        overlay,
-        diff,
-        gr.Timer(5.0),
-    )
+    texts = {"label": "runs.diff", "value": runs_view.empty_diff}  # until two runs are picked
+    diff = labels.make(gr.Dataframe, texts, interactive=False, wrap=True, elem_id="runs-diff")
+    return run_a, run_b, overlay, diff
+
+
+def build(config: StudioConfig, labels: Labels) -> RunsTab:
+    """Lay out the Runs tab inside the current Blocks context."""
+    listed = _list_section(labels)
+    message = gr.Markdown(elem_id="runs-message")
+    reason = gr.Markdown(elem_id="runs-reason")
+    opened = _detail_section(labels)
+    compared = _compare_section(labels)
+    return RunsTab(*listed, message, reason, *opened, *compared, gr.Timer(5.0))
 
 
 @dataclass

@@ -51,6 +51,11 @@ def _shown(value: Any) -> str:
     return value if isinstance(value, str) else json.dumps(value, ensure_ascii=False)
 
 
+def empty_diff(lang: str) -> pd.DataFrame:
+    """The diff table before two runs are picked: its headers only."""
+    return pd.DataFrame([], columns=[t("runs.col.field", lang), "A", "B"])
+
+
 def diff_table(diffs: list[tuple[str, Any, Any]], a: str, b: str, lang: str) -> pd.DataFrame:
     """Fields whose values differ, side by side (run A, run B)."""
     headers = [t("runs.col.field", lang), f"A: {a}", f"B: {b}"]

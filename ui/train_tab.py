@@ -253,9 +253,9 @@ def wire(tab: TrainTab, config: StudioConfig, lang: gr.State) -> TrainActions:
     )
     panel.stop.click(guarded(tab.message, act.stop), [lang, panel.watch], [tab.message])
     panel.timer.tick(
-        guarded(tab.message, act.tick),
+        guarded(panel.notice, act.tick),  # its own line: a refresh never covers the message
         [lang, panel.watch],
-        [*live.outputs(panel), tab.message],
+        [*live.outputs(panel), panel.notice],
         show_progress="hidden",
         concurrency_limit=None,
     )
