@@ -123,10 +123,13 @@ class ChatClient:
     at a time.
     """
 
-    def __init__(self, log_path: Path | None = None):
+    def __init__(self, log_path: Path | None = None, env: dict[str, str] | None = None):
         """Args:
         log_path: where the worker's own log (stderr) goes; a temporary file when None.
+        env: environment variables for the worker on top of this process's own
+            (e.g. ``HF_HUB_OFFLINE``, ``CUDA_VISIBLE_DEVICES``).
         """
+        self.env = dict(env or {})
         if log_path is None:
             fd, name = tempfile.mkstemp(prefix="lorastudio-chat-worker-", suffix=".log")
             os.close(fd)
@@ -235,6 +238,21 @@ class ChatClient:
         """The whole reply as one string."""
         return "".join(self.stream(messages, params, adapter=adapter))
 
+    def prompt_text(self, messages: list[Message], params: ChatParams | None = None) -> str:
+        """The prompt exactly as the model sees it (the training template, special tokens
+        included), for checking what a reply answers."""
+        checked = check_messages(messages)
+        if self._setup is None:
+            raise ChatError("no run is loaded; pick a run first")
+        request = {
+            "op": "prompt",
+            "messages": checked,
+            "params": (params or ChatParams()).model_dump(),
+        }
+        with self._lock:
+            self._ensure_loaded()
+            return self._request(request, "building a prompt")["text"]
+
     def side_by_side(
         self, messages: list[Message], params: ChatParams | None = None
     ) -> Iterator[tuple[Column, str]]:
@@ -296,11 +314,15 @@ class ChatClient:
     def _start(self) -> None:
         package_root = str(Path(__file__).resolve().parent.parent)
         path = os.environ.get("PYTHONPATH")
-        env = os.environ | {
-            "PYTHONPATH": package_root + (os.pathsep + path if path else ""),
-            "PYTHONUNBUFFERED": "1",
-            "TOKENIZERS_PARALLELISM": "false",
-        }
+        env = (
+            os.environ
+            | {
+                "PYTHONPATH": package_root + (os.pathsep + path if path else ""),
+                "PYTHONUNBUFFERED": "1",
+                "TOKENIZERS_PARALLELISM": "false",
+            }
+            | self.env
+        )
         with self.log_path.open("ab") as log:
             self._proc = subprocess.Popen(
                 [sys.executable, "-m", "lorastudio.chat_worker"],

@@ -6,6 +6,8 @@ Requests (client → worker), one JSON object per line, each with an integer ``i
     {"op": "generate", "id": 2, "messages": [...], "params": {...}, "adapter": true}
                                                           → piece {"text": "..."} …, done
     {"op": "cancel", "id": 2}                             (stops request 2 at its next token)
+    {"op": "prompt", "id": 5, "messages": [...], "params": {...}}
+                                                          → prompt {"text": "...", "tokens": n}
     {"op": "unload", "id": 3}                             → unloaded
     {"op": "shutdown", "id": 4}                           → bye, and the worker exits
 Events (worker → client): {"id": …, "event": "loaded" | "piece" | "done" | "unloaded" | "bye" |
@@ -80,7 +82,9 @@ class Worker:
                 self.send(id=request_id, event="error", kind=kind, message=message)
 
     def handle(self, op: str, request_id: int, request: dict[str, Any]) -> None:
-        if op == "load":
+        if op in ("generate", "prompt") and self.run is None:
+            self.send(id=request_id, event="error", kind="not_loaded", message="no run is loaded")
+        elif op == "load":
             from lorastudio.chat_model import LoadedRun, release_memory
 
             self.run = None
@@ -95,13 +99,15 @@ class Worker:
             self.send(id=request_id, event="unloaded")
         elif op == "generate":
             self.generate(request_id, request)
+        elif op == "prompt":
+            ids = self.run.prompt_ids(request["messages"], request["params"]["system"])
+            text = self.run.tokenizer.decode(ids, skip_special_tokens=False)
+            self.send(id=request_id, event="prompt", text=text, tokens=len(ids))
         else:
             self.send(id=request_id, event="error", kind="bad_request", message=f"unknown op {op}")
 
     def generate(self, request_id: int, request: dict[str, Any]) -> None:
-        if self.run is None:
-            self.send(id=request_id, event="error", kind="not_loaded", message="no run is loaded")
-            return
+        assert self.run is not None
         reply = self.run.reply(
             request["messages"],
             request["params"],

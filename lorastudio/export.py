@@ -23,7 +23,7 @@ from typing import Any
 
 import yaml
 
-from lorastudio.chat_setup import check_adapter, check_base_model, read_run
+from lorastudio.chat_setup import TEMPLATE_KEYS, check_adapter, check_base_model, read_run
 from lorastudio.errors import ExportError
 from lorastudio.runs import EXPORT_CONFIG, EXPORT_LOG, MERGED_DIR, write_text_atomic
 
@@ -42,12 +42,15 @@ class ExportResult:
 
 
 def export_config(run_dir: Path, export_dir: Path, model: str | None = None) -> dict[str, Any]:
-    """LLaMA-Factory's export arguments for a run: its base model, adapter and template."""
+    """LLaMA-Factory's export arguments for a run: its base model, adapter and template (with
+    the training's prompt settings, so the merged model's chat template is the training one)."""
     recipe, train_args = read_run(run_dir)
+    template_args = {key: train_args[key] for key in TEMPLATE_KEYS if key in train_args}
     return {
         "model_name_or_path": model or train_args["model_name_or_path"],
         "adapter_name_or_path": str(run_dir),
         "template": train_args.get("template") or recipe.model.template,
+        **template_args,
         "finetuning_type": "lora",
         "trust_remote_code": recipe.model.trust_remote_code,
         "export_dir": str(export_dir),

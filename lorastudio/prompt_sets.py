@@ -44,7 +44,7 @@ def check_prompts(prompts: list[str]) -> list[str]:
                     "eval.prompts",
                     [],
                     "is empty",
-                    "add test prompts to the recipe, e.g. eval: {prompts: [Who are you?]}",
+                    'add test prompts to the recipe, e.g. eval: {prompts: ["Who are you?"]}',
                 )
             ]
         )
