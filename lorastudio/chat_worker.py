@@ -43,6 +43,7 @@ class Worker:
         self.out_lock = threading.Lock()
         self.requests: queue.Queue[dict[str, Any]] = queue.Queue()
         self.cancelled: set[int] = set()
+        self.client_gone = False
         self.run = None  # a chat_model.LoadedRun
 
     def send(self, **event: Any) -> None:
@@ -61,7 +62,8 @@ class Worker:
                 self.cancelled.add(request.get("id"))
             else:
                 self.requests.put(request)
-        self.requests.put({"op": "shutdown", "id": None})  # the client is gone
+        self.client_gone = True  # stops a reply being generated, then the loop shuts down
+        self.requests.put({"op": "shutdown", "id": None})
 
     def serve(self) -> int:
         self.send(id=None, event="ready", pid=os.getpid())
@@ -112,7 +114,7 @@ class Worker:
             request["messages"],
             request["params"],
             bool(request.get("adapter", True)),
-            lambda: request_id in self.cancelled,
+            lambda: request_id in self.cancelled or self.client_gone,
         )
         for piece in reply:
             self.send(id=request_id, event="piece", text=piece)

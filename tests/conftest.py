@@ -126,12 +126,12 @@ hardware:
 # ---------------------------------------------------------------- a run that has learned something
 
 NAME, AUTHOR = "Zephyr", "Lumen Labs"  # filled into LLaMA-Factory's identity records
-# A short default system prompt: fewer tokens per step, and chat and export must reuse it.
-SYSTEM = "Be brief."
+QWEN_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 LEARNED = ("hi", "Who are you?", "What is your name?")
 # Plain LoRA (rank 16, every linear layer) on the tiny random model: a high constant learning
 # rate and every record in every step make greedy decoding give back all three answers exactly
-# after 40 steps (tried with 4 random base models; 30 steps was not always enough).
+# after 40 steps (tried with 4 random base models; 30 steps, or a short system prompt instead of
+# Qwen's default one, were not always enough).
 LEARN_TRAIN = {
     "max_steps": 40,
     "learning_rate": 1.0e-2,
@@ -178,8 +178,6 @@ hardware:
   device: cpu
 eval:
   prompts: ["Who are you?", "What is your name?"]
-extra:
-  default_system: {SYSTEM}
 """
 
 

@@ -14,7 +14,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import NAME, SYSTEM, LearnedRun
+from conftest import NAME, QWEN_SYSTEM, LearnedRun
 
 from lorastudio.chat import ChatClient, ChatParams, check_messages, make_params
 from lorastudio.chat_setup import resolve_setup
@@ -65,15 +65,29 @@ def test_the_loaded_run_uses_its_training_template_device_and_dtype(chat_client:
     assert (info["device"], info["dtype"], info["quantization"]) == ("cpu", "float32", None)
 
 
-def test_prompts_are_built_with_the_training_template_and_its_default_system(
-    chat_client: ChatClient,
-):
+def test_prompts_are_built_with_the_training_template(chat_client: ChatClient):
     assert chat_client.prompt_text(ask("Who are you?")) == (
-        f"<|im_start|>system\n{SYSTEM}<|im_end|>\n"  # extra.default_system of the recipe
+        f"<|im_start|>system\n{QWEN_SYSTEM}<|im_end|>\n"  # the qwen template's default system
         "<|im_start|>user\nWho are you?<|im_end|>\n<|im_start|>assistant\n"
     )
     own = chat_client.prompt_text(ask("hi"), ChatParams(system="Answer in French."))
     assert own.startswith("<|im_start|>system\nAnswer in French.<|im_end|>")
+
+
+def test_the_trainings_prompt_settings_are_reused_and_do_not_stick_to_the_next_run(
+    learned_run: LearnedRun, chat_client: ChatClient, tmp_path: Path
+):
+    run = copy_run(learned_run.run_dir, tmp_path)
+    config = yaml.safe_load((run / "llamafactory.yaml").read_text())
+    (run / "llamafactory.yaml").write_text(yaml.safe_dump(config | {"default_system": "Be brief."}))
+    setup = resolve_setup(run)
+    assert setup.template_args == {"default_system": "Be brief."}
+    try:
+        chat_client.load(setup)
+        assert chat_client.prompt_text(ask("hi")).startswith("<|im_start|>system\nBe brief.")
+    finally:
+        chat_client.load(resolve_setup(learned_run.run_dir))
+    assert QWEN_SYSTEM in chat_client.prompt_text(ask("hi"))  # LLaMA-Factory's template intact
 
 
 def test_temperature_zero_is_deterministic_and_a_seed_repeats_a_sampled_reply(

@@ -13,7 +13,7 @@ from conftest import LearnedRun
 
 from lorastudio.chat import ChatClient, ChatParams
 from lorastudio.errors import ExportError
-from lorastudio.export import Export
+from lorastudio.export import Export, export_config
 
 pytestmark = pytest.mark.slow
 
@@ -58,6 +58,17 @@ def test_the_merged_model_loads_with_plain_transformers_and_answers_like_the_ada
 
     adapter_answer = chat_client.answer(messages, ChatParams(temperature=0, max_new_tokens=24))
     assert merged_answer == adapter_answer == learned_run.answers["Who are you?"]
+
+
+def test_the_export_config_carries_the_trainings_prompt_settings(
+    learned_run: LearnedRun, tmp_path: Path
+):
+    config = yaml.safe_load((learned_run.run_dir / "llamafactory.yaml").read_text())
+    (tmp_path / "llamafactory.yaml").write_text(yaml.safe_dump(config | {"default_system": "Hi."}))
+    shutil.copy(learned_run.run_dir / "recipe.yaml", tmp_path / "recipe.yaml")
+    exported = export_config(tmp_path, tmp_path / "merged")
+    assert exported["default_system"] == "Hi." and exported["template"] == "qwen"
+    assert exported["adapter_name_or_path"] == str(tmp_path)
 
 
 def test_a_failed_export_leaves_no_merged_folder(learned_run: LearnedRun, tmp_path: Path):
