@@ -1,5 +1,5 @@
 """The headless face of LoRA Studio:
-`python launch.py validate|compile|train|runs|logs|stop|resume|chat|export`.
+`python launch.py validate|compile|train|runs|logs|stop|resume|check|k8s|chat|export`.
 Same engine as the studio; bad input exits with status 2 and a message, never a traceback."""
 
 from __future__ import annotations

@@ -9,7 +9,8 @@ import sys
 from pathlib import Path
 from typing import TextIO
 
-from lorastudio.chat import ChatClient, ChatParams, check_messages, make_params
+from lorastudio.chat import ChatClient
+from lorastudio.chat_params import ChatParams, check_messages, make_params
 from lorastudio.chat_setup import resolve_setup
 from lorastudio.errors import ChatInputError, ExportError, WorkerCrashedError
 from lorastudio.export import Export

@@ -11,7 +11,8 @@ from dataclasses import asdict, dataclass
 from pathlib import Path
 from typing import Any
 
-from lorastudio.chat import ChatClient, ChatParams
+from lorastudio.chat import ChatClient
+from lorastudio.chat_params import ChatParams
 from lorastudio.errors import ChatError, ChatInputError, Problem, RecipeError
 from lorastudio.recipe import parse_recipe_text
 from lorastudio.runs import PROMPTS_FILE, RECIPE_FILE, write_text_atomic

@@ -16,7 +16,8 @@ import pytest
 import yaml
 from conftest import NAME, QWEN_SYSTEM, LearnedRun
 
-from lorastudio.chat import ChatClient, ChatParams, check_messages, make_params
+from lorastudio.chat import ChatClient
+from lorastudio.chat_params import ChatParams, check_messages, make_params
 from lorastudio.chat_setup import resolve_setup
 from lorastudio.errors import (
     AdapterDamagedError,

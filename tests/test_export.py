@@ -11,7 +11,8 @@ import pytest
 import yaml
 from conftest import LearnedRun
 
-from lorastudio.chat import ChatClient, ChatParams
+from lorastudio.chat import ChatClient
+from lorastudio.chat_params import ChatParams
 from lorastudio.errors import ExportError
 from lorastudio.export import Export, export_config
 

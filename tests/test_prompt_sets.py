@@ -8,7 +8,8 @@ import json
 import pytest
 from conftest import NAME, LearnedRun
 
-from lorastudio.chat import ChatClient, ChatParams
+from lorastudio.chat import ChatClient
+from lorastudio.chat_params import ChatParams
 from lorastudio.errors import ChatInputError
 from lorastudio.prompt_sets import iter_prompt_set, read_prompt_table, run_prompt_set
 
