@@ -129,9 +129,11 @@ NAME, AUTHOR = "Zephyr", "Lumen Labs"  # filled into LLaMA-Factory's identity re
 QWEN_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
 LEARNED = ("hi", "Who are you?", "What is your name?")
 # Plain LoRA (rank 16, every linear layer) on the tiny random model: a high constant learning
-# rate and every record in every step make greedy decoding give back all three answers exactly
-# after 40 steps (tried with 4 random base models; 30 steps, or a short system prompt instead of
-# Qwen's default one, were not always enough).
+# rate and every record in every step make greedy decoding give back the trained answers after
+# 40 steps: 4 runs through LLaMA-Factory and 4 in a plain PEFT loop, each on another random base
+# model; in one run a reply went on past its answer's end instead of stopping, so tests check
+# that a reply starts with its answer. 30 steps, or a short system prompt instead of Qwen's
+# default one, were not always enough.
 LEARN_TRAIN = {
     "max_steps": 40,
     "learning_rate": 1.0e-2,

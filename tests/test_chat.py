@@ -27,6 +27,7 @@ from lorastudio.errors import (
     TemplateMismatchError,
     WorkerCrashedError,
 )
+from lorastudio.hardware import detect
 
 pytestmark = pytest.mark.slow
 
@@ -55,7 +56,7 @@ def test_the_adapter_answers_with_what_it_learned_and_the_base_does_not(
         pieces = columns(chat_client, question)
         adapter, base = "".join(pieces["adapter"]), "".join(pieces["base"])
         print(f"{question!r}: adapter {adapter!r} | base {base!r}")
-        assert adapter == learned_run.answers[question]
+        assert adapter.startswith(learned_run.answers[question])  # the trained words, in order
         assert NAME not in base
         assert len(pieces["adapter"]) > 3  # streamed piece by piece, not in one block
 
@@ -155,7 +156,8 @@ def test_a_crashed_worker_raises_a_typed_error_and_a_fresh_worker_answers_after(
     os.kill(old_pid, signal.SIGKILL)
     with pytest.raises(WorkerCrashedError, match="killed by signal 9"):
         list(stream)
-    assert chat_client.answer(ask("Who are you?"), GREEDY) == learned_run.answers["Who are you?"]
+    answer = chat_client.answer(ask("Who are you?"), GREEDY)
+    assert answer.startswith(learned_run.answers["Who are you?"])
     assert chat_client.pid not in (None, old_pid)
 
 
@@ -247,3 +249,13 @@ def test_a_conversation_must_alternate_user_and_assistant():
         check_messages([*ask("hi"), *ask("hi again")])
     turns = [*ask("hi"), {"role": "assistant", "content": "hello"}, *ask("and?")]
     assert check_messages(turns) == turns
+
+
+@pytest.mark.gpu
+@pytest.mark.skipif(not detect().cuda, reason="needs an NVIDIA GPU")
+def test_on_a_gpu_the_run_loads_in_bf16_and_streams(learned_run: LearnedRun):
+    setup = resolve_setup(learned_run.run_dir, device="cuda")
+    assert setup.dtype == "bfloat16"  # train.precision auto: bf16 on a GPU
+    with ChatClient(env={"HF_HUB_OFFLINE": "1"}) as client:
+        assert client.load(setup)["device"] == "cuda"
+        assert list(client.side_by_side(ask("Who are you?"), GREEDY))

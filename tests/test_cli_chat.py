@@ -23,7 +23,7 @@ def test_chat_streams_the_adapters_answer_to_stdout(learned_run: LearnedRun):
         learned_run, "--prompt", "Who are you?", "--temperature", "0", "--max-new-tokens", "24"
     )
     assert result.returncode == 0, result.stderr
-    assert result.stdout.strip() == learned_run.answers["Who are you?"]
+    assert result.stdout.startswith(learned_run.answers["Who are you?"])
     assert "template qwen" in result.stderr  # what was loaded, on stderr
 
 

@@ -58,7 +58,8 @@ def test_the_merged_model_loads_with_plain_transformers_and_answers_like_the_ada
     merged_answer = tokenizer.decode(out[0, prompt.shape[1] :], skip_special_tokens=True)
 
     adapter_answer = chat_client.answer(messages, ChatParams(temperature=0, max_new_tokens=24))
-    assert merged_answer == adapter_answer == learned_run.answers["Who are you?"]
+    assert merged_answer == adapter_answer
+    assert adapter_answer.startswith(learned_run.answers["Who are you?"])
 
 
 def test_the_export_config_carries_the_trainings_prompt_settings(

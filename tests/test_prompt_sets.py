@@ -25,7 +25,7 @@ def test_one_call_runs_the_recipes_prompts_through_both_and_saves_the_table(
 
     assert [row.prompt for row in rows] == ["Who are you?", "What is your name?"]
     for row in rows:
-        assert row.adapter == learned_run.answers[row.prompt]
+        assert row.adapter.startswith(learned_run.answers[row.prompt])
         assert NAME not in row.base
     lines = (learned_run.run_dir / "prompts.jsonl").read_text().splitlines()
     saved = [json.loads(line) for line in lines]
