@@ -174,6 +174,7 @@ class EvalSpec(_Section):
         default_factory=list,
         description="Test prompts answered by the base model and by base + adapter side by side "
         "(Chat tab, `chat RUN --prompt-set`); the table is saved as adapters/<run>/prompts.jsonl.",
+        json_schema_extra={"one_per_line": True},  # free text: a form edits it line by line
     )
 
 
