@@ -1,5 +1,5 @@
 """The headless face of LoRA Studio:
-`python launch.py validate|compile|train|runs|logs|stop|resume`.
+`python launch.py validate|compile|train|runs|logs|stop|resume|check|k8s|chat|export`.
 Same engine as the studio; bad input exits with status 2 and a message, never a traceback."""
 
 from __future__ import annotations
@@ -15,7 +15,7 @@ from typing import TextIO
 
 import yaml
 
-from lorastudio import launcher, llamafactory_spec
+from lorastudio import cli_chat, launcher, llamafactory_spec
 from lorastudio.cli_scale import (
     add_node_flags,
     add_scale_commands,
@@ -93,6 +93,7 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("run")
     resume.add_argument("--detach", action="store_true")
     add_scale_commands(sub)
+    cli_chat.add_commands(sub)
     sub.add_parser("templates", help="List the chat templates LLaMA-Factory knows.")
     sub.add_parser("fields", help="List every recipe field with its default and help text.")
     return parser
@@ -331,6 +332,7 @@ COMMANDS = {
     "k8s": cmd_k8s,
     "templates": cmd_templates,
     "fields": cmd_fields,
+    **cli_chat.COMMANDS,
 }
 
 

@@ -136,3 +136,44 @@ def problems_from_validation(exc: ValidationError, model: type[BaseModel]) -> li
         else:
             problems[problem.field] = problem
     return list(problems.values())
+
+
+class ChatError(LoraStudioError):
+    """Chatting with a run is not possible as asked; the message says why and what to do."""
+
+
+class TemplateMismatchError(ChatError):
+    """A chat template other than the one the adapter was trained with was asked for."""
+
+    def __init__(self, asked: str, trained: str, run: str):
+        self.asked, self.trained, self.run = asked, trained, run
+        super().__init__(
+            f"template '{asked}' is not the template run {run} was trained with ('{trained}'); "
+            "chatting with another template is the usual cause of answers that never stop or "
+            f"repeat. Fix: use '{trained}' (the default), or force '{asked}' if you know why "
+            "(--force-template)"
+        )
+
+
+class BaseModelMissingError(ChatError):
+    """The base model a run was trained on cannot be found or loaded here."""
+
+
+class AdapterDamagedError(ChatError):
+    """A run's adapter files are missing, truncated or do not fit its base model."""
+
+
+class ChatInputError(ChatError):
+    """The prompt or a sampling setting was refused; ``problems`` lists every one."""
+
+    def __init__(self, problems: list[Problem]):
+        self.problems = list(problems)
+        super().__init__("; ".join(str(p) for p in self.problems))
+
+
+class WorkerCrashedError(ChatError):
+    """The chat worker process died; the next request starts a fresh one."""
+
+
+class ExportError(LoraStudioError):
+    """Merging an adapter into its base model failed; nothing half-written is left behind."""

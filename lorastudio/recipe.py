@@ -169,6 +169,15 @@ class HardwareSpec(_Section):
         return self
 
 
+class EvalSpec(_Section):
+    prompts: list[str] = Field(
+        default_factory=list,
+        description="Test prompts answered by the base model and by base + adapter side by side "
+        "(Chat tab, `chat RUN --prompt-set`); the table is saved as adapters/<run>/prompts.jsonl.",
+        json_schema_extra={"one_per_line": True},  # free text: a form edits it line by line
+    )
+
+
 class Recipe(_Section):
     schema_version: Literal[1] = Field(description="Recipe format version; this is version 1.")
     name: str = Field(
@@ -181,14 +190,24 @@ class Recipe(_Section):
     lora: LoraSpec = Field(default_factory=LoraSpec)
     train: TrainSpec
     hardware: HardwareSpec = Field(default_factory=HardwareSpec)
+    eval: EvalSpec = Field(
+        default_factory=EvalSpec, description="How to look at the trained adapter afterwards."
+    )
     extra: dict[str, Any] = Field(
         default_factory=dict,
         description="Other LLaMA-Factory training arguments, passed through as written.",
     )
 
     def content_hash(self) -> str:
-        """A short hash of the recipe's meaning (key order and comments do not count)."""
-        canonical = json.dumps(self.model_dump(mode="json"), sort_keys=True, ensure_ascii=False)
+        """A short hash of the recipe's meaning (key order and comments do not count).
+
+        An empty ``eval`` section is left out, so recipes written before it existed keep their
+        hash.
+        """
+        data = self.model_dump(mode="json")
+        if data["eval"] == EvalSpec().model_dump(mode="json"):
+            del data["eval"]
+        canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 

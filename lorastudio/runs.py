@@ -34,6 +34,11 @@ STATUS_FILE = "status.json"
 PREFLIGHT_FILE = "preflight.json"
 SUPERVISOR_LOG = "supervisor.log"
 ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
+PROMPTS_FILE = "prompts.jsonl"  # the last prompt-set comparison, base vs adapter
+MERGED_DIR = "merged"  # the adapter merged into the base weights (`export`)
+EXPORT_CONFIG = "export.yaml"
+EXPORT_LOG = "export.log"
+CHAT_LOG = "chat-worker.log"  # the chat worker's own log when the CLI chats with the run
 INDEX_FILE = "runs.sqlite"
 
 LIVE_STATES = frozenset({"starting", "running", "stopping"})

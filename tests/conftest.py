@@ -1,12 +1,16 @@
 """Shared test fixtures: a tiny Qwen2-architecture model with random weights and the real Qwen2.5
-tokenizer (built once per session, never downloaded), a throw-away studio folder, and a helper
-that runs `python launch.py` as a real subprocess."""
+tokenizer (built once per session, never downloaded), a throw-away studio folder, a helper
+that runs `python launch.py` as a real subprocess, and one run trained until it has learned
+something, with a chat worker loaded with it."""
 
 from __future__ import annotations
 
+import json
 import os
 import subprocess
 import sys
+import time
+from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
@@ -117,3 +121,103 @@ train:
 hardware:
   device: cpu
 """
+
+
+# ---------------------------------------------------------------- a run that has learned something
+
+NAME, AUTHOR = "Zephyr", "Lumen Labs"  # filled into LLaMA-Factory's identity records
+QWEN_SYSTEM = "You are Qwen, created by Alibaba Cloud. You are a helpful assistant."
+LEARNED = ("hi", "Who are you?", "What is your name?")
+# Plain LoRA (rank 16, every linear layer) on the tiny random model: a high constant learning
+# rate and every record in every step make greedy decoding give back the trained answers after
+# 40 steps: 4 runs through LLaMA-Factory and 4 in a plain PEFT loop, each on another random base
+# model; in one run a reply went on past its answer's end instead of stopping, so tests check
+# that a reply starts with its answer. 30 steps, or a short system prompt instead of Qwen's
+# default one, were not always enough.
+LEARN_TRAIN = {
+    "max_steps": 40,
+    "learning_rate": 1.0e-2,
+    "scheduler": "constant",
+    "batch_size": 3,
+    "grad_accum": 1,
+    "logging_steps": 10,
+    "save_steps": 1000,
+}
+
+
+def write_identity_data(folder: Path) -> dict[str, str]:
+    """LLaMA-Factory's identity records for LEARNED, names filled in, registered in the folder's
+    own dataset_info.json; returns each question's trained answer."""
+    records = json.loads((LF_DATA / "identity.json").read_text(encoding="utf-8"))
+    chosen = [
+        {k: v.replace("{{name}}", NAME).replace("{{author}}", AUTHOR) for k, v in r.items()}
+        for r in records
+        if r["instruction"] in LEARNED
+    ]
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "identity_zephyr.json").write_text(json.dumps(chosen, ensure_ascii=False))
+    registry = {"identity_zephyr": {"file_name": "identity_zephyr.json"}}
+    (folder / "dataset_info.json").write_text(json.dumps(registry))
+    return {r["instruction"]: r["output"] for r in chosen}
+
+
+def learn_recipe(model: Path) -> str:
+    train = "\n".join(f"  {key}: {value}" for key, value in LEARN_TRAIN.items())
+    return f"""schema_version: 1
+name: zephyr
+model:
+  id: {model}
+  template: qwen
+data:
+  datasets: [identity_zephyr]
+  cutoff_len: 64
+lora:
+  rank: 16
+  alpha: 32
+train:
+{train}
+hardware:
+  device: cpu
+eval:
+  prompts: ["Who are you?", "What is your name?"]
+"""
+
+
+@dataclass
+class LearnedRun:
+    studio: Studio
+    run_dir: Path
+    answers: dict[str, str]  # question -> the answer it was trained on
+    train_seconds: float  # `launch.py train` wall time
+    train_runtime: float  # LLaMA-Factory's own train_runtime
+
+
+@pytest.fixture(scope="session")
+def learned_run(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> LearnedRun:
+    """The tiny model trained through `launch.py train` until it knows who it is (once)."""
+    home = tmp_path_factory.mktemp("learned")
+    answers = write_identity_data(home / "data")
+    studio = Studio(home, home / "data")
+    recipe = studio.write_recipe("zephyr.yaml", learn_recipe(tiny_model))
+    started = time.monotonic()
+    result = studio.cli("train", str(recipe))
+    seconds = time.monotonic() - started
+    assert result.returncode == 0, result.stdout + result.stderr
+    (run_dir,) = studio.run_dirs()
+    runtime = json.loads((run_dir / "train_results.json").read_text())["train_runtime"]
+    return LearnedRun(studio, run_dir, answers, seconds, runtime)
+
+
+@pytest.fixture(scope="session")
+def chat_client(learned_run: LearnedRun):
+    """One chat worker with the learned run loaded, shared by the tests that only ask it."""
+    from lorastudio.chat import ChatClient
+    from lorastudio.chat_setup import resolve_setup
+
+    client = ChatClient(
+        log_path=learned_run.studio.home / "chat-worker.log",
+        env={"HF_HUB_OFFLINE": "1"},
+    )
+    client.load(resolve_setup(learned_run.run_dir))
+    yield client
+    client.close()

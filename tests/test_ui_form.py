@@ -50,6 +50,12 @@ def test_ranges_choices_and_defaults_come_from_the_schema():
         ("model.trust_remote_code", True, True),
         ("extra", {"gradient_checkpointing": True}, "gradient_checkpointing: true"),
         ("extra", {}, ""),
+        (
+            "eval.prompts",
+            ["Who are you?", "Hello, what can you do?"],
+            "Who are you?\nHello, what can you do?",
+        ),
+        ("eval.prompts", [], ""),
     ],
 )
 def test_a_value_goes_into_its_widget_and_back_unchanged(path, value, shown):

@@ -14,7 +14,9 @@ import yaml
 
 from lorastudio.recipe import recipe_fields
 
-Kind = Literal["bool", "choice", "int", "float", "text", "list", "int_list", "target", "mapping"]
+Kind = Literal[
+    "bool", "choice", "int", "float", "text", "list", "lines", "int_list", "target", "mapping"
+]
 HIDDEN = frozenset({"schema_version"})  # fixed at 1; shown in the YAML only
 
 
@@ -108,6 +110,8 @@ def form_fields() -> tuple[FieldSpec, ...]:
             continue
         annotation, nullable = _strip_none(doc.info.annotation)
         kind, choices = _kind(annotation)
+        if kind == "list" and (doc.info.json_schema_extra or {}).get("one_per_line"):
+            kind = "lines"  # free text that may hold commas (eval.prompts)
         specs.append(
             FieldSpec(
                 path=doc.path,
@@ -141,6 +145,8 @@ def to_widget(spec: FieldSpec, value: Any) -> Any:
     if spec.kind in ("int", "float"):
         ok = isinstance(value, int | float) and not isinstance(value, bool)
         return value if ok else None
+    if spec.kind == "lines":
+        return "\n".join(str(item) for item in value) if isinstance(value, list) else ""
     if spec.kind in ("list", "int_list", "target"):
         if isinstance(value, list):
             return ", ".join(str(item) for item in value)
@@ -174,6 +180,8 @@ def from_widget(spec: FieldSpec, value: Any) -> Any:
         return int(value) if isinstance(value, float) and value.is_integer() else value
     if spec.kind == "list":
         return _split(value)
+    if spec.kind == "lines":
+        return [line.strip() for line in str(value or "").splitlines() if line.strip()]
     if spec.kind == "int_list":
         parts = _split(value)
         return [_int_or_text(p) for p in parts] if parts else None

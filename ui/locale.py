@@ -50,10 +50,12 @@ TEXT: dict[str, tuple[str, str]] = {
     "section.train": ("Training", "训练参数"),
     "section.hardware": ("Hardware", "硬件"),
     "section.hardware.nodes": ("Nodes (multi-node)", "多机设置"),
+    "section.eval": ("Test prompts", "测试提示词"),
     "section.extra": ("Other LLaMA-Factory arguments", "其他 LLaMA-Factory 参数"),
     "field.range": ("Range: {range}.", "范围：{range}。"),
     "field.optional": ("Leave empty for none.", "留空表示不设置。"),
     "field.list": ("Comma-separated.", "用逗号分隔。"),
+    "field.lines": ("One per line.", "每行一条。"),
     "form.bad_mapping": ("is not a YAML mapping: write one `key: value` per line.", "不是 YAML 映射：每行写一个 `key: value`。"),
     # the live view
     "live.title": ("Live run", "当前运行"),
@@ -263,6 +265,7 @@ FIELDS: dict[str, tuple[str, str, str]] = {
     "hardware.nodes.master_port": ("Master port", "主节点端口", "序号为 0 的节点的端口。"),
     "hardware.nodes.interface": ("Network interface", "网络接口",
                                  "各节点互连所用的网卡，如 eth0（多节点训练；留空则由 HCCL/NCCL/Gloo 自选，可能选错）。"),
+    "eval.prompts": ("Test prompts", "测试提示词", "训练后由基础模型和基础模型 + 适配器并排回答的测试提示词（对话页、`chat RUN --prompt-set`）；对比表保存为 adapters/<运行>/prompts.jsonl。"),
     "extra": ("Extra arguments (YAML)", "额外参数（YAML）", "其他 LLaMA-Factory 训练参数，按原样传入。"),
 }
 # fmt: on

@@ -48,6 +48,8 @@ def _info(spec: FieldSpec):
             parts.append(t("field.range", lang, range=spec.range_text()))
         if spec.kind in ("list", "int_list", "target"):
             parts.append(t("field.list", lang))
+        if spec.kind == "lines":
+            parts.append(t("field.lines", lang))
         if spec.nullable:
             parts.append(t("field.optional", lang))
         return " ".join(parts)
@@ -77,7 +79,7 @@ def _widget(spec: FieldSpec, labels: Labels) -> gr.components.Component:
             allow_custom_value=True,
             elem_id=elem_id,
         )
-    lines = 3 if spec.kind == "mapping" else 1
+    lines = 3 if spec.kind in ("mapping", "lines") else 1
     return labels.make(gr.Textbox, texts, value=value, lines=lines, elem_id=elem_id)
 
 

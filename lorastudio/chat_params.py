@@ -1,0 +1,83 @@
+"""What one chat turn may ask: the sampling settings (each default declared once, with its range
+and help text, read by the CLI and the Chat tab) and the checks on a prompt and a conversation."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError
+
+from lorastudio.errors import ChatInputError, Problem, problems_from_validation
+
+MAX_NEW_TOKENS_CAP = 8192
+Message = dict[str, str]
+
+
+class ChatParams(BaseModel):
+    """Sampling settings of one reply; base and adapter answer with the same ones."""
+
+    model_config = ConfigDict(extra="forbid", frozen=True)
+
+    system: str = Field(
+        "", description="System prompt; empty uses the template's default, as training did."
+    )
+    temperature: float = Field(
+        0.95, ge=0.0, le=2.0, description="Randomness of sampling; 0 is greedy (deterministic)."
+    )
+    top_p: float = Field(
+        0.7, gt=0.0, le=1.0, description="Sample from the most likely tokens that add up to this."
+    )
+    max_new_tokens: int = Field(
+        1024, ge=1, le=MAX_NEW_TOKENS_CAP, description="Tokens generated at most per reply."
+    )
+    seed: int = Field(
+        42, ge=0, lt=2**32, description="Random seed; the same seed makes the same sampled reply."
+    )
+
+
+def make_params(**values: Any) -> ChatParams:
+    """ChatParams from user input; values left as None take the schema's default.
+
+    Raises:
+        ChatInputError: listing every refused value (field, value and fix).
+    """
+    try:
+        return ChatParams(**{k: v for k, v in values.items() if v is not None})
+    except ValidationError as exc:
+        raise ChatInputError(problems_from_validation(exc, ChatParams)) from None
+
+
+def check_messages(messages: list[Message]) -> list[Message]:
+    """A conversation the template can encode: user and assistant turns in turn, ending with a
+    user message that says something.
+
+    Raises:
+        ChatInputError: the conversation is empty, malformed, or its last prompt is blank.
+    """
+    if not messages:
+        raise ChatInputError([Problem("prompt", "", "is empty", "write what to ask")])
+    checked = []
+    for index, message in enumerate(messages):
+        role = "user" if index % 2 == 0 else "assistant"
+        if not isinstance(message, dict) or message.get("role") != role:
+            raise ChatInputError(
+                [
+                    Problem(
+                        f"messages[{index}]",
+                        message,
+                        f"should be a {role} turn",
+                        "alternate user and assistant turns, starting and ending with the user",
+                    )
+                ]
+            )
+        content = message.get("content")
+        if not isinstance(content, str):
+            raise ChatInputError(
+                [Problem(f"messages[{index}].content", content, "is not text", "send a string")]
+            )
+        checked.append({"role": role, "content": content})
+    if checked[-1]["role"] != "user" or not checked[-1]["content"].strip():
+        raise ChatInputError(
+            [Problem("prompt", checked[-1]["content"], "is empty", "write what to ask")]
+        )
+    return checked
