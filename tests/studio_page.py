@@ -137,9 +137,16 @@ class StepLog(threading.Thread):
             time.sleep(0.002)
 
 
+def choose(page, picker: str, name: str) -> None:
+    """Pick `name` in the Gradio dropdown `picker` (a CSS id), looking only at its own list:
+    another dropdown's list may still be open while a timer redraws the page."""
+    page.click(f"{picker} input")
+    page.locator(picker).get_by_role("option", name=name, exact=True).click()
+    page.locator(picker).get_by_role("option").first.wait_for(state="detached")
+
+
 def pick_recipe(page, name: str) -> None:
-    page.click("#recipe-picker input")
-    page.get_by_role("option", name=name).click()
+    choose(page, "#recipe-picker", name)
     page.wait_for_function(
         "n => document.querySelector('#train-message').innerText.includes(n)", arg=name
     )

@@ -19,6 +19,7 @@ from studio_page import (
     STEP_CLOCK,
     StepLog,
     StudioServer,
+    choose,
     coloured_pixels,
     needs_browser,
     pick_recipe,
@@ -78,8 +79,7 @@ def visible_text(page, where: str, text: str):
 def open_runs_tab(page, run_id: str) -> None:
     page.get_by_role("tab", name="Runs").click()
     visible_text(page, "#runs-table", run_id).wait_for()
-    page.click("#runs-pick input")
-    page.get_by_role("option", name=run_id).click()
+    choose(page, "#runs-pick", run_id)
     page.wait_for_function(
         "() => document.querySelector('#runs-recipe .cm-content')?.innerText.includes('name:')"
     )
@@ -228,8 +228,7 @@ def test_two_runs_are_overlaid_and_their_recipes_diffed(
 
         page.get_by_role("tab", name="Runs").click()
         for picker, run_dir in (("#runs-a", first), ("#runs-b", second)):
-            page.click(f"{picker} input")
-            page.get_by_role("option", name=run_dir.name).click()
+            choose(page, picker, run_dir.name)
         visible_text(page, "#runs-diff", "lora.rank").wait_for()
         row = page.locator("#runs-diff tr", has_text="lora.rank").filter(visible=True)
         row = row.first.inner_text()
