@@ -164,16 +164,20 @@ def progress(page) -> dict:
     return {k: bar.get_attribute(f"data-{k}") for k in ("step", "total", "state")}
 
 
-def wait_progress(page, state: str | None = None, step: int | None = None, timeout=300):
-    """Wait until the bar shows ``state`` and/or at least ``step``."""
+def wait_progress(
+    page, state: str | None = None, step: int | None = None, timeout=300, run: str | None = None
+):
+    """Wait until the bar shows ``state`` and/or at least ``step`` (of ``run``, when given: the
+    bar keeps showing the last run until a newly started one is attached)."""
     page.wait_for_function(
-        """([state, step]) => {
+        """([state, step, run]) => {
             const bar = document.querySelector('.ls-progress');
             if (!bar) return false;
             return (state === null || bar.dataset.state === state)
-                && (step === null || Number(bar.dataset.step) >= step);
+                && (step === null || Number(bar.dataset.step) >= step)
+                && (run === null || bar.dataset.run === run);
         }""",
-        arg=[state, step],
+        arg=[state, step, run],
         timeout=timeout * 1000,
     )
 
@@ -190,3 +194,34 @@ def coloured_pixels(png: bytes, colour: tuple[int, int, int], tolerance: int = 4
         for pixel in image.getdata()
         if all(abs(a - b) <= tolerance for a, b in zip(pixel, colour, strict=True))
     )
+
+
+# Texts that stay as they are in every language: names, and Gradio's own footer.
+UNTRANSLATED = {"English", "LoRA", "Settings", "Built with Gradio", "Use via API"}
+
+_SHOWN_TEXTS = """() => {
+  const picked = 'label, button, [role=tab], th, .prose, span[data-testid=block-info], legend';
+  const out = [];
+  for (const el of document.querySelectorAll(picked)) {
+    if (el.closest('.cm-editor, #train-message, #runs-message')) continue;  // code, and past news
+    const box = el.getBoundingClientRect();
+    if (box.width && box.height) out.push(el.innerText || el.getAttribute('placeholder') || '');
+  }
+  return out;
+}"""
+
+
+def english_texts(page) -> set[str]:
+    """Labels, buttons, tabs, headings and help on show that have English words and no Chinese:
+    what a switch to 中文 left untranslated."""
+    import re
+
+    found = set()
+    for text in page.evaluate(_SHOWN_TEXTS):
+        for line in text.splitlines():
+            line = line.strip()
+            if line in UNTRANSLATED or re.search(r"[\u4e00-\u9fff]", line):
+                continue
+            if re.search(r"[A-Za-z]{3,}", line):
+                found.add(line)
+    return found

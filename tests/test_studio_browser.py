@@ -13,11 +13,14 @@ from studio_page import (
     CHROMIUM,
     CHROMIUM_ARGS,
     StudioServer,
+    english_texts,
     needs_browser,
     pick_recipe,
     studio_home,
     yaml_text,
 )
+
+from ui.locale import TEXT
 
 pytestmark = needs_browser
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
@@ -101,6 +104,21 @@ def test_a_wrong_value_is_explained_beside_its_field_in_english_and_chinese(page
     assert "打开运行" in page.locator("#runs-pick").inner_text()
     assert page.locator("#runs-resume").inner_text() == "从最近的检查点继续"
     assert "字段" in page.locator("#runs-diff").inner_text()
+
+
+def test_after_the_switch_to_chinese_no_english_text_is_left_on_any_tab(page):
+    pick_recipe(page, "tiny.yaml")
+    page.get_by_label("中文").check()
+    page.wait_for_function("() => document.querySelector('#start')?.innerText === '开始训练'")
+    left: dict[str, set[str]] = {}
+    names = [zh for key, (_, zh) in TEXT.items() if key.startswith("tab.")]
+    for name in names:
+        page.get_by_role("tab", name=name, exact=True).click()
+        for section in page.locator("button.label-wrap").filter(visible=True).all():
+            section.click()  # open every accordion, so its contents are checked too
+        page.wait_for_timeout(500)
+        left[name] = english_texts(page)
+    assert len(left) >= 2 and not any(left.values()), left
 
 
 def test_the_language_choice_is_kept_when_the_page_is_reopened(page):

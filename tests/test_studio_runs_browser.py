@@ -220,11 +220,11 @@ def test_two_runs_are_overlaid_and_their_recipes_diffed(
         page = open_page(server.url)
         pick_recipe(page, "short.yaml")
         first = start_run(page, studio)
-        wait_progress(page, state="succeeded", timeout=300)
+        wait_progress(page, state="succeeded", timeout=300, run=first.name)
         page.locator("#field-lora-rank input").fill("16")
         page.locator("#recipe-yaml").get_by_text("rank: 16").wait_for()
         second = start_run(page, studio)
-        wait_progress(page, state="succeeded", timeout=300)
+        wait_progress(page, state="succeeded", timeout=300, run=second.name)
 
         page.get_by_role("tab", name="Runs").click()
         for picker, run_dir in (("#runs-a", first), ("#runs-b", second)):
@@ -233,9 +233,13 @@ def test_two_runs_are_overlaid_and_their_recipes_diffed(
         row = page.locator("#runs-diff tr", has_text="lora.rank").filter(visible=True)
         row = row.first.inner_text()
         assert "8" in row and "16" in row
-        time.sleep(1)  # the chart redraws with both curves
-        overlay = page.locator("#runs-overlay").screenshot()
-        assert coloured_pixels(overlay, LINE_BLUE) > 50
-        assert coloured_pixels(overlay, LINE_ORANGE) > 50
+        # the chart redraws with both curves (vega draws after the update arrives)
+        deadline, drawn = time.monotonic() + 30, (0, 0)
+        while time.monotonic() < deadline and min(drawn) <= 50:
+            overlay = page.locator("#runs-overlay").screenshot()
+            drawn = (coloured_pixels(overlay, LINE_BLUE), coloured_pixels(overlay, LINE_ORANGE))
+            time.sleep(0.5)
+        assert drawn[0] > 50, "the first run's curve (blue) is not drawn"
+        assert drawn[1] > 50, "the second run's curve (orange) is not drawn"
     finally:
         server.kill()

@@ -92,7 +92,8 @@ def _clock(seconds: float) -> str:
 
 
 def progress_html(progress: Progress, lang: str) -> str:
-    """The progress bar; ``data-step`` lets tests and scripts read where the run is."""
+    """The progress bar; ``data-run``, ``data-step`` and ``data-state`` let tests and scripts
+    read which run it shows and where that run is."""
     if progress.total_steps == 0 and progress.live:
         text = t("live.loading", lang, elapsed=_clock(progress.since_start))
     else:
@@ -105,7 +106,8 @@ def progress_html(progress: Progress, lang: str) -> str:
             ]
         )
     return (
-        f'<div class="ls-progress" data-step="{progress.step}" '
+        f'<div class="ls-progress" data-run="{html.escape(progress.run_id)}" '
+        f'data-step="{progress.step}" '
         f'data-total="{progress.total_steps}" data-state="{progress.state}">'
         f'<div class="ls-bar"><div class="ls-fill" style="width:{progress.fraction:.1%}">'
         f'</div></div><div class="ls-progress-text">{html.escape(text)}</div></div>'
