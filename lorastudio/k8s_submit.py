@@ -8,14 +8,24 @@ and deletes it for `stop`. The client is imported only inside these functions
 from __future__ import annotations
 
 import copy
+import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from lorastudio.errors import RunError
-from lorastudio.k8s import API_VERSION, CONTAINER, KIND, Manifest
+from lorastudio.k8s import API_VERSION, CONTAINER, KIND, K8sOptions, Manifest, render
 from lorastudio.recipe import Recipe, dump_recipe
-from lorastudio.runs import FINAL_STATES, RECIPE_FILE, read_status, update_status, write_text_atomic
+from lorastudio.runs import (
+    FINAL_STATES,
+    RECIPE_FILE,
+    create_run_dir,
+    read_status,
+    update_status,
+    write_text_atomic,
+)
+from lorastudio.workspace import Workspace
 
 GROUP, VERSION, PLURAL = "kubeflow.org", "v1", "pytorchjobs"
 MANIFEST_FILE = "kubernetes.yaml"
@@ -155,6 +165,28 @@ def submit(
             + manifest.job["spec"]["pytorchReplicaSpecs"].get("Worker", {}).get("replicas", 0),
         },
     )
+
+
+def submit_new_run(
+    recipe: Recipe, options: K8sOptions, workspace: Workspace, context: str | None = None
+) -> tuple[Manifest, dict[str, Any]]:
+    """Record a new run of ``recipe``, render its job under the run's id and submit it (what
+    `python launch.py k8s --submit` and the studio do). Returns the manifest sent and the run's
+    status; when anything fails, no run folder is left behind (nothing was submitted).
+
+    Raises:
+        RecipeError: the recipe cannot run on a cluster as written.
+        RunError: no kubeconfig, cluster unreachable, no Training Operator, no permission.
+    """
+    run_dir = create_run_dir(workspace.adapters_dir, recipe.name)
+    try:
+        options = replace(options, run_id=run_dir.name)
+        manifest = render(recipe, options, workspace, workspace.dataset_registry())
+        status = submit(manifest, recipe, run_dir, context=context)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    return manifest, status
 
 
 def _delete_job(api: _Api, namespace: str, name: str) -> None:
