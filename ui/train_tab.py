@@ -13,7 +13,7 @@ from lorastudio import launcher
 from lorastudio.errors import RecipeError
 from lorastudio.recipe_text import list_recipes, read_recipe_upload, set_field
 from lorastudio.validation import check_recipe_text
-from ui import editor, live, recipe_form
+from ui import editor, live, recipe_form, scale_view
 from ui.config import StudioConfig
 from ui.fields import FieldSpec, from_widget, to_widget, value_at
 from ui.labels import Labels
@@ -33,6 +33,7 @@ class TrainTab:
     yaml_error: gr.Markdown
     compiled: gr.Code
     command: gr.Code
+    scale: scale_view.ScaleView
     live: live.LivePanel
 
     def checked_outputs(self) -> list:
@@ -76,7 +77,7 @@ def build(config: StudioConfig, labels: Labels) -> TrainTab:
             form = recipe_form.build(labels)
         with gr.Column(scale=4, elem_classes=["ls-sticky"]):
             panel = live.build(config, labels)
-            yaml_code, yaml_error, compiled, command = _recipe_views(labels)
+            yaml_code, yaml_error, compiled, command, scale = _recipe_views(labels)
     return TrainTab(
         picker,
         upload,
@@ -87,13 +88,15 @@ def build(config: StudioConfig, labels: Labels) -> TrainTab:
         yaml_error,
         compiled,
         command,
+        scale,
         panel,
     )
 
 
 def _recipe_views(labels: Labels):
     """The recipe as YAML (editable), and what it compiles to: LLaMA-Factory's config and the
-    exact command, side by side with the form and next to the Start button."""
+    exact command, side by side with the form and next to the Start button; and how it scales
+    out (each node's command, a Kubernetes job)."""
     with gr.Tabs():
         with labels.make(gr.Tab, {"label": "train.yaml_tab"}):
             yaml_code = labels.make(
@@ -126,7 +129,9 @@ def _recipe_views(labels: Labels):
                 max_lines=16,
                 elem_id="compiled-command",
             )
-    return yaml_code, yaml_error, compiled, command
+        with labels.make(gr.Tab, {"label": "scale.tab"}, elem_id="scale-tab"):
+            scale = scale_view.build(labels)
+    return yaml_code, yaml_error, compiled, command, scale
 
 
 def _error_line(problems, lang: str) -> dict:
@@ -140,6 +145,7 @@ class TrainActions:
 
     tab: TrainTab
     config: StudioConfig
+    scale: scale_view.ScaleActions | None = None  # the Scale-out view, once wired
 
     def render(self, lang: str, checked: editor.Checked, with_fields: bool) -> dict:
         """Updates for a checked recipe: problems beside their fields, the preview, the
@@ -236,6 +242,7 @@ class TrainActions:
 def wire(tab: TrainTab, config: StudioConfig, lang: gr.State) -> TrainActions:
     """Connect the tab's events (the app calls this once every tab is built)."""
     act = TrainActions(tab, config)
+    act.scale = scale_view.wire(tab.scale, config, lang, tab.yaml)
     shown = [tab.yaml, *tab.form.widgets, *tab.checked_outputs()]
     edits = {"show_progress": "hidden", "trigger_mode": "always_last"}
     tab.picker.input(guarded(tab.message, act.pick), [lang, tab.picker], shown, **edits)
