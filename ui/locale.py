@@ -223,7 +223,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "reason.vanished": ("the run's supervisor process disappeared; resume continues from the last checkpoint", "运行的监督进程消失了；“继续”会从最近的检查点接着训练"),
     # scale-out: the Train tab's "Scale out" view (ui/scale_view.py) and the core's scale-out
     # messages (patterns in ui/messages.py)
-    "scale.tab": ("Scale out", "扩展"),
+    "scale.title": ("Scale out: several machines, Kubernetes", "扩展：多台机器、Kubernetes"),
     "scale.nodes_title": ("### Several machines", "### 多台机器"),
     "scale.one_node": (
         "This recipe trains on one machine. To train on several, set **Nodes** "

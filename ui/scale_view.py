@@ -1,7 +1,7 @@
-"""The Train tab's "Scale out" view: the command each node of a multi-node recipe runs (ready to
-copy), and the recipe as a Kubeflow PyTorchJob + ConfigMap — shown, downloadable, and submitted
-to the cluster of the user's kubeconfig, where the Runs tab follows it. It follows the recipe in
-the editor as the compiled preview does; every callback is a thin call into lorastudio
+"""The Train tab's folded "Scale out" view: the command each node of a multi-node recipe runs
+(ready to copy), and the recipe as a Kubeflow PyTorchJob + ConfigMap — shown, downloadable, and
+submitted to the cluster of the user's kubeconfig, where the Runs tab follows it. It follows the
+recipe in the editor as the compiled preview does; every callback is a thin call into lorastudio
 (`multinode`, `k8s`, `k8s_submit`), the same calls `python launch.py train|k8s` make."""
 
 from __future__ import annotations
@@ -53,17 +53,47 @@ class ScaleView:
 
 
 def build(labels: Labels) -> ScaleView:
-    """Lay out the view inside the current Blocks context (the Train tab's "Scale out" tab)."""
-    labels.make(gr.Markdown, {"value": "scale.nodes_title"})
-    nodes = gr.Markdown(elem_id="scale-nodes")
-    labels.make(gr.Markdown, {"value": "scale.k8s_title"})
+    """Lay out the view, folded, inside the current Blocks context: the nodes' commands beside
+    the Kubernetes job (the Train tab puts it under the recipe picker)."""
+    folded = labels.make(gr.Accordion, {"label": "scale.title"}, open=False, elem_id="scale-out")
+    with folded, gr.Row(equal_height=False):
+        with gr.Column(scale=1):
+            labels.make(gr.Markdown, {"value": "scale.nodes_title"})
+            nodes = gr.Markdown(elem_id="scale-nodes")
+        with gr.Column(scale=1):
+            labels.make(gr.Markdown, {"value": "scale.k8s_title"})
+            image, namespace, pvc = _cluster_settings(labels)
+            manifest = labels.make(
+                gr.Code,
+                {"label": "scale.manifest"},
+                language="yaml",
+                interactive=False,
+                lines=14,
+                max_lines=14,
+                elem_id="k8s-manifest",
+            )
+            problems = gr.Markdown(elem_classes=["field-error"], elem_id="k8s-problems")
+            with gr.Row():
+                download = labels.make(
+                    gr.DownloadButton,
+                    {"label": "scale.download"},
+                    interactive=False,
+                    elem_id="k8s-download",
+                )
+                submit = labels.make(gr.Button, {"value": "scale.submit"}, elem_id="k8s-submit")
+            message = gr.Markdown(elem_id="k8s-message")
+    return ScaleView(nodes, image, namespace, pvc, manifest, problems, download, submit, message)
+
+
+def _cluster_settings(labels: Labels) -> tuple[gr.Textbox, gr.Textbox, gr.Textbox]:
+    """Image, namespace and claim: `python launch.py k8s --image --namespace --pvc`."""
+    image = labels.make(
+        gr.Textbox,
+        {"label": "scale.image", "info": "scale.image_info"},
+        placeholder=DEFAULT_IMAGES["cuda"],
+        elem_id="k8s-image",
+    )
     with gr.Row():
-        image = labels.make(
-            gr.Textbox,
-            {"label": "scale.image", "info": "scale.image_info"},
-            placeholder=DEFAULT_IMAGES["cuda"],
-            elem_id="k8s-image",
-        )
         namespace = labels.make(
             gr.Textbox, {"label": "scale.namespace"}, value=_DEFAULTS.namespace, elem_id="k8s-ns"
         )
@@ -73,26 +103,7 @@ def build(labels: Labels) -> ScaleView:
             value=_DEFAULTS.pvc,
             elem_id="k8s-pvc",
         )
-    manifest = labels.make(
-        gr.Code,
-        {"label": "scale.manifest"},
-        language="yaml",
-        interactive=False,
-        lines=16,
-        max_lines=16,
-        elem_id="k8s-manifest",
-    )
-    problems = gr.Markdown(elem_classes=["field-error"], elem_id="k8s-problems")
-    with gr.Row():
-        download = labels.make(
-            gr.DownloadButton,
-            {"label": "scale.download"},
-            interactive=False,
-            elem_id="k8s-download",
-        )
-        submit = labels.make(gr.Button, {"value": "scale.submit"}, elem_id="k8s-submit")
-    message = gr.Markdown(elem_id="k8s-message")
-    return ScaleView(nodes, image, namespace, pvc, manifest, problems, download, submit, message)
+    return image, namespace, pvc
 
 
 def _code_block(command: str) -> str:

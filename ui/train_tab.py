@@ -72,12 +72,13 @@ def build(config: StudioConfig, labels: Labels) -> TrainTab:
             gr.DownloadButton, {"label": "train.download"}, scale=1, elem_id="recipe-download"
         )
     message = gr.Markdown(elem_id="train-message")
+    scale = scale_view.build(labels)  # folded: each node's command, a Kubernetes job
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             form = recipe_form.build(labels)
         with gr.Column(scale=4, elem_classes=["ls-sticky"]):
             panel = live.build(config, labels)
-            yaml_code, yaml_error, compiled, command, scale = _recipe_views(labels)
+            yaml_code, yaml_error, compiled, command = _recipe_views(labels)
     return TrainTab(
         picker,
         upload,
@@ -95,8 +96,7 @@ def build(config: StudioConfig, labels: Labels) -> TrainTab:
 
 def _recipe_views(labels: Labels):
     """The recipe as YAML (editable), and what it compiles to: LLaMA-Factory's config and the
-    exact command, side by side with the form and next to the Start button; and how it scales
-    out (each node's command, a Kubernetes job)."""
+    exact command, side by side with the form and next to the Start button."""
     with gr.Tabs():
         with labels.make(gr.Tab, {"label": "train.yaml_tab"}):
             yaml_code = labels.make(
@@ -129,9 +129,7 @@ def _recipe_views(labels: Labels):
                 max_lines=16,
                 elem_id="compiled-command",
             )
-        with labels.make(gr.Tab, {"label": "scale.tab"}, elem_id="scale-tab"):
-            scale = scale_view.build(labels)
-    return yaml_code, yaml_error, compiled, command, scale
+    return yaml_code, yaml_error, compiled, command
 
 
 def _error_line(problems, lang: str) -> dict:
