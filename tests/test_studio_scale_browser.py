@@ -1,6 +1,7 @@
 """The Scale-out view in a real browser (Debian's Chromium through Playwright) against a real
 `python launch.py`: a shipped two-node recipe shows node 1's command, ready to copy, and the
-manifest downloads as <recipe>-pytorchjob.yaml; the view follows the language switch."""
+manifest downloads as <recipe>-pytorchjob.yaml; the view follows the language switch. It
+rewrites ui/screenshots/train-scale-out.png."""
 
 from __future__ import annotations
 
@@ -22,6 +23,7 @@ pytestmark = needs_browser
 sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
 RECIPE = "qwen2.5-7b-lora-2node.yaml"
+SCREENSHOT = Path(__file__).resolve().parents[1] / "ui" / "screenshots" / "train-scale-out.png"
 
 
 @pytest.fixture(scope="module")
@@ -55,6 +57,7 @@ def test_a_two_node_recipe_shows_node_1s_command_and_downloads_its_manifest(page
     page.wait_for_function(
         "() => document.querySelector('#k8s-manifest .cm-content').innerText.includes('ConfigMap')"
     )
+    page.locator("#scale-out").screenshot(path=str(SCREENSHOT))  # the README's picture
     with page.expect_download() as download:
         page.click("#k8s-download")
     assert download.value.suggested_filename == "qwen2.5-7b-lora-2node-pytorchjob.yaml"
