@@ -14,6 +14,7 @@ from pathlib import Path
 
 import gradio as gr
 import jsonschema
+import kubernetes_validate
 import pytest
 import yaml
 from conftest import FIXTURES, LF_DATA, REPO, Studio
@@ -125,10 +126,11 @@ def test_a_recipe_with_problems_shows_the_previews_problems_and_no_manifest(act)
     assert out[act.view.manifest] == "" and out[act.view.download]["interactive"] is False
 
 
-def test_the_manifest_validates_against_the_pytorchjob_crd(act, crd_schema):
+def test_the_manifest_validates_against_the_pytorchjob_crd_and_the_core_schema(act, crd_schema):
     out = shown(act, TWO_NODES)
     config_map, job = yaml.safe_load_all(out[act.view.manifest])
     jsonschema.Draft4Validator(crd_schema).validate(job)
+    kubernetes_validate.validate(config_map, "1.30", strict=True)
     assert job["metadata"]["namespace"] == config_map["metadata"]["namespace"] == "ml"
     assert job["spec"]["pytorchReplicaSpecs"]["Worker"]["replicas"] == 1
     container = job["spec"]["pytorchReplicaSpecs"]["Master"]["template"]["spec"]["containers"][0]
