@@ -8,6 +8,7 @@ and deletes it for `stop`. The client is imported only inside these functions
 from __future__ import annotations
 
 import copy
+import os
 import shutil
 import time
 from dataclasses import replace
@@ -28,6 +29,8 @@ from lorastudio.runs import (
 from lorastudio.workspace import Workspace
 
 GROUP, VERSION, PLURAL = "kubeflow.org", "v1", "pytorchjobs"
+TIMEOUT_ENV = "LORASTUDIO_K8S_TIMEOUT"  # seconds one API call may take (connect + answer)
+DEFAULT_TIMEOUT = 30.0
 MANIFEST_FILE = "kubernetes.yaml"
 BACKEND = "kubernetes"
 # PyTorchJob condition types (kubeflow.org/v1 JobConditionType) -> run states.
@@ -69,6 +72,7 @@ class _Api:
             ) from None
         self.server = api_client.configuration.host
         self.context = context
+        self.timeout = _timeout()
         self.custom = client.CustomObjectsApi(api_client)
         self.core = client.CoreV1Api(api_client)
         self.ApiException = client.ApiException
@@ -77,15 +81,37 @@ class _Api:
         """Run one API call; every failure becomes a RunError that says what to do."""
         import urllib3
 
+        kwargs.setdefault("_request_timeout", self.timeout)
         try:
             return function(*args, **kwargs)
         except self.ApiException as exc:
             raise ClusterError(_explain(exc, what, self.server), exc.status) from None
+        except urllib3.exceptions.TimeoutError:
+            raise ClusterError(
+                f"the Kubernetes API server at {self.server} did not answer within "
+                f"{self.timeout:g} s when asked to {what}; check the cluster is up and your "
+                f"kubeconfig's context (or allow more time with {TIMEOUT_ENV}=SECONDS)"
+            ) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ClusterError(
                 f"cannot reach the Kubernetes API server at {self.server} to {what} ({exc}); "
                 "check the cluster is up and your kubeconfig's context"
             ) from None
+
+
+def _timeout() -> float:
+    """Seconds one API call may take, from LORASTUDIO_K8S_TIMEOUT (default 30): a server that
+    accepts the connection and never answers must not hold `--submit` or the studio forever."""
+    text = os.environ.get(TIMEOUT_ENV, "")
+    try:
+        value = float(text) if text else DEFAULT_TIMEOUT
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise RunError(
+            f"{TIMEOUT_ENV}={text!r} is not a number of seconds above 0; unset it or give e.g. 30"
+        )
+    return value
 
 
 def _explain(exc: Any, what: str, server: str) -> str:
