@@ -8,8 +8,6 @@ from __future__ import annotations
 import argparse
 import json
 import shlex
-import shutil
-import time
 from pathlib import Path
 from typing import TextIO
 
@@ -20,7 +18,7 @@ from lorastudio.memory import gib
 from lorastudio.multinode import NodeFlags, per_node_commands
 from lorastudio.preflight import PreflightReport
 from lorastudio.recipe import Recipe
-from lorastudio.runs import PREFLIGHT_FILE, create_run_dir, read_status
+from lorastudio.runs import PREFLIGHT_FILE, read_status
 from lorastudio.validation import check_recipe_file
 from lorastudio.workspace import Workspace
 
@@ -142,40 +140,35 @@ def cmd_check(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
 
 def cmd_k8s(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     """Render the recipe's PyTorchJob + ConfigMap; with --submit, send them and record a run."""
-    from lorastudio.k8s import K8sOptions, render
+    from lorastudio.k8s import K8sOptions, draft_run_id, render
 
     overrides = list(args.overrides)
     if args.nnodes is not None:
         overrides.append(f"hardware.nodes.count={args.nnodes}")
     recipe = check_recipe_file(args.recipe, ws, overrides=overrides)
-    run_dir = create_run_dir(ws.adapters_dir, recipe.name) if args.submit else None
-    run_id = run_dir.name if run_dir else f"{time.strftime('%Y%m%d-%H%M%S')}-{recipe.name}"
     options = K8sOptions(
-        run_id=run_id,
+        run_id=draft_run_id(recipe.name),
         image=args.image,
         namespace=args.namespace,
         pvc=args.pvc,
         device=args.device,
         cards_per_node=args.cards_per_node,
     )
-    try:
+    if not args.submit:
         manifest = render(recipe, options, ws, ws.dataset_registry())
         if args.output:
             Path(args.output).write_text(manifest.to_yaml(), encoding="utf-8")
-        elif not args.submit:
+        else:
             print(manifest.to_yaml(), end="", file=out)
-        if not args.submit:
-            return EXIT_OK
-        from lorastudio.k8s_submit import submit
+        return EXIT_OK
+    from lorastudio.k8s_submit import submit_new_run
 
-        status = submit(manifest, recipe, run_dir, context=args.context)
-    except BaseException:
-        if run_dir is not None:
-            shutil.rmtree(run_dir, ignore_errors=True)  # nothing was submitted: no run
-        raise
+    manifest, status = submit_new_run(recipe, options, ws, context=args.context)
+    if args.output:
+        Path(args.output).write_text(manifest.to_yaml(), encoding="utf-8")
     cluster = status["kubernetes"]
     print(
-        f"run {run_id} submitted: PyTorchJob {cluster['job']} in namespace "
+        f"run {manifest.run_id} submitted: PyTorchJob {cluster['job']} in namespace "
         f"{cluster['namespace']} at {cluster['server']}",
         file=out,
     )

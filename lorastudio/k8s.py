@@ -20,6 +20,7 @@ from __future__ import annotations
 import json
 import re
 import shlex
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path, PurePosixPath
 from typing import Any
@@ -125,6 +126,12 @@ def job_name_for(recipe_name: str, run_id: str) -> str:
     slug = re.sub(r"[^a-z0-9-]+", "-", recipe_name.lower()).strip("-")[:32].strip("-")
     stamp = run_id[:15].replace("_", "-")
     return f"{slug or 'lorastudio'}-{stamp}"
+
+
+def draft_run_id(recipe_name: str, now: float | None = None) -> str:
+    """The run id of a manifest that is rendered but not submitted (a submitted one carries
+    its run folder's name instead)."""
+    return f"{time.strftime('%Y%m%d-%H%M%S', time.localtime(now))}-{recipe_name}"
 
 
 def _pod_workspace() -> Workspace:

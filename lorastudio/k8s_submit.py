@@ -8,16 +8,29 @@ and deletes it for `stop`. The client is imported only inside these functions
 from __future__ import annotations
 
 import copy
+import os
+import shutil
 import time
+from dataclasses import replace
 from pathlib import Path
 from typing import Any
 
 from lorastudio.errors import RunError
-from lorastudio.k8s import API_VERSION, CONTAINER, KIND, Manifest
+from lorastudio.k8s import API_VERSION, CONTAINER, KIND, K8sOptions, Manifest, render
 from lorastudio.recipe import Recipe, dump_recipe
-from lorastudio.runs import FINAL_STATES, RECIPE_FILE, read_status, update_status, write_text_atomic
+from lorastudio.runs import (
+    FINAL_STATES,
+    RECIPE_FILE,
+    create_run_dir,
+    read_status,
+    update_status,
+    write_text_atomic,
+)
+from lorastudio.workspace import Workspace
 
 GROUP, VERSION, PLURAL = "kubeflow.org", "v1", "pytorchjobs"
+TIMEOUT_ENV = "LORASTUDIO_K8S_TIMEOUT"  # seconds one API call may take (connect + answer)
+DEFAULT_TIMEOUT = 30.0
 MANIFEST_FILE = "kubernetes.yaml"
 BACKEND = "kubernetes"
 # PyTorchJob condition types (kubeflow.org/v1 JobConditionType) -> run states.
@@ -59,6 +72,7 @@ class _Api:
             ) from None
         self.server = api_client.configuration.host
         self.context = context
+        self.timeout = _timeout()
         self.custom = client.CustomObjectsApi(api_client)
         self.core = client.CoreV1Api(api_client)
         self.ApiException = client.ApiException
@@ -67,15 +81,37 @@ class _Api:
         """Run one API call; every failure becomes a RunError that says what to do."""
         import urllib3
 
+        kwargs.setdefault("_request_timeout", self.timeout)
         try:
             return function(*args, **kwargs)
         except self.ApiException as exc:
             raise ClusterError(_explain(exc, what, self.server), exc.status) from None
+        except urllib3.exceptions.TimeoutError:
+            raise ClusterError(
+                f"the Kubernetes API server at {self.server} did not answer within "
+                f"{self.timeout:g} s when asked to {what}; check the cluster is up and your "
+                f"kubeconfig's context (or allow more time with {TIMEOUT_ENV}=SECONDS)"
+            ) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
             raise ClusterError(
                 f"cannot reach the Kubernetes API server at {self.server} to {what} ({exc}); "
                 "check the cluster is up and your kubeconfig's context"
             ) from None
+
+
+def _timeout() -> float:
+    """Seconds one API call may take, from LORASTUDIO_K8S_TIMEOUT (default 30): a server that
+    accepts the connection and never answers must not hold `--submit` or the studio forever."""
+    text = os.environ.get(TIMEOUT_ENV, "")
+    try:
+        value = float(text) if text else DEFAULT_TIMEOUT
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise RunError(
+            f"{TIMEOUT_ENV}={text!r} is not a number of seconds above 0; unset it or give e.g. 30"
+        )
+    return value
 
 
 def _explain(exc: Any, what: str, server: str) -> str:
@@ -155,6 +191,28 @@ def submit(
             + manifest.job["spec"]["pytorchReplicaSpecs"].get("Worker", {}).get("replicas", 0),
         },
     )
+
+
+def submit_new_run(
+    recipe: Recipe, options: K8sOptions, workspace: Workspace, context: str | None = None
+) -> tuple[Manifest, dict[str, Any]]:
+    """Record a new run of ``recipe``, render its job under the run's id and submit it (what
+    `python launch.py k8s --submit` and the studio do). Returns the manifest sent and the run's
+    status; when anything fails, no run folder is left behind (nothing was submitted).
+
+    Raises:
+        RecipeError: the recipe cannot run on a cluster as written.
+        RunError: no kubeconfig, cluster unreachable, no Training Operator, no permission.
+    """
+    run_dir = create_run_dir(workspace.adapters_dir, recipe.name)
+    try:
+        options = replace(options, run_id=run_dir.name)
+        manifest = render(recipe, options, workspace, workspace.dataset_registry())
+        status = submit(manifest, recipe, run_dir, context=context)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    return manifest, status
 
 
 def _delete_job(api: _Api, namespace: str, name: str) -> None:

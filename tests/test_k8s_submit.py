@@ -6,6 +6,7 @@ here, so scheduling, pods and the Training Operator itself are not exercised (se
 from __future__ import annotations
 
 import json
+import socket
 import subprocess
 import sys
 
@@ -125,6 +126,24 @@ def test_an_unreachable_cluster_is_named_with_its_address(studio: Studio, crd_sc
     assert result.returncode == 2
     assert f"cannot reach the Kubernetes API server at {api.url}" in result.stderr
     assert studio.run_dirs() == []
+
+
+def test_a_cluster_that_never_answers_is_given_up_after_the_timeout(studio, crd_schema):
+    api = FakeKubernetesApi(crd_schema)  # its address, but a socket that accepts and says nothing
+    api.server.server_close()
+    host, port = api.url.removeprefix("http://").split(":")
+    silent = socket.socket()
+    silent.bind((host, int(port)))
+    silent.listen(8)
+    try:
+        studio.env["KUBECONFIG"] = str(api.kubeconfig(studio.home / "kubeconfig"))
+        studio.env["LORASTUDIO_K8S_TIMEOUT"] = "1.5"
+        result = submit(studio)
+    finally:
+        silent.close()
+    assert result.returncode == 2, result.stderr
+    assert f"the Kubernetes API server at {api.url} did not answer within 1.5 s" in result.stderr
+    assert "Traceback" not in result.stderr and studio.run_dirs() == []
 
 
 def test_a_cluster_without_the_training_operator_is_told_to_install_it(studio, crd_schema):

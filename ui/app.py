@@ -96,7 +96,8 @@ def _wire_language(
     on_open = list(dict.fromkeys([switch, *labels.components, *train_outputs, *runs_outputs]))
     quiet = {"show_progress": "hidden"}
     picked = [runs.tab.pick, runs.tab.run_a, runs.tab.run_b]
-    switch.input(on_switch, [switch, train.tab.yaml, *picked], everything, **quiet)
+    switched = switch.input(on_switch, [switch, train.tab.yaml, *picked], everything, **quiet)
+    train.scale.follow(switched)  # its texts are rendered per recipe, not relabelled
     demo.load(on_load, [lang], on_open, **quiet)
     runs_item.select(
         guarded(runs.tab.message, runs.open), [lang, runs.tab.pick], runs_outputs, **quiet

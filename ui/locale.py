@@ -221,6 +221,83 @@ TEXT: dict[str, tuple[str, str]] = {
     "failure.killed": ("the trainer was killed (SIGKILL), most often for lack of RAM", "训练进程被杀死（SIGKILL），通常是内存不足"),
     "reason.stopped": ("stopped by request at step {step} ({how})", "应请求在第 {step} 步停止（{how}）"),
     "reason.vanished": ("the run's supervisor process disappeared; resume continues from the last checkpoint", "运行的监督进程消失了；“继续”会从最近的检查点接着训练"),
+    # scale-out: the Train tab's "Scale out" view (ui/scale_view.py) and the core's scale-out
+    # messages (patterns in ui/messages.py)
+    "scale.title": ("Scale out: several machines, Kubernetes", "扩展：多台机器、Kubernetes"),
+    "scale.nodes_title": ("### Several machines", "### 多台机器"),
+    "scale.one_node": (
+        "This recipe trains on one machine. To train on several, set **Nodes** "
+        "(`hardware.nodes.count`) to their number and **Master address** "
+        "(`hardware.nodes.master_addr`) to node 0's address; each node's command then shows here.",
+        "这个配方在一台机器上训练。要在多台机器上训练，请把 **机器数**（`hardware.nodes.count`）设为机器数量，"
+        "把 **主节点地址**（`hardware.nodes.master_addr`）设为节点 0 的地址；每个节点的命令随后显示在这里。",
+    ),
+    "scale.node_intro": (
+        "Download the recipe (it is saved as `{file}`) and put it, the model and the data on each of the {count} machines; then run on each:",
+        "下载配方（保存为 `{file}`），把它连同模型和数据放到全部 {count} 台机器上；然后在每台机器上运行：",
+    ),
+    "scale.node_master": ("Node 0, the master ({addr}:{port})", "节点 0，主节点（{addr}:{port}）"),
+    "scale.node_other": ("Node {rank}", "节点 {rank}"),
+    "scale.rank_note": (
+        "The recipe sets `hardware.nodes.rank: {rank}`; set it to 0, so that the file run without `--node-rank` is node 0.",
+        "配方中 `hardware.nodes.rank: {rank}`；请改为 0，这样不带 `--node-rank` 运行的就是节点 0。",
+    ),
+    "scale.node_checks": ("Checked on this machine, as node 0:", "以本机为节点 0 检查的结果："),
+    "scale.k8s_title": (
+        "### Kubernetes\nA Kubeflow `PyTorchJob` (a Master pod and `nodes.count - 1` Workers) and a `ConfigMap` with the recipe; the cluster needs the Kubeflow Training Operator and a claim holding `data/`.",
+        "### Kubernetes\n一个 Kubeflow `PyTorchJob`（一个 Master pod 和 `nodes.count - 1` 个 Worker）和一个装有配方的 `ConfigMap`；集群需要安装 Kubeflow Training Operator，并有一个存放 `data/` 的存储卷声明（PVC）。",
+    ),
+    "scale.image": ("Container image", "容器镜像"),
+    "scale.image_info": (
+        "Empty: LLaMA-Factory's image for the recipe's device; pin a tag with LLaMA-Factory 0.9.5",
+        "留空：使用与配方设备对应的 LLaMA-Factory 镜像；建议固定为含 LLaMA-Factory 0.9.5 的标签",
+    ),
+    "scale.namespace": ("Namespace", "命名空间"),
+    "scale.pvc": ("Claim (PVC)", "存储卷声明（PVC）"),
+    "scale.pvc_info": ("Mounted at /workspace; holds data/ and receives adapters/", "挂载在 /workspace；存放 data/，训练结果写入 adapters/"),
+    "scale.manifest": ("Manifest (kubectl apply -f)", "清单（kubectl apply -f）"),
+    "scale.download": ("Download manifest", "下载清单"),
+    "scale.submit": ("Submit to cluster", "提交到集群"),
+    "scale.submitted": (
+        "Submitted run {run}: PyTorchJob {job} in namespace {namespace} at {server}. The Runs tab follows its state.",
+        "已提交运行 {run}：PyTorchJob {job}，命名空间 {namespace}，集群 {server}。可在“运行记录”页查看它的状态。",
+    ),
+    "scale.not_submitted": ("Nothing was submitted and no run was recorded.", "没有提交任何内容，也没有记录运行。"),
+    "scale.blocked": ("Fix the recipe's problems to see each node's command and the manifest.", "先修正配方的问题，才能看到各节点的命令和清单。"),
+    "problem.port_in_use": ("is already in use on this machine, so node 0 cannot host the rendezvous there", "在本机已被占用（另一个运行或其他程序），节点 0 无法在这个端口上建立会合点"),
+    "problem.loopback": ("is a loopback address: only nodes on this same machine can reach it", "是回环地址：只有同一台机器上的节点能访问它"),
+    "problem.not_this_machine": ("is not an address of this machine, but this is node 0 (the master)", "不是本机的地址，而本机是节点 0（主节点）"),
+    "problem.no_interface": ("is not a network interface of this machine (it has {names})", "不是本机的网络接口（本机有：{names}）"),
+    "problem.auto_on_cluster": ("is resolved on the machine that runs it, and a cluster is not this machine", "要在运行它的机器上才能确定，而集群不是本机"),
+    "problem.model_off_claim": ("is a folder on this machine, outside the studio folder, so the pods cannot see it", "是本机上 studio 目录之外的文件夹，pod 看不到它"),
+    "fix.free_port": ("pick a free port, e.g. --master-port {port} on every node", "请换一个空闲端口，例如在每个节点上都加 --master-port {port}（或设置 hardware.nodes.master_port）"),
+    "fix.shared_address": ("set it to this machine's address on the network the nodes share", "请设为本机在各节点共用网络上的地址"),
+    "fix.master_here": ("run node 0 on the machine with that address, or set --master-addr to this one's", "请在拥有该地址的机器上运行节点 0，或把 --master-addr 设为本机的地址"),
+    "fix.interface": ("name the interface the nodes reach each other on, or remove it", "请写各节点互连所用的网卡名，或删除这一项"),
+    "fix.cluster_device": ("set hardware.device: cuda or npu", "请设 hardware.device: cuda 或 npu（命令行可用 --device cuda|npu）"),
+    "fix.model_on_claim": ("copy it onto the claim (e.g. {path}) and give model.id as models/NAME, or use a hub id", "请把它复制到存储卷上（如 {path}），并把 model.id 写成 models/NAME，或使用模型仓库 id"),
+    "runerror.no_kubernetes_client": ("Kubernetes needs the kubernetes client: pip install -e '.[k8s]'", "使用 Kubernetes 需要 kubernetes 客户端：pip install -e '.[k8s]'"),
+    "runerror.no_kubeconfig": (
+        "no Kubernetes cluster is configured ({reason}); put a kubeconfig at ~/.kube/config or point KUBECONFIG at one",
+        "没有配置 Kubernetes 集群（{reason}）。请把 kubeconfig 放在 ~/.kube/config，或用 KUBECONFIG 指向它（`kubectl config current-context` 须能运行）；也可以下载清单，用 kubectl apply 提交",
+    ),
+    "runerror.unreachable": (
+        "cannot reach the Kubernetes API server at {server} ({reason})",
+        "无法连接 {server} 上的 Kubernetes API 服务器（{reason}）；请确认集群在运行，并检查 kubeconfig 的上下文",
+    ),
+    "runerror.no_operator": (
+        "the cluster at {server} has no PyTorchJob resource; install the Kubeflow Training Operator there",
+        "{server} 上的集群没有 PyTorchJob 资源（kubeflow.org/v1）；请在那里安装 Kubeflow Training Operator（v1.9）",
+    ),
+    "runerror.cluster_refused": (
+        "the cluster at {server} refused ({status} {reason}); your kubeconfig user needs the right to create pytorchjobs and configmaps",
+        "{server} 上的集群拒绝了请求（{status} {reason}）；你的 kubeconfig 用户需要在该命名空间创建 pytorchjobs 和 configmaps 的权限",
+    ),
+    "runerror.already_exists": (
+        "it already exists ({reason}); delete it or render a new run",
+        "它已经存在（{reason}）；请先删除它，或重新生成一次新的运行",
+    ),
+    "runerror.cluster_failed": ("the cluster at {server} could not do it: {status} {reason}", "{server} 上的集群未能完成请求：{status} {reason}"),
 }
 
 # recipe field path: (English label, Chinese label, Chinese help)

@@ -79,6 +79,31 @@ PROBLEM_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (_rx(r"is not UTF-8 text"), "problem.not_utf8"),
     (_rx(r"is not a recipe \(it has no schema_version\)"), "problem.no_schema_version"),
+    # scale-out (lorastudio.multinode, lorastudio.k8s)
+    (
+        _rx(r"is already in use on this machine .*, so node 0 cannot host the .*"),
+        "problem.port_in_use",
+    ),
+    (
+        _rx(r"is a loopback address: only nodes on this same machine can reach it"),
+        "problem.loopback",
+    ),
+    (
+        _rx(r"is not an address of this machine, but this is node 0 \(the master\)"),
+        "problem.not_this_machine",
+    ),
+    (
+        _rx(r"is not a network interface of this machine \(it has (?P<names>.*)\)"),
+        "problem.no_interface",
+    ),
+    (
+        _rx(r"is resolved on the machine that runs it, and a cluster is not this machine"),
+        "problem.auto_on_cluster",
+    ),
+    (
+        _rx(r"is a folder on this machine, outside the studio folder, so the pods cannot see it"),
+        "problem.model_off_claim",
+    ),
 )
 
 # The core's fixes (Problem.fix), for the common cases; pydantic's wording comes lower-cased.
@@ -149,6 +174,22 @@ FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
         _rx(r"hardware\.device is '(?P<kind>\w+)' but no .* Found: (?P<found>.*?)\. Fix: .*"),
         "fix.no_device",
     ),
+    # scale-out (lorastudio.multinode, lorastudio.k8s)
+    (
+        _rx(r"pick a free port, e\.g\. --master-port (?P<port>\d+) on every node .*"),
+        "fix.free_port",
+    ),
+    (_rx(r"set it to this machine's address on the network the nodes share"), "fix.shared_address"),
+    (
+        _rx(r"run node 0 on the machine with that address, or set --master-addr to this one's"),
+        "fix.master_here",
+    ),
+    (_rx(r"name the interface the nodes reach each other on, or remove it"), "fix.interface"),
+    (_rx(r"set hardware\.device: cuda or npu, or pass --device cuda\|npu"), "fix.cluster_device"),
+    (
+        _rx(r"copy it onto the claim \(e\.g\. (?P<path>\S+)\) and give model\.id as models/NAME.*"),
+        "fix.model_on_claim",
+    ),
 )
 
 # The core's RunError messages.
@@ -167,6 +208,35 @@ RUN_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         _rx(r"the run's supervisor did not start within (?P<seconds>\d+) s; see (?P<path>.*)"),
         "runerror.no_supervisor",
+    ),
+    # Kubernetes (lorastudio.k8s_submit)
+    (_rx(r"Kubernetes needs the kubernetes client: .*"), "runerror.no_kubernetes_client"),
+    (
+        _rx(r"no Kubernetes cluster is configured \((?P<reason>.*)\)\. Put a kubeconfig .*"),
+        "runerror.no_kubeconfig",
+    ),
+    (
+        _rx(
+            r"cannot reach the Kubernetes API server at (?P<server>\S+) to .*? "
+            r"\((?P<reason>.*)\); check .*"
+        ),
+        "runerror.unreachable",
+    ),
+    (_rx(r"the cluster at (?P<server>\S+) has no PyTorchJob resource .*"), "runerror.no_operator"),
+    (
+        _rx(
+            r"the cluster at (?P<server>\S+) refused to .*? "
+            r"\((?P<status>\d+) ?(?P<reason>.*)\); your .*"
+        ),
+        "runerror.cluster_refused",
+    ),
+    (
+        _rx(r"cannot .*?: it already exists \((?P<reason>.*)\); delete it or render a new run"),
+        "runerror.already_exists",
+    ),
+    (
+        _rx(r"the cluster at (?P<server>\S+) could not .*?: (?P<status>\S+) ?(?P<reason>.*)"),
+        "runerror.cluster_failed",
     ),
 )
 

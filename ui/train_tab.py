@@ -13,7 +13,7 @@ from lorastudio import launcher
 from lorastudio.errors import RecipeError
 from lorastudio.recipe_text import list_recipes, read_recipe_upload, set_field
 from lorastudio.validation import check_recipe_text
-from ui import editor, live, recipe_form
+from ui import editor, live, recipe_form, scale_view
 from ui.config import StudioConfig
 from ui.fields import FieldSpec, from_widget, to_widget, value_at
 from ui.labels import Labels
@@ -33,6 +33,7 @@ class TrainTab:
     yaml_error: gr.Markdown
     compiled: gr.Code
     command: gr.Code
+    scale: scale_view.ScaleView
     live: live.LivePanel
 
     def checked_outputs(self) -> list:
@@ -71,6 +72,7 @@ def build(config: StudioConfig, labels: Labels) -> TrainTab:
             gr.DownloadButton, {"label": "train.download"}, scale=1, elem_id="recipe-download"
         )
     message = gr.Markdown(elem_id="train-message")
+    scale = scale_view.build(labels)  # folded: each node's command, a Kubernetes job
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
             form = recipe_form.build(labels)
@@ -87,6 +89,7 @@ def build(config: StudioConfig, labels: Labels) -> TrainTab:
         yaml_error,
         compiled,
         command,
+        scale,
         panel,
     )
 
@@ -140,6 +143,7 @@ class TrainActions:
 
     tab: TrainTab
     config: StudioConfig
+    scale: scale_view.ScaleActions | None = None  # the Scale-out view, once wired
 
     def render(self, lang: str, checked: editor.Checked, with_fields: bool) -> dict:
         """Updates for a checked recipe: problems beside their fields, the preview, the
@@ -236,6 +240,7 @@ class TrainActions:
 def wire(tab: TrainTab, config: StudioConfig, lang: gr.State) -> TrainActions:
     """Connect the tab's events (the app calls this once every tab is built)."""
     act = TrainActions(tab, config)
+    act.scale = scale_view.wire(tab.scale, config, lang, tab.yaml)
     shown = [tab.yaml, *tab.form.widgets, *tab.checked_outputs()]
     edits = {"show_progress": "hidden", "trigger_mode": "always_last"}
     tab.picker.input(guarded(tab.message, act.pick), [lang, tab.picker], shown, **edits)
