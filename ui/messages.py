@@ -13,11 +13,19 @@ from typing import Any
 
 import gradio as gr
 
-from lorastudio.errors import LoraStudioError, Problem, RecipeError, RunError
+from lorastudio.errors import (
+    ChatInputError,
+    ExportError,
+    LoraStudioError,
+    Problem,
+    RecipeError,
+    RunError,
+    TemplateMismatchError,
+)
 from lorastudio.llamafactory_spec import LlamaFactoryMissingError
 from lorastudio.occupancy import DeviceBusyError
 from lorastudio.workspace import DataRegistryError
-from ui.locale import field_help, t
+from ui.locale import TEXT, field_help, t
 
 log = logging.getLogger("lorastudio.studio")
 
@@ -28,6 +36,9 @@ ERROR_TYPES: tuple[tuple[type[BaseException], str], ...] = (
     (RunError, "error.run"),
     (DataRegistryError, "error.setup"),
     (LlamaFactoryMissingError, "error.setup"),
+    (TemplateMismatchError, "error.template_guard"),
+    (ChatInputError, "error.chat_input"),
+    (ExportError, "error.export"),
     (LoraStudioError, "error.run"),
 )
 
@@ -79,6 +90,8 @@ PROBLEM_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (_rx(r"is not UTF-8 text"), "problem.not_utf8"),
     (_rx(r"is not a recipe \(it has no schema_version\)"), "problem.no_schema_version"),
+    # chat
+    (_rx(r"is empty"), "problem.empty"),
 )
 
 # The core's fixes (Problem.fix), for the common cases; pydantic's wording comes lower-cased.
@@ -149,6 +162,10 @@ FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
         _rx(r"hardware\.device is '(?P<kind>\w+)' but no .* Found: (?P<found>.*?)\. Fix: .*"),
         "fix.no_device",
     ),
+    # chat
+    (_rx(r"write what to ask"), "fix.write_prompt"),
+    (_rx(r"remove it"), "fix.remove_it"),
+    (_rx(r"add test prompts to the recipe, e\.g\. .*"), "fix.add_prompts"),
 )
 
 # The core's RunError messages.
@@ -167,6 +184,101 @@ RUN_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         _rx(r"the run's supervisor did not start within (?P<seconds>\d+) s; see (?P<path>.*)"),
         "runerror.no_supervisor",
+    ),
+)
+
+# The core's chat and export messages (ChatError, ExportError).
+CHAT_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (_rx(r"no run is loaded; pick a run first"), "chaterror.not_loaded"),
+    (
+        _rx(
+            r"the chat worker was killed by signal (?P<signal>\d+) while .*?; the next message "
+            r"starts a fresh one\. Its log: (?P<log>.*)"
+        ),
+        "chaterror.killed",
+    ),
+    (
+        _rx(
+            r"the chat worker exited with code (?P<code>\S+) while .*?; the next message starts "
+            r"a fresh one\. Its log: (?P<log>.*)"
+        ),
+        "chaterror.exited",
+    ),
+    (
+        _rx(r"(?P<path>.*) is not a readable run folder \((?P<reason>.*)\); .*"),
+        "chaterror.not_a_run",
+    ),
+    (
+        _rx(r"run (?P<run>\S+) is still training; its adapter lands when it ends"),
+        "chaterror.still_training",
+    ),
+    (
+        _rx(r"run (?P<run>\S+) has no adapter: it is (?P<state>\w+)(?P<reason>.*)\. Fix: .*"),
+        "chaterror.no_adapter",
+    ),
+    (_rx(r"the adapter file (?P<path>.*) is missing\. Fix: .*"), "chaterror.adapter_missing"),
+    (
+        _rx(r"(?P<path>\S+) is not valid JSON \((?P<reason>.*)\)\. Fix: .*"),
+        "chaterror.adapter_json",
+    ),
+    (_rx(r"(?P<path>\S+) is not a PEFT adapter config\. Fix: .*"), "chaterror.adapter_config"),
+    (
+        _rx(r"the adapter weights (?P<path>\S+) (?P<problem>.*)\. Fix: copy the run folder .*"),
+        "chaterror.adapter_weights",
+    ),
+    (
+        _rx(
+            r"the base model folder (?P<path>.*), recorded in (?P<config>.*), does not exist "
+            r"on this machine\. Fix: .*"
+        ),
+        "chaterror.base_folder_missing",
+    ),
+    (
+        _rx(
+            r"the base model folder (?P<path>.*), recorded in (?P<config>.*), holds no "
+            r"config\.json on this machine\. Fix: .*"
+        ),
+        "chaterror.base_folder_empty",
+    ),
+    (
+        _rx(r"the base model '(?P<model>.*)' could not be loaded \((?P<reason>.*)\)\. Fix: .*"),
+        "chaterror.base_unloadable",
+    ),
+    (
+        _rx(
+            r"the adapter in (?P<path>.*) does not load onto '(?P<model>.*)' "
+            r"\((?P<reason>.*)\)\. Fix: .*"
+        ),
+        "chaterror.adapter_misfit",
+    ),
+    (
+        _rx(
+            r"run (?P<run>\S*) was trained on (?P<device>\w+), which this machine does not "
+            r"have\. Fix: .*"
+        ),
+        "chaterror.no_device",
+    ),
+    (
+        _rx(r"template '(?P<template>.*)' is not one LLaMA-Factory knows .*"),
+        "chaterror.unknown_template",
+    ),
+    (
+        _rx(r"cannot read the run's recipe for its test prompts: (?P<reason>.*)"),
+        "chaterror.no_recipe",
+    ),
+    (
+        _rx(
+            r"llamafactory-cli export failed for run (?P<run>\S+): (?P<reason>.*)\. Nothing was "
+            r"written to merged/; the full log is (?P<log>.*)"
+        ),
+        "chaterror.export_failed",
+    ),
+    (
+        _rx(
+            r"llamafactory-cli export ended without writing a model for (?P<run>\S+); "
+            r"see (?P<log>.*)"
+        ),
+        "chaterror.export_empty",
     ),
 )
 
@@ -212,8 +324,9 @@ def translate_fix(fix: str, field: str, lang: str) -> str:
 def _help_of(field: str, lang: str = "zh") -> str:
     try:
         return field_help(field, lang)
-    except KeyError:
-        return ""
+    except KeyError:  # a chat setting, or no field at all
+        key = f"chat.help.{field}"
+        return t(key, lang) if key in TEXT else ""
 
 
 def problem_text(problem: Problem, lang: str, with_field: bool = True) -> str:
@@ -243,8 +356,6 @@ def reason_text(status: dict[str, Any], lang: str) -> str:
 
 
 def _failure_keys() -> set[str]:
-    from ui.locale import TEXT
-
     return {key for key in TEXT if key.startswith("failure.")}
 
 
@@ -254,13 +365,15 @@ def explain(error: BaseException, lang: str) -> str:
     if key is None:
         log.error("unexpected error in the studio", exc_info=error)
         return "⚠️ " + t("error.unexpected", lang, kind=type(error).__name__)
-    if isinstance(error, RecipeError):
+    if isinstance(error, RecipeError | ChatInputError):
         lines = [f"- {problem_text(p, lang)}" for p in error.problems]
         return "\n".join([t(key, lang, count=len(error.problems)), *lines])
+    if isinstance(error, TemplateMismatchError):
+        return "⚠️ " + t(key, lang, asked=error.asked, trained=error.trained, run=error.run)
     if isinstance(error, DeviceBusyError):
         state = t(f"state.{error.state}", lang) if error.state in _STATES else error.state
         return "⚠️ " + t(key, lang, devices=error.claim.describe(), holder=error.holder, state=state)
-    return f"⚠️ {t(key, lang)} {_translate(str(error), RUN_ERRORS, lang)}"
+    return f"⚠️ {t(key, lang)} {_translate(str(error), RUN_ERRORS + CHAT_ERRORS, lang)}"
 
 
 _STATES = frozenset({"starting", "running", "stopping", "succeeded", "failed", "stopped"})
