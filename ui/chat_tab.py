@@ -332,7 +332,7 @@ class ChatActions:
         shown = {
             column: [*talk, {"role": "assistant", "content": ""}] for column, talk in talks.items()
         }
-        yield {tab.prompt: "", **shown}
+        yield {tab.prompt: "", tab.send: gr.update(interactive=False), **shown}  # until done
         for column, talk in talks.items():
             reply = ""
             with closing(self.client.stream(talk, params, adapter=column is tab.adapter)) as pieces:
@@ -414,7 +414,7 @@ def wire(
     loaded = [tab.status, tab.message, *columns]
     tab.load.click(streamed(tab.message, act.load), [lang, *setup], loaded, **CHAT)
     tab.unload.click(guarded(tab.message, act.unload), [lang], [tab.status, tab.message], **CHAT)
-    sent = [tab.status, tab.message, tab.prompt, *columns]
+    sent = [tab.status, tab.message, tab.prompt, tab.send, *columns]
     for event in (tab.send.click, tab.prompt.submit):
         event(
             streamed(tab.message, act.send),
@@ -422,7 +422,7 @@ def wire(
             sent,
             show_progress="minimal",
             **CHAT,
-        )
+        ).then(lambda: gr.update(interactive=True), None, [tab.send], **quiet)  # even after errors
     tab.clear.click(act.clear, None, [*columns, tab.message], **quiet)
     tab.run_prompts.click(
         streamed(tab.table_note, act.prompt_set),
