@@ -17,12 +17,14 @@ import pytest
 from conftest import LF_DATA, NAME, LearnedRun
 
 from lorastudio.chat import ChatClient
+from lorastudio.chat_setup import check_adapter, check_base_model, resolve_setup
 from lorastudio.hardware import Hardware
 from lorastudio.runs import PROMPTS_FILE
 from lorastudio.workspace import Workspace
 from ui import chat_tab
 from ui.config import StudioConfig
 from ui.labels import Labels
+from ui.messages import explain
 
 GREEDY = ("", 0.0, 0.7, 24, 42)  # system, temperature, top_p, max_new_tokens, seed
 
@@ -242,3 +244,47 @@ def test_export_streams_its_log_and_ends_with_the_merged_folder(learned):
     assert text_of(last(outs, ui.tab.export_result)).startswith(f"Merged model written to {merged}")
     assert len([out for out in outs if ui.tab.export_log in out]) > 3
     assert (merged / "config.json").is_file()
+
+
+# ---------------------------------------------------------------- core chat errors, in Chinese
+
+
+def _raised(call) -> Exception:
+    try:
+        call()
+    except Exception as exc:
+        return exc
+    raise AssertionError("nothing was raised")
+
+
+@pytest.mark.parametrize(
+    ("make", "english", "chinese"),
+    [
+        (lambda tmp: resolve_setup(tmp), "is not a readable run folder", "不是可读取的运行目录"),
+        (lambda tmp: check_adapter(tmp), "has no adapter", "没有适配器"),
+        (
+            lambda tmp: check_base_model(str(tmp / "gone"), tmp),
+            "does not exist on this machine",
+            "在本机不存在",
+        ),
+        (
+            lambda tmp: ChatClient(log_path=tmp / "w.log")._crashed("answering"),
+            "the chat worker exited",
+            "对话工作进程退出",
+        ),
+        (
+            lambda tmp: ChatClient(log_path=tmp / "w.log").stream(
+                [{"role": "user", "content": "hi"}]
+            ),
+            "no run is loaded",
+            "尚未加载任何运行",
+        ),
+    ],
+)
+def test_the_cores_chat_errors_are_explained_in_english_and_chinese(
+    tmp_path: Path, make, english: str, chinese: str
+):
+    error = _raised(lambda: make(tmp_path))
+    assert english in explain(error, "en")
+    shown = explain(error, "zh")
+    assert chinese in shown and english not in shown and "Traceback" not in shown

@@ -8,9 +8,7 @@ holds up the Train tab's live view."""
 from __future__ import annotations
 
 import contextlib
-import functools
-from collections.abc import Callable, Iterator
-from contextlib import closing
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -35,7 +33,7 @@ from ui import chat_view
 from ui.config import StudioConfig
 from ui.labels import Labels
 from ui.locale import t
-from ui.messages import explain, guarded
+from ui.messages import explain, guarded, streamed
 
 CHAT = {"concurrency_id": "chat", "concurrency_limit": 1}  # one worker: one request at a time
 EXPORT = {"concurrency_id": "export", "concurrency_limit": 1}
@@ -70,72 +68,6 @@ class ChatTab:
         return [self.run, self.template, self.force]
 
 
-def _button(labels: Labels, key: str, elem_id: str, **kwargs: Any) -> gr.Button:
-    return labels.make(gr.Button, {"value": key}, elem_id=elem_id, **kwargs)
-
-
-def _settings(labels: Labels) -> tuple:
-    """The template (the run's own, guarded) and the sampling settings."""
-    template = labels.make(
-        gr.Dropdown, {"label": "chat.template"}, choices=[], elem_id="chat-template"
-    )
-    force = labels.make(gr.Checkbox, {"label": "chat.force"}, value=False, elem_id="chat-force")
-    template_note = gr.Markdown(elem_id="chat-template-note")
-    labels.make(gr.Markdown, {"value": lambda lang: f"#### {t('chat.settings', lang)}"})
-    return template, force, template_note, chat_view.param_widgets(labels)
-
-
-def _conversation(labels: Labels) -> tuple:
-    """Two columns answering the same message, one message box."""
-    with gr.Row(equal_height=True):
-        columns = [
-            labels.make(
-                gr.Chatbot,
-                {"label": key},
-                type="messages",
-                allow_tags=False,
-                height=460,
-                elem_id=f"chat-{name}",
-            )
-            for key, name in (("chat.base", "base"), ("chat.adapter", "adapter"))
-        ]
-    prompt = labels.make(
-        gr.Textbox,
-        {"label": "chat.prompt", "placeholder": "chat.placeholder"},
-        lines=2,
-        elem_id="chat-prompt",
-    )
-    with gr.Row():
-        send = _button(labels, "chat.send", "chat-send", variant="primary")
-        clear = _button(labels, "chat.clear", "chat-clear")
-    message = gr.Markdown(elem_id="chat-message")
-    return *columns, prompt, send, clear, message
-
-
-def _prompt_set(labels: Labels) -> tuple:
-    labels.make(gr.Markdown, {"value": lambda lang: f"### {t('chat.prompt_set', lang)}"})
-    run_prompts = _button(labels, "chat.run_prompts", "chat-run-prompts")
-    texts = {"value": lambda lang: chat_view.prompt_table([], lang)}
-    table = labels.make(gr.Dataframe, texts, interactive=False, wrap=True, elem_id="chat-table")
-    return run_prompts, table, gr.Markdown(elem_id="chat-table-note")
-
-
-def _export(labels: Labels) -> tuple:
-    labels.make(gr.Markdown, {"value": lambda lang: f"### {t('chat.export', lang)}"})
-    labels.make(gr.Markdown, {"value": "chat.export_info"})
-    export = _button(labels, "chat.export_button", "chat-export")
-    log = labels.make(
-        gr.Textbox,
-        {"label": "chat.export_log"},
-        lines=6,
-        max_lines=6,
-        interactive=False,
-        autoscroll=True,
-        elem_id="chat-export-log",
-    )
-    return export, log, gr.Markdown(elem_id="chat-export-result")
-
-
 def build(config: StudioConfig, labels: Labels) -> ChatTab:
     """Lay out the Chat tab inside the current Blocks context."""
     with gr.Row(equal_height=True):
@@ -146,14 +78,14 @@ def build(config: StudioConfig, labels: Labels) -> ChatTab:
             scale=3,
             elem_id="chat-run",
         )
-        load = _button(labels, "chat.load", "chat-load", variant="primary", scale=0)
-        unload = _button(labels, "chat.unload", "chat-unload", scale=0)
+        load = chat_view.button(labels, "chat.load", "chat-load", variant="primary", scale=0)
+        unload = chat_view.button(labels, "chat.unload", "chat-unload", scale=0)
     status = gr.Markdown(t("chat.none_loaded", labels.lang), elem_id="chat-status")
     with gr.Row(equal_height=False):
         with gr.Column(scale=1, min_width=280):
-            template, force, template_note, params = _settings(labels)
+            template, force, template_note, params = chat_view.settings(labels)
         with gr.Column(scale=3):
-            base, adapter, prompt, send, clear, message = _conversation(labels)
+            base, adapter, prompt, send, clear, message = chat_view.conversation(labels)
     return ChatTab(
         run,
         load,
@@ -169,23 +101,9 @@ def build(config: StudioConfig, labels: Labels) -> ChatTab:
         send,
         clear,
         message,
-        *_prompt_set(labels),
-        *_export(labels),
+        *chat_view.prompt_set(labels),
+        *chat_view.export(labels),
     )
-
-
-def streamed(message: gr.Markdown, fn: Callable[..., Iterator[dict]]) -> Callable[..., Iterator]:
-    """``guarded`` for a generator callback: an error, raised before or while it streams,
-    becomes a sentence in ``message``; what was shown until then stays on the page."""
-
-    @functools.wraps(fn)
-    def call(lang: str, *args: Any) -> Iterator[dict]:
-        try:
-            yield from fn(lang, *args)
-        except Exception as exc:
-            yield {message: explain(exc, lang)}
-
-    return call
 
 
 @dataclass
@@ -335,7 +253,9 @@ class ChatActions:
         yield {tab.prompt: "", tab.send: gr.update(interactive=False), **shown}  # until done
         for column, talk in talks.items():
             reply = ""
-            with closing(self.client.stream(talk, params, adapter=column is tab.adapter)) as pieces:
+            with contextlib.closing(
+                self.client.stream(talk, params, adapter=column is tab.adapter)
+            ) as pieces:
                 for piece in pieces:
                     reply += piece
                     yield {column: [*talk, {"role": "assistant", "content": reply}]}

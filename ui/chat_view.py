@@ -1,6 +1,6 @@
-"""What the Chat tab shows, as plain values: the sampling widgets read from ChatParams (each
-default, range and help is written once, in lorastudio.chat_params), conversations in gradio's
-messages format, the status line of the chat worker and the prompt-set table."""
+"""What the Chat tab shows: its sections' widgets (the sampling settings read from ChatParams,
+where each default, range and help is written once), conversations in gradio's messages format,
+the chat worker's status line and the prompt-set table."""
 
 from __future__ import annotations
 
@@ -121,3 +121,74 @@ def prompt_table(rows: list[PromptRow], lang: str, pending: str | None = None) -
 def saved_rows(saved: list[dict[str, Any]]) -> list[PromptRow]:
     """The rows of a saved prompts.jsonl (extra keys such as the settings left out)."""
     return [PromptRow(r.get("prompt", ""), r.get("base", ""), r.get("adapter", "")) for r in saved]
+
+
+# ---------------------------------------------------------------- the tab's sections
+
+
+def button(labels: Labels, key: str, elem_id: str, **kwargs: Any) -> gr.Button:
+    return labels.make(gr.Button, {"value": key}, elem_id=elem_id, **kwargs)
+
+
+def settings(labels: Labels) -> tuple:
+    """The template (the run's own, guarded) and the sampling settings."""
+    template = labels.make(
+        gr.Dropdown, {"label": "chat.template"}, choices=[], elem_id="chat-template"
+    )
+    force = labels.make(gr.Checkbox, {"label": "chat.force"}, value=False, elem_id="chat-force")
+    template_note = gr.Markdown(elem_id="chat-template-note")
+    labels.make(gr.Markdown, {"value": lambda lang: f"#### {t('chat.settings', lang)}"})
+    return template, force, template_note, param_widgets(labels)
+
+
+def conversation(labels: Labels) -> tuple:
+    """Two columns answering the same message, one message box."""
+    with gr.Row(equal_height=True):
+        columns = [
+            labels.make(
+                gr.Chatbot,
+                {"label": key},
+                type="messages",
+                allow_tags=False,
+                height=460,
+                elem_id=f"chat-{name}",
+            )
+            for key, name in (("chat.base", "base"), ("chat.adapter", "adapter"))
+        ]
+    prompt = labels.make(
+        gr.Textbox,
+        {"label": "chat.prompt", "placeholder": "chat.placeholder"},
+        lines=2,
+        elem_id="chat-prompt",
+    )
+    with gr.Row():
+        send = button(labels, "chat.send", "chat-send", variant="primary")
+        clear = button(labels, "chat.clear", "chat-clear")
+    message = gr.Markdown(elem_id="chat-message")
+    return *columns, prompt, send, clear, message
+
+
+def prompt_set(labels: Labels) -> tuple:
+    """The button that runs the recipe's test prompts, their table and where it was saved."""
+    labels.make(gr.Markdown, {"value": lambda lang: f"### {t('chat.prompt_set', lang)}"})
+    run_prompts = button(labels, "chat.run_prompts", "chat-run-prompts")
+    texts = {"value": lambda lang: prompt_table([], lang)}
+    table = labels.make(gr.Dataframe, texts, interactive=False, wrap=True, elem_id="chat-table")
+    return run_prompts, table, gr.Markdown(elem_id="chat-table-note")
+
+
+def export(labels: Labels) -> tuple:
+    """Merge and export: the button, the streamed log and the result."""
+    labels.make(gr.Markdown, {"value": lambda lang: f"### {t('chat.export', lang)}"})
+    labels.make(gr.Markdown, {"value": "chat.export_info"})
+    merge = button(labels, "chat.export_button", "chat-export")
+    log = labels.make(
+        gr.Textbox,
+        {"label": "chat.export_log"},
+        lines=6,
+        max_lines=6,
+        interactive=False,
+        autoscroll=True,
+        elem_id="chat-export-log",
+    )
+    return merge, log, gr.Markdown(elem_id="chat-export-result")

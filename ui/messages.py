@@ -8,7 +8,7 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
@@ -391,5 +391,19 @@ def guarded(message: gr.Markdown, fn: Callable[..., dict]) -> Callable[..., dict
         except Exception as exc:
             return {message: explain(exc, lang)}
         return out or {message: gr.skip()}
+
+    return call
+
+
+def streamed(message: gr.Markdown, fn: Callable[..., Iterator[dict]]) -> Callable[..., Iterator]:
+    """``guarded`` for a generator callback: an error, raised before or while it streams,
+    becomes a sentence in ``message``; what was shown until then stays on the page."""
+
+    @functools.wraps(fn)
+    def call(lang: str, *args: Any) -> Iterator[dict]:
+        try:
+            yield from fn(lang, *args)
+        except Exception as exc:
+            yield {message: explain(exc, lang)}
 
     return call
