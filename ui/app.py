@@ -1,14 +1,16 @@
 """The studio app: one gr.Blocks made of the tab modules, a language switch that relabels every
-component, and `serve`, which starts it. Chat is its own issue; its tab is left out until then."""
+component, and `serve`, which starts it with the studio's one chat worker client."""
 
 from __future__ import annotations
 
+import atexit
 import logging
 import time
 
 import gradio as gr
 
-from ui import editor, runs_tab, train_tab
+from lorastudio.chat import ChatClient
+from ui import chat_tab, editor, runs_tab, train_tab
 from ui.config import StudioConfig
 from ui.labels import Labels, merge_updates
 from ui.locale import LANGUAGES, t
@@ -28,8 +30,15 @@ FONTS = ["ui-sans-serif", "system-ui", "Noto Sans CJK SC", "sans-serif"]  # noth
 MONO = ["ui-monospace", "Noto Sans Mono CJK SC", "monospace"]
 
 
-def build_app(config: StudioConfig) -> gr.Blocks:
-    """The whole studio, labelled in ``config.lang``; a browser's own choice is kept."""
+def build_app(config: StudioConfig, chat: ChatClient | None = None) -> gr.Blocks:
+    """The whole studio, labelled in ``config.lang``; a browser's own choice is kept.
+
+    Args:
+        chat: the studio's client of its one chat worker (a new one, closed at exit, if None).
+    """
+    if chat is None:
+        chat = ChatClient()  # the worker starts on the first Load, not here
+        atexit.register(chat.close)
     labels = Labels(config.lang)
     theme = gr.themes.Default(font=FONTS, font_mono=MONO)
     with gr.Blocks(title="LoRA Studio", css=CSS, theme=theme, analytics_enabled=False) as demo:
@@ -53,9 +62,14 @@ def build_app(config: StudioConfig) -> gr.Blocks:
                 train = train_tab.build(config, labels)
             with labels.make(gr.Tab, {"label": "tab.runs"}, elem_id="tab-runs") as runs_item:
                 runs = runs_tab.build(config, labels)
+            with labels.make(gr.Tab, {"label": "tab.chat"}, elem_id="tab-chat") as chat_item:
+                chat_parts = chat_tab.build(config, labels)
         train_actions = train_tab.wire(train, config, lang)
         runs_actions = runs_tab.wire(runs, config, lang, train.live)
-        _wire_language(demo, config, labels, lang, switch, train_actions, runs_actions, runs_item)
+        chat_actions = chat_tab.wire(chat_parts, config, lang, chat, chat_item)
+        _wire_language(
+            demo, config, labels, lang, switch, train_actions, runs_actions, runs_item, chat_actions
+        )
     return demo
 
 
@@ -68,16 +82,19 @@ def _wire_language(
     train: train_tab.TrainActions,
     runs: runs_tab.RunsActions,
     runs_item: gr.Tab,
+    chat: chat_tab.ChatActions,
 ) -> None:
     """The language switch and the page load: relabel everything, re-render what is shown."""
     train_outputs = [train.tab.yaml, *train.tab.form.widgets, *train.tab.checked_outputs()]
     runs_outputs = [*runs.tab.list_outputs(), *runs.tab.detail_outputs(), runs.tab.message]
 
-    def on_switch(lang_: str, text: str, run_id: str | None, a: str | None, b: str | None):
-        shown: list[dict] = []
+    def on_switch(
+        lang_: str, text: str, run_id: str | None, a: str | None, b: str | None, *chat_setup
+    ):
+        shown: list[dict] = [chat.relabel(lang_, *chat_setup)]
         try:  # the texts on show, in the new language
             checked = editor.check(text, config)
-            shown = [train.render(lang_, checked, False), runs.open(lang_, run_id)]
+            shown += [train.render(lang_, checked, False), runs.open(lang_, run_id)]
             shown.append(runs.compare(lang_, a, b))
         except Exception:  # the labels change even if a panel cannot be re-rendered
             log.exception("re-rendering after a language switch")
@@ -91,12 +108,15 @@ def _wire_language(
         return merge_updates(opened, {switch: gr.update(value=lang_)})
 
     compared = [runs.tab.overlay, runs.tab.diff]
-    everything = [lang, *labels.components, *train_outputs, *runs_outputs, *compared]
+    chatted = [chat.tab.status, chat.tab.template_note]
+    everything = [lang, *labels.components, *train_outputs, *runs_outputs, *compared, *chatted]
     everything = list(dict.fromkeys(everything))
     on_open = list(dict.fromkeys([switch, *labels.components, *train_outputs, *runs_outputs]))
     quiet = {"show_progress": "hidden"}
     picked = [runs.tab.pick, runs.tab.run_a, runs.tab.run_b]
-    switched = switch.input(on_switch, [switch, train.tab.yaml, *picked], everything, **quiet)
+    chat_setup = chat.tab.setup_inputs()
+    everything_in = [switch, train.tab.yaml, *picked, *chat_setup]
+    switched = switch.input(on_switch, everything_in, everything, **quiet)
     train.scale.follow(switched)  # its texts are rendered per recipe, not relabelled
     demo.load(on_load, [lang], on_open, **quiet)
     runs_item.select(
@@ -112,7 +132,9 @@ def serve(
     Args:
         started: ``time.monotonic()`` when the process began, for the start-up time it prints.
     """
-    demo = build_app(config)
+    chat = ChatClient()  # one chat worker per studio, stopped when the studio stops
+    atexit.register(chat.close)  # also on an exit that skips the line after block_thread
+    demo = build_app(config, chat)
     demo.queue(default_concurrency_limit=4)
     demo.launch(
         prevent_thread_lock=True,
@@ -131,4 +153,5 @@ def serve(
         flush=True,
     )
     demo.block_thread()  # returns on Ctrl-C, after closing the server
+    chat.close()
     return 0

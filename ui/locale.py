@@ -6,10 +6,14 @@ from __future__ import annotations
 
 import functools
 
+from lorastudio.chat_params import ChatParams
 from lorastudio.recipe import recipe_fields
 
 LANGUAGES = {"en": "English", "zh": "中文"}
 DEFAULT_LANGUAGE = "en"
+
+# The chat settings' English help is their schema description (lorastudio.chat_params).
+_CHAT_HELP = {name: field.description for name, field in ChatParams.model_fields.items()}
 
 # fmt: off
 # key: (English, Chinese)
@@ -298,6 +302,76 @@ TEXT: dict[str, tuple[str, str]] = {
         "它已经存在（{reason}）；请先删除它，或重新生成一次新的运行",
     ),
     "runerror.cluster_failed": ("the cluster at {server} could not do it: {status} {reason}", "{server} 上的集群未能完成请求：{status} {reason}"),
+    # chat tab
+    "tab.chat": ("Chat", "对话"),
+    "chat.run": ("Run (its adapter)", "运行（其适配器）"),
+    "chat.run_info": ("Succeeded or stopped runs that saved an adapter", "已完成或已停止、且保存了适配器的运行"),
+    "chat.load": ("Load", "加载"),
+    "chat.unload": ("Unload", "卸载"),
+    "chat.none_loaded": ("No model loaded: pick a run and press Load. The model runs in a worker process of its own, not in the studio.", "尚未加载模型：选择一个运行并点击“加载”。模型运行在独立的工作进程中，而不在 studio 里。"),
+    "chat.loading": ("Loading {run} into the chat worker…", "正在把 {run} 加载到对话工作进程…"),
+    "chat.loaded": ("Loaded **{run}** · base `{model}` · template `{template}` · {device} · {dtype} · worker memory {memory}", "已加载 **{run}** · 基础模型 `{model}` · 模板 `{template}` · {device} · {dtype} · 工作进程内存 {memory}"),
+    "chat.reloads": ("The chat worker stopped; the next message loads {run} again.", "对话工作进程已停止；下一条消息会重新加载 {run}。"),
+    "chat.template": ("Chat template", "对话模板"),
+    "chat.force": ("Use this template anyway (experts)", "仍然使用此模板（专家选项）"),
+    "chat.trained_with": ("The adapter was trained with template `{template}`; chat uses it too.", "适配器训练时使用模板 `{template}`；对话也使用它。"),
+    "chat.forced": ("Template `{asked}` forced; the adapter was trained with `{trained}`, so answers may not stop or may repeat.", "已强制使用模板 `{asked}`；适配器训练时用的是 `{trained}`，回答可能不会停止或反复重复。"),
+    "chat.settings": ("Sampling (the same for both columns)", "采样设置（两列相同）"),
+    "chat.param.system": ("System prompt", "系统提示词"),
+    "chat.param.temperature": ("Temperature", "温度"),
+    "chat.param.top_p": ("Top-p", "Top-p（核采样）"),
+    "chat.param.max_new_tokens": ("Max new tokens", "最多生成的 token 数"),
+    "chat.param.seed": ("Seed", "随机种子"),
+    "chat.help.system": (_CHAT_HELP["system"], "系统提示词；留空则使用模板的默认值，与训练时一致。"),
+    "chat.help.temperature": (_CHAT_HELP["temperature"], "采样的随机程度；0 为贪心解码（结果确定）。"),
+    "chat.help.top_p": (_CHAT_HELP["top_p"], "只在累计概率达到该值的最可能的 token 中采样。"),
+    "chat.help.max_new_tokens": (_CHAT_HELP["max_new_tokens"], "每次回复最多生成的 token 数。"),
+    "chat.help.seed": (_CHAT_HELP["seed"], "随机种子；相同的种子给出相同的采样回复。"),
+    "chat.base": ("Base model", "基础模型"),
+    "chat.adapter": ("Base + adapter", "基础模型 + 适配器"),
+    "chat.prompt": ("Message (sent to both)", "消息（同时发给两者）"),
+    "chat.placeholder": ("Ask both the same thing; Enter sends", "向两者提同一个问题；回车发送"),
+    "chat.send": ("Send", "发送"),
+    "chat.clear": ("Clear", "清空"),
+    "chat.pick_first": ("Pick a run first.", "请先选择一个运行。"),
+    "chat.prompt_set": ("Prompt set", "测试提示词集"),
+    "chat.run_prompts": ("Run the recipe's prompts", "运行配方中的测试提示词"),
+    "chat.col.prompt": ("Prompt", "提示词"),
+    "chat.running_prompts": ("Answering {count} prompts with both…", "正在用两者回答 {count} 个提示词…"),
+    "chat.saved": ("Saved to {path}", "已保存到 {path}"),
+    "chat.saved_before": ("Saved earlier ({when}) in {path}", "之前（{when}）保存于 {path}"),
+    "chat.export": ("Export", "导出"),
+    "chat.export_info": ("Merges the adapter into the base weights with `llamafactory-cli export`, into adapters/<run>/merged/ (loads with plain transformers).", "用 `llamafactory-cli export` 把适配器合并进基础模型权重，写入 adapters/<运行>/merged/（可直接用 transformers 加载）。"),
+    "chat.export_button": ("Merge and export", "合并并导出"),
+    "chat.export_log": ("Export log", "导出日志"),
+    "chat.exporting": ("Merging {run} into {path}…", "正在把 {run} 合并到 {path}…"),
+    "chat.exported": ("Merged model written to {path} ({files} files, {seconds} s).", "合并后的模型已写入 {path}（{files} 个文件，用时 {seconds} 秒）。"),
+    "error.chat_input": ("Not sent:", "未发送："),
+    "error.export": ("The export failed:", "导出失败："),
+    "error.template_guard": ("Template `{asked}` is not the one run {run} was trained with (`{trained}`); chatting with another template is the usual cause of answers that never stop or repeat. Pick `{trained}`, or tick “Use this template anyway” if you know why.", "模板 `{asked}` 不是运行 {run} 训练时使用的模板（`{trained}`）；用其他模板对话，往往导致回答不停止或反复重复。请选择 `{trained}`；若确知原因，可勾选“仍然使用此模板”。"),
+    "problem.empty": ("is empty", "是空的"),
+    "fix.write_prompt": ("write what to ask", "请写下要问的内容"),
+    "fix.remove_it": ("remove it", "请删除它"),
+    "fix.add_prompts": ("add test prompts to the recipe (eval.prompts)", "请在配方中加入测试提示词（eval.prompts），如 prompts: [\"你是谁？\"]"),
+    "chaterror.not_loaded": ("no run is loaded; pick a run first", "尚未加载任何运行；请先选择一个运行"),
+    "chaterror.killed": ("the chat worker was killed by signal {signal}; the next message starts a fresh one. Its log: {log}", "对话工作进程被信号 {signal} 杀死；下一条消息会启动新的工作进程。其日志：{log}"),
+    "chaterror.exited": ("the chat worker exited with code {code}; the next message starts a fresh one. Its log: {log}", "对话工作进程退出（退出码 {code}）；下一条消息会启动新的工作进程。其日志：{log}"),
+    "chaterror.not_a_run": ("{path} is not a readable run folder ({reason})", "{path} 不是可读取的运行目录（{reason}）"),
+    "chaterror.still_training": ("run {run} is still training; its adapter lands when it ends", "运行 {run} 仍在训练；训练结束时才会保存适配器"),
+    "chaterror.no_adapter": ("run {run} has no adapter: it is {state}{reason}", "运行 {run} 没有适配器：状态为 {state}{reason}。修正：继续或重新运行它"),
+    "chaterror.adapter_missing": ("the adapter file {path} is missing", "适配器文件 {path} 缺失。修正：从训练它的机器重新复制运行目录，或重新运行配方"),
+    "chaterror.adapter_json": ("{path} is not valid JSON ({reason})", "{path} 不是合法的 JSON（{reason}）。修正：从训练它的机器重新复制运行目录，或重新运行配方"),
+    "chaterror.adapter_config": ("{path} is not a PEFT adapter config", "{path} 不是 PEFT 适配器配置。修正：从训练它的机器重新复制运行目录，或重新运行配方"),
+    "chaterror.adapter_weights": ("the adapter weights {path} {problem}", "适配器权重 {path} 已损坏（{problem}）。修正：从训练它的机器重新复制运行目录，或重新运行配方"),
+    "chaterror.base_folder_missing": ("the base model folder {path}, recorded in {config}, does not exist on this machine", "基础模型目录 {path}（记录在 {config} 中）在本机不存在。修正：把模型放到那里，或用 `chat --model` 指定同一基础模型的另一份拷贝"),
+    "chaterror.base_folder_empty": ("the base model folder {path}, recorded in {config}, holds no config.json on this machine", "基础模型目录 {path}（记录在 {config} 中）在本机没有 config.json。修正：把模型放到那里，或用 `chat --model` 指定同一基础模型的另一份拷贝"),
+    "chaterror.base_unloadable": ("the base model '{model}' could not be loaded ({reason})", "无法加载基础模型 '{model}'（{reason}）。修正：检查目录中是否有模型，或模型仓库 id 是否正确、能否连接（或模型已在本地缓存中）"),
+    "chaterror.adapter_misfit": ("the adapter in {path} does not load onto '{model}' ({reason})", "{path} 中的适配器无法加载到 '{model}' 上（{reason}）。修正：确认该运行是在这个基础模型上训练的；重新复制其目录或重新运行配方"),
+    "chaterror.no_device": ("run {run} was trained on {device}, which this machine does not have", "运行 {run} 是在 {device} 上训练的，而本机没有该设备。修正：在 CPU 上对话（`chat --device cpu`），更慢但答案相同"),
+    "chaterror.unknown_template": ("template '{template}' is not one LLaMA-Factory knows", "模板 '{template}' 不是 LLaMA-Factory 认识的模板（`python launch.py templates` 列出全部）"),
+    "chaterror.no_recipe": ("cannot read the run's recipe for its test prompts: {reason}", "无法读取该运行的配方及其测试提示词：{reason}"),
+    "chaterror.export_failed": ("llamafactory-cli export failed for run {run}: {reason}. Nothing was written to merged/; the full log is {log}", "运行 {run} 的 llamafactory-cli export 失败：{reason}。merged/ 中没有写入任何内容；完整日志见 {log}"),
+    "chaterror.export_empty": ("llamafactory-cli export ended without writing a model for {run}; see {log}", "llamafactory-cli export 结束了，但没有为 {run} 写出模型；请查看 {log}"),
 }
 
 # recipe field path: (English label, Chinese label, Chinese help)

@@ -8,16 +8,24 @@ from __future__ import annotations
 import functools
 import logging
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import gradio as gr
 
-from lorastudio.errors import LoraStudioError, Problem, RecipeError, RunError
+from lorastudio.errors import (
+    ChatInputError,
+    ExportError,
+    LoraStudioError,
+    Problem,
+    RecipeError,
+    RunError,
+    TemplateMismatchError,
+)
 from lorastudio.llamafactory_spec import LlamaFactoryMissingError
 from lorastudio.occupancy import DeviceBusyError
 from lorastudio.workspace import DataRegistryError
-from ui.locale import field_help, t
+from ui.locale import TEXT, field_help, t
 
 log = logging.getLogger("lorastudio.studio")
 
@@ -28,6 +36,9 @@ ERROR_TYPES: tuple[tuple[type[BaseException], str], ...] = (
     (RunError, "error.run"),
     (DataRegistryError, "error.setup"),
     (LlamaFactoryMissingError, "error.setup"),
+    (TemplateMismatchError, "error.template_guard"),
+    (ChatInputError, "error.chat_input"),
+    (ExportError, "error.export"),
     (LoraStudioError, "error.run"),
 )
 
@@ -104,6 +115,8 @@ PROBLEM_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
         _rx(r"is a folder on this machine, outside the studio folder, so the pods cannot see it"),
         "problem.model_off_claim",
     ),
+    # chat
+    (_rx(r"is empty"), "problem.empty"),
 )
 
 # The core's fixes (Problem.fix), for the common cases; pydantic's wording comes lower-cased.
@@ -190,6 +203,10 @@ FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
         _rx(r"copy it onto the claim \(e\.g\. (?P<path>\S+)\) and give model\.id as models/NAME.*"),
         "fix.model_on_claim",
     ),
+    # chat
+    (_rx(r"write what to ask"), "fix.write_prompt"),
+    (_rx(r"remove it"), "fix.remove_it"),
+    (_rx(r"add test prompts to the recipe, e\.g\. .*"), "fix.add_prompts"),
 )
 
 # The core's RunError messages.
@@ -240,6 +257,101 @@ RUN_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
 )
 
+# The core's chat and export messages (ChatError, ExportError).
+CHAT_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (_rx(r"no run is loaded; pick a run first"), "chaterror.not_loaded"),
+    (
+        _rx(
+            r"the chat worker was killed by signal (?P<signal>\d+) while .*?; the next message "
+            r"starts a fresh one\. Its log: (?P<log>.*)"
+        ),
+        "chaterror.killed",
+    ),
+    (
+        _rx(
+            r"the chat worker exited with code (?P<code>\S+) while .*?; the next message starts "
+            r"a fresh one\. Its log: (?P<log>.*)"
+        ),
+        "chaterror.exited",
+    ),
+    (
+        _rx(r"(?P<path>.*) is not a readable run folder \((?P<reason>.*)\); .*"),
+        "chaterror.not_a_run",
+    ),
+    (
+        _rx(r"run (?P<run>\S+) is still training; its adapter lands when it ends"),
+        "chaterror.still_training",
+    ),
+    (
+        _rx(r"run (?P<run>\S+) has no adapter: it is (?P<state>\w+)(?P<reason>.*)\. Fix: .*"),
+        "chaterror.no_adapter",
+    ),
+    (_rx(r"the adapter file (?P<path>.*) is missing\. Fix: .*"), "chaterror.adapter_missing"),
+    (
+        _rx(r"(?P<path>\S+) is not valid JSON \((?P<reason>.*)\)\. Fix: .*"),
+        "chaterror.adapter_json",
+    ),
+    (_rx(r"(?P<path>\S+) is not a PEFT adapter config\. Fix: .*"), "chaterror.adapter_config"),
+    (
+        _rx(r"the adapter weights (?P<path>\S+) (?P<problem>.*)\. Fix: copy the run folder .*"),
+        "chaterror.adapter_weights",
+    ),
+    (
+        _rx(
+            r"the base model folder (?P<path>.*), recorded in (?P<config>.*), does not exist "
+            r"on this machine\. Fix: .*"
+        ),
+        "chaterror.base_folder_missing",
+    ),
+    (
+        _rx(
+            r"the base model folder (?P<path>.*), recorded in (?P<config>.*), holds no "
+            r"config\.json on this machine\. Fix: .*"
+        ),
+        "chaterror.base_folder_empty",
+    ),
+    (
+        _rx(r"the base model '(?P<model>.*)' could not be loaded \((?P<reason>.*)\)\. Fix: .*"),
+        "chaterror.base_unloadable",
+    ),
+    (
+        _rx(
+            r"the adapter in (?P<path>.*) does not load onto '(?P<model>.*)' "
+            r"\((?P<reason>.*)\)\. Fix: .*"
+        ),
+        "chaterror.adapter_misfit",
+    ),
+    (
+        _rx(
+            r"run (?P<run>\S*) was trained on (?P<device>\w+), which this machine does not "
+            r"have\. Fix: .*"
+        ),
+        "chaterror.no_device",
+    ),
+    (
+        _rx(r"template '(?P<template>.*)' is not one LLaMA-Factory knows .*"),
+        "chaterror.unknown_template",
+    ),
+    (
+        _rx(r"cannot read the run's recipe for its test prompts: (?P<reason>.*)"),
+        "chaterror.no_recipe",
+    ),
+    (
+        _rx(
+            r"llamafactory-cli export failed for run (?P<run>\S+): (?P<reason>.*)\. Nothing was "
+            r"written to merged/; the full log is (?P<log>.*)"
+        ),
+        "chaterror.export_failed",
+    ),
+    (
+        _rx(
+            r"llamafactory-cli export ended without writing a model for (?P<run>\S+); "
+            r"see (?P<log>.*)"
+        ),
+        "chaterror.export_empty",
+    ),
+)
+
 # Reasons a run ended, as the supervisor writes them.
 REASONS: tuple[tuple[re.Pattern[str], str], ...] = (
     (_rx(r"stopped by request at step (?P<step>\d+) \((?P<how>.*)\)"), "reason.stopped"),
@@ -282,8 +394,9 @@ def translate_fix(fix: str, field: str, lang: str) -> str:
 def _help_of(field: str, lang: str = "zh") -> str:
     try:
         return field_help(field, lang)
-    except KeyError:
-        return ""
+    except KeyError:  # a chat setting, or no field at all
+        key = f"chat.help.{field}"
+        return t(key, lang) if key in TEXT else ""
 
 
 def problem_text(problem: Problem, lang: str, with_field: bool = True) -> str:
@@ -313,8 +426,6 @@ def reason_text(status: dict[str, Any], lang: str) -> str:
 
 
 def _failure_keys() -> set[str]:
-    from ui.locale import TEXT
-
     return {key for key in TEXT if key.startswith("failure.")}
 
 
@@ -324,13 +435,15 @@ def explain(error: BaseException, lang: str) -> str:
     if key is None:
         log.error("unexpected error in the studio", exc_info=error)
         return "⚠️ " + t("error.unexpected", lang, kind=type(error).__name__)
-    if isinstance(error, RecipeError):
+    if isinstance(error, RecipeError | ChatInputError):
         lines = [f"- {problem_text(p, lang)}" for p in error.problems]
         return "\n".join([t(key, lang, count=len(error.problems)), *lines])
+    if isinstance(error, TemplateMismatchError):
+        return "⚠️ " + t(key, lang, asked=error.asked, trained=error.trained, run=error.run)
     if isinstance(error, DeviceBusyError):
         state = t(f"state.{error.state}", lang) if error.state in _STATES else error.state
         return "⚠️ " + t(key, lang, devices=error.claim.describe(), holder=error.holder, state=state)
-    return f"⚠️ {t(key, lang)} {_translate(str(error), RUN_ERRORS, lang)}"
+    return f"⚠️ {t(key, lang)} {_translate(str(error), RUN_ERRORS + CHAT_ERRORS, lang)}"
 
 
 _STATES = frozenset({"starting", "running", "stopping", "succeeded", "failed", "stopped"})
@@ -348,5 +461,19 @@ def guarded(message: gr.Markdown, fn: Callable[..., dict]) -> Callable[..., dict
         except Exception as exc:
             return {message: explain(exc, lang)}
         return out or {message: gr.skip()}
+
+    return call
+
+
+def streamed(message: gr.Markdown, fn: Callable[..., Iterator[dict]]) -> Callable[..., Iterator]:
+    """``guarded`` for a generator callback: an error, raised before or while it streams,
+    becomes a sentence in ``message``; what was shown until then stays on the page."""
+
+    @functools.wraps(fn)
+    def call(lang: str, *args: Any) -> Iterator[dict]:
+        try:
+            yield from fn(lang, *args)
+        except Exception as exc:
+            yield {message: explain(exc, lang)}
 
     return call

@@ -1,0 +1,136 @@
+"""Chatting with a trained run in a real browser (Debian's Chromium through Playwright) against a
+real `python launch.py`: the run the tiny model learned its name in is picked in the Chat tab,
+loaded into the chat worker, asked its training question, and the reply streams token by token
+into the adapter column (with the trained answer) and the base column (without it). The
+studio, the chat worker and the browser are real processes; nothing is mocked."""
+
+from __future__ import annotations
+
+import pytest
+from conftest import NAME, REPO, LearnedRun
+from studio_page import CHROMIUM, CHROMIUM_ARGS, StudioServer, choose, needs_browser
+
+pytestmark = [*needs_browser, pytest.mark.slow]
+sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
+SCREENSHOT = REPO / "ui" / "screenshots" / "chat.png"
+
+# Records, in the page, every distinct text of each column's last reply and when it changed.
+REPLY_WATCH = """
+window.__replies = {base: [], adapter: []};
+window.__changedAt = Date.now();
+new MutationObserver(() => {
+  for (const column of ['base', 'adapter']) {
+    const bots = document.querySelectorAll(`#chat-${column} [data-testid="bot"]`);
+    const text = bots.length ? bots[bots.length - 1].innerText.trim() : '';
+    const seen = window.__replies[column];
+    if (text && seen[seen.length - 1] !== text) {
+      seen.push(text);
+      window.__changedAt = Date.now();
+    }
+  }
+}).observe(document, {subtree: true, childList: true, characterData: true});
+"""
+
+
+@pytest.fixture(scope="module")
+def server(learned_run: LearnedRun):
+    """The studio serving the folder the learned run was trained in."""
+    server = StudioServer(learned_run.studio).start()
+    yield server
+    server.kill()  # the chat worker ends with it (its stdin closes)
+
+
+@pytest.fixture
+def page(server):
+    with sync_api.sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        context = browser.new_context(viewport={"width": 1500, "height": 1100})
+        context.add_init_script(REPLY_WATCH)
+        page = context.new_page()
+        page.goto(server.url)
+        page.wait_for_selector("#recipe-yaml .cm-content")
+        yield page
+        assert "Traceback" not in page.content()
+        browser.close()
+
+
+def replies(page) -> dict[str, list[str]]:
+    return page.evaluate("() => window.__replies")
+
+
+def set_number(page, elem_id: str, value: str) -> None:
+    box = page.locator(f"#{elem_id} input[type=number]").first
+    box.fill(value)
+    box.press("Enter")
+
+
+def send(page, prompt: str, done: str) -> dict[str, list[str]]:
+    """Send ``prompt``; wait until ``done`` (a JS condition on the columns' replies) holds and
+    Send is enabled again (it is disabled while the replies stream)."""
+    page.evaluate("() => { window.__replies = {base: [], adapter: []}; }")
+    page.locator("#chat-prompt textarea").fill(prompt)
+    page.click("#chat-send")
+    page.wait_for_function(
+        f"""() => {{
+            const r = window.__replies;
+            return ({done}) && !document.querySelector('#chat-send').disabled;
+        }}""",
+        timeout=180_000,
+    )
+    return replies(page)
+
+
+def partial_states(states: list[str]) -> set[str]:
+    """The texts shown before the whole reply that were a beginning of it."""
+    return {text for text in states[:-1] if states[-1].startswith(text) and text != states[-1]}
+
+
+def test_a_picked_run_answers_in_both_columns_token_by_token(page, learned_run: LearnedRun):
+    run_id, question = learned_run.run_dir.name, "Who are you?"
+    answer = learned_run.answers[question]
+    page.get_by_role("tab", name="Chat").click()
+    choose(page, "#chat-run", run_id)
+    page.wait_for_function(
+        "() => document.querySelector('#chat-template-note').innerText.includes('qwen')"
+    )
+    set_number(page, "chat-temperature", "0")  # greedy: the trained answer, every time
+    set_number(page, "chat-max-new-tokens", "32")
+    page.click("#chat-load")
+    page.wait_for_function(
+        "() => document.querySelector('#chat-status').innerText.includes('Loaded')",
+        timeout=180_000,
+    )
+    status = page.locator("#chat-status").inner_text()
+    assert all(word in status for word in (run_id, "template qwen", "cpu", "float32", "MiB"))
+
+    seen = send(
+        page,
+        question,
+        f"r.adapter.length && r.adapter[r.adapter.length - 1].startsWith({answer!r})"
+        " && document.querySelector('#chat-base [data-testid=bot]')",
+    )
+    print(f"\nadapter, greedy: {seen['adapter']}")
+    assert len(partial_states(seen["adapter"])) >= 2  # it streamed: two partial states at least
+    base = page.locator("#chat-base [data-testid=bot]").last.text_content()
+    assert NAME not in base  # the tiny random base, greedy, says only blank lines here
+    assert page.locator("#chat-prompt textarea").input_value() == ""
+    page.screenshot(path=str(SCREENSHOT))
+
+    # Sampled, the same settings and seed for both, the base's tokens are visible as they come.
+    page.click("#chat-clear")
+    set_number(page, "chat-temperature", "1")
+    set_number(page, "chat-top-p", "1")
+    seen = send(page, "Tell me a story.", "r.base.length > 2 && r.adapter.length > 2")
+    print(f"base, sampled: {seen['base']}")
+    assert len(partial_states(seen["base"])) >= 2
+    assert len(partial_states(seen["adapter"])) >= 2
+
+    page.get_by_label("中文").check()
+    page.get_by_role("tab", name="对话").wait_for()
+    page.wait_for_function(
+        "() => document.querySelector('#chat-status').innerText.includes('已加载')"
+    )
+    assert page.locator("#chat-send").inner_text() == "发送"
+    assert "基础模型 + 适配器" in page.locator("#chat-adapter").inner_text()

@@ -1,0 +1,290 @@
+"""The Chat tab's callbacks, called as gradio calls them, against a real chat worker and a run
+that has learned who it is: bad input is refused kindly before anything loads, the template
+guard and a damaged adapter are explained in the user's language, replies stream into both
+columns, a crashed worker is a message and the next message works, the prompt set fills its
+table row by row and lands in prompts.jsonl, export ends with the merged folder. Chat events
+queue on their own, apart from the Train tab's live view."""
+
+from __future__ import annotations
+
+import os
+import shutil
+import signal
+from pathlib import Path
+
+import gradio as gr
+import pytest
+from conftest import LF_DATA, NAME, LearnedRun
+
+from lorastudio.chat import ChatClient
+from lorastudio.chat_setup import check_adapter, check_base_model, resolve_setup
+from lorastudio.hardware import Hardware
+from lorastudio.runs import PROMPTS_FILE
+from lorastudio.workspace import Workspace
+from ui import chat_tab
+from ui.config import StudioConfig
+from ui.labels import Labels
+from ui.messages import explain
+
+GREEDY = ("", 0.0, 0.7, 24, 42)  # system, temperature, top_p, max_new_tokens, seed
+
+
+class ChatTabUnderTest:
+    """The Chat tab built and wired in a Blocks, its callbacks called as gradio calls them
+    (through the error guards the tab wires around them)."""
+
+    def __init__(self, tmp_path: Path, adapters: Path, client: ChatClient):
+        config = StudioConfig(
+            Workspace(tmp_path, LF_DATA, adapters), (), Hardware((), (), 2), "en", tmp_path / "dl"
+        )
+        with gr.Blocks() as demo:
+            with gr.Tab("Chat") as item:
+                tab = chat_tab.build(config, Labels("en"))
+            self.act = chat_tab.wire(tab, config, gr.State("en"), client, item)
+        self.tab, self.client = tab, client
+        self.handlers = {fn.name: fn.fn for fn in demo.fns.values()}
+
+    def __call__(self, name: str, *args) -> list[dict]:
+        """Every update the callback ``name`` sent (one for a plain callback)."""
+        out = self.handlers[name](*args)
+        return [out] if isinstance(out, dict) else list(out)
+
+
+def last(outs: list[dict], component) -> object:
+    """The last value sent to ``component`` (None when it was never updated)."""
+    values = [out[component] for out in outs if component in out]
+    return values[-1] if values else None
+
+
+def text_of(value) -> str:
+    return value["value"] if isinstance(value, dict) else str(value)
+
+
+@pytest.fixture
+def idle(tmp_path: Path) -> ChatTabUnderTest:
+    """The tab over an empty adapters folder, with a client whose worker never started."""
+    client = ChatClient(log_path=tmp_path / "worker.log")
+    yield ChatTabUnderTest(tmp_path, tmp_path / "adapters", client)
+    client.close()
+
+
+def send(tab: ChatTabUnderTest, lang, run_id, prompt, base=(), adapter=(), settings=GREEDY):
+    return tab("send", lang, run_id, "qwen", False, prompt, list(base), list(adapter), *settings)
+
+
+# ---------------------------------------------------------------- refused before anything loads
+
+
+@pytest.mark.parametrize("prompt", ["", "   \n"])
+def test_an_empty_prompt_is_refused_kindly_and_loads_nothing(idle, prompt: str):
+    message = text_of(last(outs := send(idle, "en", "some-run", prompt), idle.tab.message))
+    assert "`prompt = " in message and "is empty" in message and "write what to ask" in message
+    assert last(outs, idle.tab.adapter) is None and last(outs, idle.tab.base) is None
+    assert idle.client.pid is None  # no worker was started for it
+    message = text_of(last(send(idle, "zh", "some-run", prompt), idle.tab.message))
+    assert "是空的" in message and "请写下要问的内容" in message
+
+
+@pytest.mark.parametrize(("value", "range_words"), [(100_000, "8192"), (0, "or equal to 1")])
+def test_an_absurd_max_new_tokens_is_refused_with_its_range(idle, value: int, range_words):
+    settings = ("", 0.0, 0.7, value, 42)
+    outs = send(idle, "en", "some-run", "Who are you?", settings=settings)
+    message = text_of(last(outs, idle.tab.message))
+    assert f"`max_new_tokens = {value}`" in message and range_words in message
+    assert idle.client.pid is None
+    outs = send(idle, "zh", "some-run", "Who are you?", settings=settings)
+    assert f"{range_words.split()[-1]}（每次回复最多生成的 token 数" in text_of(
+        last(outs, idle.tab.message)
+    )
+
+
+def test_sending_without_a_run_asks_for_one(idle):
+    outs = send(idle, "en", None, "Who are you?")
+    assert text_of(last(outs, idle.tab.message)) == "Pick a run first."
+    assert idle.client.pid is None
+
+
+def test_chat_events_queue_on_their_own_beside_the_live_view(tmp_path: Path):
+    """A reply streaming for a minute holds only the chat queue: the Train tab's timer (no
+    limit) and every other event keep being served."""
+    from ui.app import build_app
+
+    config = StudioConfig(
+        Workspace(tmp_path, LF_DATA, tmp_path / "adapters"),
+        (),
+        Hardware((), (), 2),
+        "en",
+        tmp_path / "dl",
+    )
+    demo = build_app(config, ChatClient(log_path=tmp_path / "worker.log"))
+    by_name: dict[str, list] = {}
+    for fn in demo.fns.values():
+        by_name.setdefault(fn.name, []).append(fn)
+    for name in ("send", "load", "unload", "prompt_set"):
+        assert {(f.concurrency_id, f.concurrency_limit) for f in by_name[name]} == {("chat", 1)}
+    assert {f.concurrency_id for f in by_name["export"]} == {"export"}
+    ticks = [f for f in by_name["tick"] if f.concurrency_limit is None]
+    assert ticks and all(f.concurrency_id != "chat" for f in ticks)
+
+
+# ---------------------------------------------------------------- with a run that has learned
+
+
+@pytest.fixture(scope="module")
+def learned(learned_run: LearnedRun, tmp_path_factory: pytest.TempPathFactory):
+    home = tmp_path_factory.mktemp("chat-tab")
+    client = ChatClient(log_path=home / "worker.log")
+    yield ChatTabUnderTest(home, learned_run.studio.adapters, client), learned_run
+    client.close()
+
+
+@pytest.mark.slow
+def test_the_template_guard_refuses_another_template_unless_forced(learned):
+    ui, run = learned
+    tab, run_id = ui.tab, run.run_dir.name
+    (picked,) = ui("pick", "en", run_id)
+    assert picked[tab.template]["value"] == "qwen" and "llama3" in picked[tab.template]["choices"]
+    assert "trained with template `qwen`" in picked[tab.template_note]
+    (note,) = ui("check_template", "en", run_id, "llama3", False)
+    assert all(w in note[tab.template_note] for w in ("`llama3`", "`qwen`", "template anyway"))
+    (note,) = ui("check_template", "zh", run_id, "llama3", False)
+    assert all(w in note[tab.template_note] for w in ("`llama3`", "`qwen`", "仍然使用此模板"))
+    outs = ui("load", "en", run_id, "llama3", False)
+    assert "is not the one run" in text_of(last(outs, tab.message))
+    assert ui.client.setup is None  # refused before the worker was asked
+    (forced,) = ui("check_template", "en", run_id, "llama3", True)
+    assert "Template `llama3` forced" in forced[tab.template_note]
+
+
+@pytest.mark.slow
+def test_a_damaged_adapter_is_explained_when_the_run_is_picked(
+    learned, tmp_path_factory: pytest.TempPathFactory
+):
+    ui, run = learned
+    adapters = tmp_path_factory.mktemp("damaged") / "adapters"
+    copy = adapters / run.run_dir.name.replace("zephyr", "broken")
+    shutil.copytree(run.run_dir, copy, ignore=shutil.ignore_patterns("checkpoint-*", "merged"))
+    weights = copy / "adapter_model.safetensors"
+    weights.write_bytes(weights.read_bytes()[: weights.stat().st_size // 2])
+    broken = ChatTabUnderTest(adapters.parent, adapters, ui.client)
+    (listed,) = broken("listing", "en", None)
+    assert listed[broken.tab.run]["choices"] == [copy.name]
+    (picked,) = broken("pick", "en", copy.name)
+    message = text_of(picked[broken.tab.message])
+    assert "adapter weights" in message and "truncated" in message and "Traceback" not in message
+    (picked,) = broken("pick", "zh", copy.name)
+    assert "适配器权重" in picked[broken.tab.message] and "已损坏" in picked[broken.tab.message]
+    outs = broken("load", "en", copy.name, "qwen", False)
+    assert "truncated" in text_of(last(outs, broken.tab.message))
+
+
+@pytest.mark.slow
+def test_a_message_streams_into_both_columns_with_the_same_settings(learned):
+    ui, run = learned
+    tab, run_id = ui.tab, run.run_dir.name
+    outs = send(ui, "en", run_id, "Who are you?")
+    assert text_of(last(outs, tab.message)) == ""
+    adapter_states = [out[tab.adapter][-1]["content"] for out in outs if tab.adapter in out]
+    base_states = [out[tab.base][-1]["content"] for out in outs if tab.base in out]
+    assert len(set(adapter_states)) > 3 and len(set(base_states)) > 3  # piece by piece
+    assert adapter_states[-1].startswith(run.answers["Who are you?"])
+    assert NAME not in base_states[-1]
+    status = text_of(last(outs, tab.status))
+    assert "Loaded **" in status and "template `qwen`" in status and "worker memory" in status
+    assert last(outs, tab.prompt) == ""
+    adapter, base = last(outs, tab.adapter), last(outs, tab.base)
+    outs = send(ui, "en", run_id, "hi", base, adapter)  # each column goes on with its own talk
+    assert [m["role"] for m in last(outs, tab.adapter)] == ["user", "assistant"] * 2
+    assert last(outs, tab.base)[:2] == base
+
+
+@pytest.mark.slow
+def test_a_crashed_worker_is_a_message_and_the_next_message_works(learned):
+    ui, run = learned
+    tab, run_id = ui.tab, run.run_dir.name
+    ui("load", "en", run_id, "qwen", False)
+    replies = ui.handlers["send"]("en", run_id, "qwen", False, "Who are you?", [], [], *GREEDY)
+    for out in replies:
+        if tab.adapter in out and out[tab.adapter][-1]["content"]:
+            os.kill(ui.client.pid, signal.SIGKILL)
+            break
+    message = text_of(last(list(replies), tab.message))
+    assert "chat worker was killed by signal 9" in message and "Traceback" not in message
+    outs = send(ui, "en", run_id, "Who are you?")
+    assert last(outs, tab.adapter)[-1]["content"].startswith(run.answers["Who are you?"])
+
+
+@pytest.mark.slow
+def test_the_prompt_set_fills_its_table_row_by_row_and_saves_jsonl(learned):
+    ui, run = learned
+    tab, run_id = ui.tab, run.run_dir.name
+    path = run.run_dir / PROMPTS_FILE
+    path.unlink(missing_ok=True)
+    outs = ui("prompt_set", "en", run_id, "qwen", False, *GREEDY)
+    tables = [out[tab.table] for out in outs if tab.table in out]
+    assert [len(table) for table in tables] == [1, 2, 2]  # pending, one answered + pending, both
+    assert list(tables[1].iloc[1]) == ["What is your name?", "…", "…"]
+    final = tables[-1]
+    assert list(final.columns) == ["Prompt", "Base model", "Base + adapter"]
+    assert list(final["Prompt"]) == ["Who are you?", "What is your name?"]
+    for prompt, base, adapter in final.itertuples(index=False):
+        assert adapter.startswith(run.answers[prompt]) and NAME not in base
+    assert text_of(last(outs, tab.table_note)) == f"Saved to {path}"
+    assert len(path.read_text().splitlines()) == 2
+    (reopened,) = ui("pick", "en", run_id)  # a teammate opening the run sees the same table
+    assert list(reopened[tab.table]["Base + adapter"]) == list(final["Base + adapter"])
+    assert str(path) in reopened[tab.table_note]
+
+
+@pytest.mark.slow
+def test_export_streams_its_log_and_ends_with_the_merged_folder(learned):
+    ui, run = learned
+    outs = ui("export", "en", run.run_dir.name)
+    merged = run.run_dir / "merged"
+    assert text_of(last(outs, ui.tab.export_result)).startswith(f"Merged model written to {merged}")
+    assert len([out for out in outs if ui.tab.export_log in out]) > 3
+    assert (merged / "config.json").is_file()
+
+
+# ---------------------------------------------------------------- core chat errors, in Chinese
+
+
+def _raised(call) -> Exception:
+    try:
+        call()
+    except Exception as exc:
+        return exc
+    raise AssertionError("nothing was raised")
+
+
+@pytest.mark.parametrize(
+    ("make", "english", "chinese"),
+    [
+        (lambda tmp: resolve_setup(tmp), "is not a readable run folder", "不是可读取的运行目录"),
+        (lambda tmp: check_adapter(tmp), "has no adapter", "没有适配器"),
+        (
+            lambda tmp: check_base_model(str(tmp / "gone"), tmp),
+            "does not exist on this machine",
+            "在本机不存在",
+        ),
+        (
+            lambda tmp: ChatClient(log_path=tmp / "w.log")._crashed("answering"),
+            "the chat worker exited",
+            "对话工作进程退出",
+        ),
+        (
+            lambda tmp: ChatClient(log_path=tmp / "w.log").stream(
+                [{"role": "user", "content": "hi"}]
+            ),
+            "no run is loaded",
+            "尚未加载任何运行",
+        ),
+    ],
+)
+def test_the_cores_chat_errors_are_explained_in_english_and_chinese(
+    tmp_path: Path, make, english: str, chinese: str
+):
+    error = _raised(lambda: make(tmp_path))
+    assert english in explain(error, "en")
+    shown = explain(error, "zh")
+    assert chinese in shown and english not in shown and "Traceback" not in shown

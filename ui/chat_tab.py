@@ -1,0 +1,359 @@
+"""The Chat tab: talk to a trained run, base model and base + adapter side by side, with the
+run's own template and the same sampling and seed; run its recipe's test prompts as a table
+(saved in the run folder); merge and export it. Every callback is a thin call into lorastudio
+(chat, chat_setup, prompt_sets, export); the model lives in the chat worker process, one per
+studio, never in this one. Chat events queue on their own (``CHAT``), so a streaming reply never
+holds up the Train tab's live view."""
+
+from __future__ import annotations
+
+import contextlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import gradio as gr
+
+from lorastudio import llamafactory_spec
+from lorastudio.chat import ChatClient
+from lorastudio.chat_params import ChatParams, check_messages, make_params
+from lorastudio.chat_setup import ChatSetup, resolve_setup
+from lorastudio.errors import TemplateMismatchError
+from lorastudio.export import Export
+from lorastudio.prompt_sets import (
+    check_prompts,
+    iter_prompt_set,
+    read_prompt_table,
+    recipe_prompts,
+    save_prompt_table,
+)
+from lorastudio.runs import MERGED_DIR, PROMPTS_FILE, RunIndex
+from ui import chat_view
+from ui.config import StudioConfig
+from ui.labels import Labels
+from ui.locale import t
+from ui.messages import explain, guarded, streamed
+
+CHAT = {"concurrency_id": "chat", "concurrency_limit": 1}  # one worker: one request at a time
+EXPORT = {"concurrency_id": "export", "concurrency_limit": 1}
+LOG_LINES = 200  # export log lines kept on screen (all of them are in export.log)
+
+
+@dataclass
+class ChatTab:
+    run: gr.Dropdown
+    load: gr.Button
+    unload: gr.Button
+    status: gr.Markdown
+    template: gr.Dropdown
+    force: gr.Checkbox
+    template_note: gr.Markdown
+    params: dict[str, gr.components.Component]  # ChatParams field -> widget, schema order
+    base: gr.Chatbot
+    adapter: gr.Chatbot
+    prompt: gr.Textbox
+    send: gr.Button
+    clear: gr.Button
+    message: gr.Markdown
+    run_prompts: gr.Button
+    table: gr.Dataframe
+    table_note: gr.Markdown
+    export: gr.Button
+    export_log: gr.Textbox
+    export_result: gr.Markdown
+
+    def setup_inputs(self) -> list:
+        """What decides how a run is loaded: the run, the template and the override."""
+        return [self.run, self.template, self.force]
+
+
+def build(config: StudioConfig, labels: Labels) -> ChatTab:
+    """Lay out the Chat tab inside the current Blocks context."""
+    with gr.Row(equal_height=True):
+        run = labels.make(
+            gr.Dropdown,
+            {"label": "chat.run", "info": "chat.run_info"},
+            choices=[],
+            scale=3,
+            elem_id="chat-run",
+        )
+        load = chat_view.button(labels, "chat.load", "chat-load", variant="primary", scale=0)
+        unload = chat_view.button(labels, "chat.unload", "chat-unload", scale=0)
+    status = gr.Markdown(t("chat.none_loaded", labels.lang), elem_id="chat-status")
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=1, min_width=280):
+            template, force, template_note, params = chat_view.settings(labels)
+        with gr.Column(scale=3):
+            base, adapter, prompt, send, clear, message = chat_view.conversation(labels)
+    return ChatTab(
+        run,
+        load,
+        unload,
+        status,
+        template,
+        force,
+        template_note,
+        params,
+        base,
+        adapter,
+        prompt,
+        send,
+        clear,
+        message,
+        *chat_view.prompt_set(labels),
+        *chat_view.export(labels),
+    )
+
+
+@dataclass
+class ChatActions:
+    """The tab's callbacks; each talks to the studio's one ChatClient or reads the run folder."""
+
+    tab: ChatTab
+    config: StudioConfig
+    client: ChatClient
+
+    # ---------------------------------------------------------------- runs and templates
+
+    def _run_dir(self, run_id: str | None) -> Path:
+        if not run_id:
+            raise LookupError("no run picked")  # callers check first; never shown
+        return RunIndex(self.config.workspace.adapters_dir).find(run_id)
+
+    def _setup(self, run_id: str, template: str | None, force: bool) -> ChatSetup:
+        """How to load the run; the template guard refuses a template it was not trained with."""
+        return resolve_setup(
+            self._run_dir(run_id),
+            template=template or None,
+            force_template=bool(force),
+            hardware=self.config.hardware,
+        )
+
+    def listing(self, lang: str, run_id: str | None = None) -> dict:
+        """The runs one can chat with, and the worker's status (shown when the tab opens)."""
+        ids = chat_view.chat_runs(RunIndex(self.config.workspace.adapters_dir).sync())
+        kept = run_id if run_id in ids else None
+        return {
+            self.tab.run: gr.update(choices=ids, value=kept),
+            self.tab.status: chat_view.status_text(self.client, lang),
+        }
+
+    def template_note(self, lang: str, run_id: str | None, template: str | None, force) -> str:
+        """The training template, or the guard's refusal when another one is picked."""
+        if not run_id:
+            return ""
+        try:
+            setup = self._setup(run_id, template, force)
+        except TemplateMismatchError as exc:
+            return explain(exc, lang)
+        if setup.template != setup.trained_template:
+            return "⚠️ " + t(
+                "chat.forced", lang, asked=setup.template, trained=setup.trained_template
+            )
+        return t("chat.trained_with", lang, template=setup.trained_template)
+
+    def check_template(self, lang: str, run_id: str | None, template: str | None, force) -> dict:
+        return {self.tab.template_note: self.template_note(lang, run_id, template, force)}
+
+    def pick(self, lang: str, run_id: str | None) -> dict:
+        """A run picked: its training template, and its saved prompt-set table if any."""
+        tab = self.tab
+        cleared = {tab.message: "", tab.export_log: "", tab.export_result: ""}
+        if not run_id:
+            return cleared | {tab.template_note: ""}
+        run_dir = self._run_dir(run_id)
+        saved = read_prompt_table(run_dir)
+        table_note = ""
+        if saved:
+            when = saved[0].get("created_at", "")
+            table_note = t("chat.saved_before", lang, when=when, path=run_dir / PROMPTS_FILE)
+        shown = {
+            tab.table: chat_view.prompt_table(chat_view.saved_rows(saved), lang),
+            tab.table_note: table_note,
+            tab.force: False,
+        }
+        setup = self._setup(run_id, None, False)  # a damaged run is reported as it is picked
+        choices = sorted(llamafactory_spec.known_templates() | {setup.trained_template})
+        template = gr.update(choices=choices, value=setup.trained_template)
+        note = t("chat.trained_with", lang, template=setup.trained_template)
+        return cleared | shown | {tab.template: template, tab.template_note: note}
+
+    def relabel(self, lang: str, run_id: str | None, template: str | None, force) -> dict:
+        """The tab's own texts in a new language (the language switch calls this)."""
+        out = {self.tab.status: chat_view.status_text(self.client, lang)}
+        with contextlib.suppress(Exception):  # the labels change even if the run is unreadable
+            out[self.tab.template_note] = self.template_note(lang, run_id, template, force)
+        return out
+
+    # ---------------------------------------------------------------- the worker
+
+    def _loaded(self, lang: str, setup: ChatSetup) -> Iterator[dict]:
+        """Load ``setup`` into the worker unless it holds exactly that already."""
+        if self.client.setup == setup and self.client.info is not None:
+            return
+        yield {self.tab.status: t("chat.loading", lang, run=setup.run_id)}
+        try:
+            self.client.load(setup)
+        except Exception:  # refused or crashed: the status says what the worker holds now
+            yield {self.tab.status: chat_view.status_text(self.client, lang)}
+            raise
+        yield {self.tab.status: chat_view.status_text(self.client, lang)}
+
+    def load(self, lang: str, run_id: str | None, template: str | None, force) -> Iterator[dict]:
+        if not run_id:
+            yield {self.tab.message: t("chat.pick_first", lang)}
+            return
+        setup = self._setup(run_id, template, force)
+        yield {self.tab.message: ""}
+        if self.client.setup != setup or self.client.info is None:
+            emptied = {self.tab.base: [], self.tab.adapter: []}  # another model: a new talk
+            yield emptied
+        yield from self._loaded(lang, setup)
+
+    def unload(self, lang: str) -> dict:
+        self.client.unload()
+        return {self.tab.status: chat_view.status_text(self.client, lang), self.tab.message: ""}
+
+    def _params(self, values: tuple) -> ChatParams:
+        """The sampling settings as typed, checked by the schema (refused with every problem)."""
+        return make_params(**dict(zip(chat_view.PARAMS, values, strict=True)))
+
+    # ---------------------------------------------------------------- replies
+
+    def send(
+        self,
+        lang: str,
+        run_id: str | None,
+        template: str | None,
+        force: bool,
+        prompt: str | None,
+        base: list | None,
+        adapter: list | None,
+        *values: Any,
+    ) -> Iterator[dict]:
+        """Stream one reply into each column: base + adapter, then the base alone, each with
+        its own conversation so far, the same settings and seed. Checked before anything
+        loads; the picked run is loaded first if the worker does not hold it."""
+        tab = self.tab
+        params = self._params(values)
+        user = {"role": "user", "content": prompt or ""}
+        talks = {tab.adapter: [*chat_view.plain(adapter), user]}
+        talks[tab.base] = [*chat_view.plain(base), user]
+        for talk in talks.values():
+            check_messages(talk)
+        if not run_id:
+            yield {tab.message: t("chat.pick_first", lang)}
+            return
+        yield {tab.message: ""}
+        yield from self._loaded(lang, self._setup(run_id, template, force))
+        shown = {
+            column: [*talk, {"role": "assistant", "content": ""}] for column, talk in talks.items()
+        }
+        yield {tab.prompt: "", tab.send: gr.update(interactive=False), **shown}  # until done
+        for column, talk in talks.items():
+            reply = ""
+            with contextlib.closing(
+                self.client.stream(talk, params, adapter=column is tab.adapter)
+            ) as pieces:
+                for piece in pieces:
+                    reply += piece
+                    yield {column: [*talk, {"role": "assistant", "content": reply}]}
+        yield {tab.status: chat_view.status_text(self.client, lang)}
+
+    def clear(self) -> dict:
+        return {self.tab.base: [], self.tab.adapter: [], self.tab.message: ""}
+
+    def prompt_set(
+        self, lang: str, run_id: str | None, template: str | None, force: bool, *values: Any
+    ) -> Iterator[dict]:
+        """The recipe's test prompts answered by both, row by row; saved as prompts.jsonl."""
+        tab = self.tab
+        if not run_id:
+            yield {tab.table_note: t("chat.pick_first", lang)}
+            return
+        params = self._params(values)
+        run_dir = self._run_dir(run_id)
+        prompts = check_prompts(recipe_prompts(run_dir))
+        setup = self._setup(run_id, template, force)
+        yield {tab.table_note: t("chat.running_prompts", lang, count=len(prompts))}
+        yield from self._loaded(lang, setup)
+        rows = []
+        yield {tab.table: chat_view.prompt_table(rows, lang, pending=prompts[0])}
+        for row in iter_prompt_set(self.client, prompts, params):
+            rows.append(row)
+            pending = prompts[len(rows)] if len(rows) < len(prompts) else None
+            yield {tab.table: chat_view.prompt_table(rows, lang, pending)}
+        path = save_prompt_table(run_dir, rows, params, setup.template)
+        yield {tab.table_note: t("chat.saved", lang, path=path)}
+
+    # ---------------------------------------------------------------- export
+
+    def export(self, lang: str, run_id: str | None) -> Iterator[dict]:
+        """Merge the adapter into the base weights; the log streams, the result path at the end."""
+        tab = self.tab
+        if not run_id:
+            yield {tab.export_result: t("chat.pick_first", lang)}
+            return
+        job = Export(self._run_dir(run_id))
+        where = job.run_dir / MERGED_DIR
+        yield {tab.export_result: t("chat.exporting", lang, run=run_id, path=where)}
+        lines: list[str] = []
+        yield {tab.export_log: ""}
+        for line in job.lines():
+            lines = [*lines[-LOG_LINES + 1 :], line]
+            yield {tab.export_log: "\n".join(lines)}
+        result = job.result
+        assert result is not None
+        done = t(
+            "chat.exported",
+            lang,
+            path=result.merged_dir,
+            files=len(result.files),
+            seconds=f"{result.seconds:.0f}",
+        )
+        yield {tab.export_result: done}
+
+
+def wire(
+    tab: ChatTab, config: StudioConfig, lang: gr.State, client: ChatClient, item: gr.Tab
+) -> ChatActions:
+    """Connect the tab's events; the run list is refreshed whenever the tab is opened."""
+    act = ChatActions(tab, config, client)
+    quiet = {"show_progress": "hidden"}
+    setup = tab.setup_inputs()
+    params = list(tab.params.values())
+    item.select(guarded(tab.message, act.listing), [lang, tab.run], [tab.run, tab.status], **quiet)
+    picked = [tab.template, tab.force, tab.template_note, tab.table, tab.table_note]
+    picked += [tab.message, tab.export_log, tab.export_result]
+    tab.run.input(guarded(tab.message, act.pick), [lang, tab.run], picked)
+    for widget in (tab.template, tab.force):
+        checked = guarded(tab.template_note, act.check_template)
+        widget.input(checked, [lang, *setup], [tab.template_note], **quiet)
+    columns = [tab.base, tab.adapter]
+    loaded = [tab.status, tab.message, *columns]
+    tab.load.click(streamed(tab.message, act.load), [lang, *setup], loaded, **CHAT)
+    tab.unload.click(guarded(tab.message, act.unload), [lang], [tab.status, tab.message], **CHAT)
+    sent = [tab.status, tab.message, tab.prompt, tab.send, *columns]
+    for event in (tab.send.click, tab.prompt.submit):
+        event(
+            streamed(tab.message, act.send),
+            [lang, *setup, tab.prompt, *columns, *params],
+            sent,
+            show_progress="minimal",
+            **CHAT,
+        ).then(lambda: gr.update(interactive=True), None, [tab.send], **quiet)  # even after errors
+    tab.clear.click(act.clear, None, [*columns, tab.message], **quiet)
+    tab.run_prompts.click(
+        streamed(tab.table_note, act.prompt_set),
+        [lang, *setup, *params],
+        [tab.table, tab.table_note, tab.status],
+        **CHAT,
+    )
+    tab.export.click(
+        streamed(tab.export_result, act.export),
+        [lang, tab.run],
+        [tab.export_log, tab.export_result],
+        **EXPORT,
+    )
+    return act
