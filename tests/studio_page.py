@@ -197,7 +197,7 @@ def coloured_pixels(png: bytes, colour: tuple[int, int, int], tolerance: int = 4
 
 
 # Texts that stay as they are in every language: names, and Gradio's own footer.
-UNTRANSLATED = {"English", "LoRA", "Settings", "Built with Gradio", "Use via API"}
+UNTRANSLATED = {"English", "LoRA", "Kubernetes", "Settings", "Built with Gradio", "Use via API"}
 
 _SHOWN_TEXTS = """() => {
   const picked = 'label, button, [role=tab], th, .prose, span[data-testid=block-info], legend';
