@@ -152,6 +152,17 @@ def pick_recipe(page, name: str) -> None:
     )
 
 
+def start_run(page, studio: Studio) -> Path:
+    """Click Start; the new run's folder (from the "Started run ID." message)."""
+    page.click("#start")
+    page.wait_for_function(
+        "() => document.querySelector('#train-message').innerText.includes('Started run')",
+        timeout=60_000,
+    )
+    run_id = page.locator("#train-message").inner_text().split("Started run ")[1].rstrip(".")
+    return studio.adapters / run_id.strip()
+
+
 def yaml_text(page) -> str:
     return page.locator("#recipe-yaml .cm-content").inner_text()
 

@@ -24,6 +24,7 @@ from studio_page import (
     needs_browser,
     pick_recipe,
     progress,
+    start_run,
     studio_home,
     wait_progress,
 )
@@ -59,16 +60,6 @@ def open_page(browser):
     yield open_page
     for context in contexts:
         context.close()
-
-
-def start_run(page, studio) -> Path:
-    page.click("#start")
-    page.wait_for_function(
-        "() => document.querySelector('#train-message').innerText.includes('Started run')",
-        timeout=60_000,
-    )
-    run_id = page.locator("#train-message").inner_text().split("Started run ")[1].rstrip(".")
-    return studio.adapters / run_id.strip()
 
 
 def visible_text(page, where: str, text: str):
