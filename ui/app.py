@@ -103,9 +103,10 @@ def _wire_language(
     def on_load(lang_: str | None) -> dict:
         """A page opens in its browser's last language (kept in localStorage)."""
         lang_ = lang_ if lang_ in LANGUAGES else config.lang
-        relabel = labels.updates(lang_) if lang_ != config.lang else {}
-        opened = merge_updates(relabel, train.load(lang_), runs.listing(lang_))
-        return merge_updates(opened, {switch: gr.update(value=lang_)})
+        opened = merge_updates(train.load(lang_), runs.listing(lang_))
+        if lang_ == config.lang:  # the page was built in it: the switch already shows it, and
+            return opened  # setting it again would undo a click made while the page loaded
+        return merge_updates(labels.updates(lang_), opened, {switch: gr.update(value=lang_)})
 
     compared = [runs.tab.overlay, runs.tab.diff]
     chatted = [chat.tab.status, chat.tab.template_note]
