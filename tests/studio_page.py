@@ -6,6 +6,8 @@ Browser tests are skipped, with the reason, when /usr/bin/chromium or Playwright
 
 from __future__ import annotations
 
+import contextlib
+import importlib.util
 import json
 import socket
 import subprocess
@@ -33,6 +35,9 @@ needs_browser = [
         not CHROMIUM.exists(),
         reason="browser tests need Debian's Chromium at /usr/bin/chromium "
         "(apt-get install chromium chromium-driver fonts-noto-cjk; .ci/run does it)",
+    ),
+    pytest.mark.skipif(
+        importlib.util.find_spec("playwright") is None, reason="pip install playwright"
     ),
 ]
 
@@ -64,6 +69,36 @@ def free_port() -> int:
     with socket.socket() as sock:
         sock.bind(("127.0.0.1", 0))
         return sock.getsockname()[1]
+
+
+VIEWPORT = {"width": 1500, "height": 1100}
+
+
+@contextlib.contextmanager
+def chromium():
+    """Debian's Chromium, headless, driven by Playwright; closed on the way out."""
+    from playwright.sync_api import sync_playwright
+
+    with sync_playwright() as playwright:
+        browser = playwright.chromium.launch(
+            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
+        )
+        try:
+            yield browser
+        finally:
+            browser.close()
+
+
+def open_studio(browser, url: str, init_script: str | None = None, downloads: bool = False):
+    """The studio at ``url`` in a new browser context (own storage, as a fresh profile's tab),
+    returned once the recipe editor is drawn. ``init_script`` runs in the page before its own."""
+    context = browser.new_context(viewport=VIEWPORT, accept_downloads=downloads)
+    if init_script:
+        context.add_init_script(init_script)
+    page = context.new_page()
+    page.goto(url)
+    page.wait_for_selector("#recipe-yaml .cm-content")
+    return page
 
 
 class StudioServer:

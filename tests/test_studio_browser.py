@@ -10,11 +10,11 @@ import pytest
 import yaml
 from conftest import tiny_recipe
 from studio_page import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     StudioServer,
+    chromium,
     english_texts,
     needs_browser,
+    open_studio,
     pick_recipe,
     studio_home,
     yaml_text,
@@ -23,17 +23,12 @@ from studio_page import (
 from ui.locale import TEXT
 
 pytestmark = needs_browser
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture(scope="module")
@@ -46,13 +41,10 @@ def server(tmp_path_factory: pytest.TempPathFactory, tiny_model: Path):
 
 @pytest.fixture
 def page(browser, server):
-    context = browser.new_context(viewport={"width": 1500, "height": 1100}, accept_downloads=True)
-    page = context.new_page()
-    page.goto(server.url)
-    page.wait_for_selector("#recipe-yaml .cm-content")
+    page = open_studio(browser, server.url, downloads=True)
     yield page
     assert "Traceback" not in page.content()
-    context.close()
+    page.context.close()
 
 
 def test_a_changed_field_shows_in_the_yaml_and_the_yaml_fills_the_form(page):

@@ -15,11 +15,11 @@ import psutil
 import pytest
 from conftest import NAME, REPO, LearnedRun, tiny_recipe
 from studio_page import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     StudioServer,
     choose,
+    chromium,
     needs_browser,
+    open_studio,
     pick_recipe,
     progress,
     start_run,
@@ -27,7 +27,6 @@ from studio_page import (
 )
 
 pytestmark = [*needs_browser, pytest.mark.slow]
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 SCREENSHOT = REPO / "ui" / "screenshots" / "chat.png"
 
 # Records, in the page, every distinct text of each column's last reply and when it changed.
@@ -63,18 +62,10 @@ def server(learned_run: LearnedRun, tiny_model: Path):
 
 @pytest.fixture
 def page(server):
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        context = browser.new_context(viewport={"width": 1500, "height": 1100})
-        context.add_init_script(REPLY_WATCH)
-        page = context.new_page()
-        page.goto(server.url)
-        page.wait_for_selector("#recipe-yaml .cm-content")
+    with chromium() as browser:
+        page = open_studio(browser, server.url, REPLY_WATCH)
         yield page
         assert "Traceback" not in page.content()
-        browser.close()
 
 
 def replies(page) -> dict[str, list[str]]:
@@ -179,12 +170,9 @@ def test_a_live_training_run_keeps_updating_while_a_reply_streams(
     page, server, learned_run: LearnedRun
 ):
     studio = learned_run.studio
-    train_tab = page.context.browser.new_context(viewport={"width": 1500, "height": 1100})
-    train = train_tab.new_page()
+    train = open_studio(page.context.browser, server.url)  # a second tab, on the Train tab
     run_dir = None
     try:
-        train.goto(server.url)
-        train.wait_for_selector("#recipe-yaml .cm-content")
         pick_recipe(train, "long.yaml")
         run_dir = start_run(train, studio)
 
@@ -220,6 +208,6 @@ def test_a_live_training_run_keeps_updating_while_a_reply_streams(
         wait_progress(train, state="stopped", run=run_dir.name)
         assert live_processes(run_dir) == []
     finally:
-        train_tab.close()
+        train.context.close()
         if run_dir is not None and live_processes(run_dir):
             studio.cli("stop", run_dir.name)

@@ -12,16 +12,16 @@ from pathlib import Path
 import pytest
 from conftest import REPO, tiny_recipe
 from studio_page import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     LINE_BLUE,
     LINE_ORANGE,
     STEP_CLOCK,
     StepLog,
     StudioServer,
     choose,
+    chromium,
     coloured_pixels,
     needs_browser,
+    open_studio,
     pick_recipe,
     progress,
     start_run,
@@ -30,36 +30,26 @@ from studio_page import (
 )
 
 pytestmark = [*needs_browser, pytest.mark.slow]
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 SCREENSHOT = REPO / "ui" / "screenshots" / "train-live.png"
 
 
 @pytest.fixture(scope="module")
 def browser():
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
+    with chromium() as browser:
         yield browser
-        browser.close()
 
 
 @pytest.fixture
 def open_page(browser):
-    contexts = []
+    pages = []
 
     def open_page(url: str):
-        context = browser.new_context(viewport={"width": 1500, "height": 1100})
-        context.add_init_script(STEP_CLOCK)
-        contexts.append(context)
-        page = context.new_page()
-        page.goto(url)
-        page.wait_for_selector("#recipe-yaml .cm-content")
-        return page
+        pages.append(open_studio(browser, url, STEP_CLOCK))
+        return pages[-1]
 
     yield open_page
-    for context in contexts:
-        context.close()
+    for page in pages:
+        page.context.close()
 
 
 def visible_text(page, where: str, text: str):

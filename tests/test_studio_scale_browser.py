@@ -10,17 +10,16 @@ from pathlib import Path
 import pytest
 import yaml
 from studio_page import (
-    CHROMIUM,
-    CHROMIUM_ARGS,
     StudioServer,
+    chromium,
     needs_browser,
+    open_studio,
     pick_recipe,
     studio_home,
     yaml_text,
 )
 
 pytestmark = needs_browser
-sync_api = pytest.importorskip("playwright.sync_api", reason="pip install playwright")
 
 RECIPE = "qwen2.5-7b-lora-2node.yaml"
 SCREENSHOT = Path(__file__).resolve().parents[1] / "ui" / "screenshots" / "train-scale-out.png"
@@ -29,19 +28,10 @@ SCREENSHOT = Path(__file__).resolve().parents[1] / "ui" / "screenshots" / "train
 @pytest.fixture(scope="module")
 def page(tmp_path_factory: pytest.TempPathFactory):
     server = StudioServer(studio_home(tmp_path_factory.mktemp("studio"), {})).start()
-    with sync_api.sync_playwright() as playwright:
-        browser = playwright.chromium.launch(
-            executable_path=str(CHROMIUM), headless=True, args=CHROMIUM_ARGS
-        )
-        context = browser.new_context(
-            viewport={"width": 1500, "height": 1100}, accept_downloads=True
-        )
-        page = context.new_page()
-        page.goto(server.url)
-        page.wait_for_selector("#recipe-yaml .cm-content")
+    with chromium() as browser:
+        page = open_studio(browser, server.url, downloads=True)
         yield page
         assert "Traceback" not in page.content()
-        browser.close()
     server.kill()
 
 
