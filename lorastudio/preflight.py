@@ -19,6 +19,7 @@ import psutil
 
 from lorastudio.chips import is_training_chip
 from lorastudio.compiler import Target, resolved_precision
+from lorastudio.demo_data import DEMO_FILES
 from lorastudio.distributed import world_size
 from lorastudio.errors import Problem
 from lorastudio.hardware import Accelerator, Hardware
@@ -82,8 +83,9 @@ def _data_problems(recipe: Recipe, workspace: Workspace, registry: dict) -> list
                     name,
                     f"is registered as {file_name}, "
                     f"but {workspace.data_dir / file_name} does not exist",
-                    "copy the file there (LLaMA-Factory's demo data is in its repository's data/ "
-                    "folder) or set LORASTUDIO_DATA_DIR to the folder that has it",
+                    "run python launch.py demo-data, which fetches LLaMA-Factory's demo data there"
+                    if DEMO_FILES.get(name, ("",))[0] == file_name
+                    else "copy the file there or set LORASTUDIO_DATA_DIR to the folder that has it",
                 )
             )
     return problems

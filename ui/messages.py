@@ -176,8 +176,12 @@ FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
     (_rx(r"remove it: LoRA Studio trains with (?P<key>\S+) (?P<how>.*)"), "fix.managed_fixed"),
     (_rx(r"check the path; recipes live in recipes/"), "fix.check_path"),
     (
-        _rx(r"copy the file there .* or set LORASTUDIO_DATA_DIR to the folder that has it"),
+        _rx(r"copy the file there or set LORASTUDIO_DATA_DIR to the folder that has it"),
         "fix.copy_data",
+    ),
+    (
+        _rx(r"run python launch\.py demo-data, which fetches LLaMA-Factory's demo data there"),
+        "fix.demo_data",
     ),
     (_rx(r"set lora\.quantization: none, or train on an NVIDIA GPU"), "fix.quantization"),
     (_rx(r"set it to none"), "fix.set_none"),
