@@ -1,9 +1,11 @@
 """On an NVIDIA GPU, for real: a LoRA of a random-weight model with Qwen2.5-0.5B's exact
 architecture trains through `python launch.py train` in bf16, alone and under DeepSpeed ZeRO-2
 and ZeRO-3 on one card, and as QLoRA 4-bit; pre-flight's memory estimate is checked against each
-run's measured peak, the version probe must see CUDA, a model too big for the card is refused,
-and with two GPUs a data-parallel run trains. Run with `pytest -m gpu` on a GPU machine; skipped
-elsewhere. Set LORASTUDIO_GPU_REPORT=path.jsonl to collect tokens/s and peak memory per run."""
+run's measured peak; a run stopped on the GPU (alone and under DeepSpeed) keeps its adapter,
+leaves no process and resumes with one global step count; the version probe must see CUDA, a
+model too big for the card is refused, and with two GPUs a data-parallel run trains. Run with
+`pytest -m gpu` on a GPU machine; skipped elsewhere. Set LORASTUDIO_GPU_REPORT=path.jsonl to
+collect tokens/s and peak memory per run."""
 
 from __future__ import annotations
 
@@ -12,8 +14,10 @@ import json
 import os
 from pathlib import Path
 
+import psutil
 import pytest
 from conftest import LF_DATA, TOKENIZER, Studio
+from test_training_e2e import run_processes, status_of, steps_logged, wait_for
 
 from lorastudio.hardware import detect
 from lorastudio.probe import run_probe, version_problems
@@ -109,6 +113,48 @@ def test_lora_of_qwen2_5_0_5b_architecture_trains_on_one_gpu(
         }
         with open(report, "a") as handle:
             handle.write(json.dumps(row) + "\n")
+
+
+@pytest.mark.parametrize("deepspeed", ["none", "2"])
+def test_a_run_stopped_on_the_gpu_keeps_its_adapter_and_resumes_its_step_count(
+    qwen25_05b_random: Path, tmp_path: Path, deepspeed: str
+):
+    if deepspeed != "none" and importlib.util.find_spec("deepspeed") is None:
+        pytest.skip("DeepSpeed is not installed")
+    studio = Studio(tmp_path, LF_DATA)
+    text = gpu_recipe(qwen25_05b_random, f"stop-{deepspeed}", deepspeed, "none")
+    text = text.replace("max_steps: 60", "max_steps: 300").replace(
+        "save_steps: 1000", "save_steps: 20"
+    )
+    started = studio.cli("train", str(studio.write_recipe("s.yaml", text)), "--detach")
+    assert started.returncode == 0, started.stdout + started.stderr
+    (run_dir,) = studio.run_dirs()
+    wait_for(
+        lambda: steps_logged(run_dir) and steps_logged(run_dir)[-1]["current_steps"] >= 45, 600
+    )
+
+    stopped = studio.cli("stop", run_dir.name)
+    assert stopped.returncode == 3, stopped.stdout + stopped.stderr
+    status = status_of(run_dir)
+    assert status["state"] == "stopped" and status["device"] == "cuda"
+    assert "adapter trained so far is saved" in status["reason"]
+    assert run_processes(status) == []  # every rank, the launcher and DeepSpeed's helpers too
+    assert (
+        not psutil.pid_exists(status["pid"]) or psutil.Process(status["pid"]).status() == "zombie"
+    )
+    assert (run_dir / "adapter_model.safetensors").stat().st_size > 1_000_000
+    stopped_at = steps_logged(run_dir)[-1]["current_steps"]
+
+    resumed = studio.cli("resume", run_dir.name, timeout=900)
+    assert resumed.returncode == 0, resumed.stdout[-3000:]
+    status = status_of(run_dir)
+    assert status["state"] == "succeeded" and status["attempt"] == 2
+    resumed_from = status["resumed_from_step"]
+    assert resumed_from % 20 == 0 and resumed_from <= stopped_at
+    steps = [r["current_steps"] for r in steps_logged(run_dir) if "loss" in r]
+    # The resumed attempt logs every step from its checkpoint to the end: one global count.
+    assert steps[-len(range(resumed_from + 5, 301, 5)) :] == list(range(resumed_from + 5, 301, 5))
+    assert sorted(set(steps)) == list(range(5, 301, 5))
 
 
 def test_the_version_probe_sees_cuda_and_finds_nothing_to_fix():
