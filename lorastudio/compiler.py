@@ -35,7 +35,9 @@ MANAGED_KEYS: dict[str, str] = {
     "cutoff_len": "data.cutoff_len",
     "max_samples": "data.max_samples",
     "val_size": "data.val_size",
-    "output_dir": "name (runs land in adapters/<run>/)",
+    "output_dir": "(in adapters/<run>/, named after the recipe's name)",
+    "logging_dir": "(inside its run folder)",
+    "resume_from_checkpoint": "(from the run's last checkpoint: python launch.py resume RUN)",
     "num_train_epochs": "train.epochs",
     "max_steps": "train.max_steps",
     "learning_rate": "train.learning_rate",
@@ -51,6 +53,15 @@ MANAGED_KEYS: dict[str, str] = {
     "save_steps": "train.save_steps",
     "eval_steps": "train.eval_steps",
     "deepspeed": "hardware.deepspeed",
+    "quantization_method": "lora.quantization",
+    "double_quantization": "lora.quantization",
+    "per_device_eval_batch_size": "train.batch_size",
+    "eval_strategy": "train.eval_steps",
+    "ddp_backend": "hardware.device",
+    "overwrite_cache": "(a fresh tokenization of its own data for each run)",
+    "plot_loss": "(the loss curve drawn into the run folder)",
+    "include_num_input_tokens_seen": "(tokens counted, for tokens/s in the live view)",
+    "ddp_timeout": "(a long timeout, so a slow first step on many cards never times out)",
 }
 
 

@@ -21,11 +21,11 @@ class Problem:
     fix: str  # what to do about it
 
     def __str__(self) -> str:
-        shown = "" if self.value is _MISSING else f" = {self.value!r}"
+        shown = "" if self.value is MISSING else f" = {self.value!r}"
         return f"{self.field}{shown}: {self.message}. Fix: {self.fix}"
 
 
-_MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
+MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
 
 
 class LoraStudioError(Exception):
@@ -98,7 +98,7 @@ def _problem_from_error(error: dict[str, Any], model: type[BaseModel]) -> Proble
     loc = tuple(error["loc"])
     field = _field_path(loc)
     kind = error["type"]
-    value = error.get("input", _MISSING)
+    value = error.get("input", MISSING)
     info = _schema_field(model, loc)
     help_text = (info.description or "").rstrip(".") if info else ""
     message = str(error["msg"]).removeprefix("Value error, ")
@@ -111,11 +111,13 @@ def _problem_from_error(error: dict[str, Any], model: type[BaseModel]) -> Proble
             else f"remove it; allowed keys: {', '.join(allowed)}"
         )
         return Problem(field, value, "is not a known key", fix)
+    if kind == "cross_field":  # a rule across fields (lorastudio.recipe.CROSS_RULES)
+        return error["ctx"]["problem"]
     if kind == "missing":
-        return Problem(field, _MISSING, "is required but missing", f"add it — {help_text}")
-    if kind == "value_error":
-        # A cross-field rule of a section: its message already says what to set.
-        return Problem(field, _MISSING, "is incomplete or contradictory", message)
+        fix = f"add it — {help_text}" if help_text else "add it (see a shipped recipe in recipes/)"
+        return Problem(field, MISSING, "is required but missing", fix)
+    if kind == "value_error":  # a validator of one field: its message says what is allowed
+        return Problem(field, value, "has a wrong value", message)
     fix = f"{message[0].lower()}{message[1:]}"
     if help_text:
         fix += f" ({help_text})"

@@ -64,7 +64,14 @@ def plan_target(recipe: Recipe, hardware: Hardware) -> Target:
         device = resolve_device(spec.device, hardware)
     except DeviceUnavailableError as exc:
         raise RecipeError(
-            [Problem("hardware.device", spec.device, "is not available here", str(exc))]
+            [
+                Problem(
+                    "hardware.device",
+                    spec.device,
+                    "is not available here",
+                    str(exc).replace(". Fix: ", "; ", 1),  # Problem says "Fix:" itself
+                )
+            ]
         ) from None
     problems = [
         Problem("hardware.devices", spec.devices, "does not match this machine", message)

@@ -1,5 +1,5 @@
-"""What the installed LLaMA-Factory accepts — chat template names and training argument names —
-read from its source files with `ast`, so checking a recipe never imports torch.
+"""What the installed LLaMA-Factory accepts — chat template names, training argument names and
+their types — read from its source files with `ast`, so checking a recipe never imports torch.
 
 The real argument parser (which does import torch) is run in a subprocess by
 `lorastudio.lfcheck`; this module is the fast, import-free first line.
@@ -51,14 +51,15 @@ def known_templates() -> frozenset[str]:
     return frozenset(names)
 
 
-def _dataclass_fields(path: Path) -> set[str]:
-    names = set()
+def _dataclass_fields(path: Path) -> dict[str, str]:
+    """Field name → its annotation as written (``"Optional[float]"``, ``"bool"``)."""
+    fields = {}
     for node in ast.walk(ast.parse(path.read_text())):
         if isinstance(node, ast.ClassDef):
             for statement in node.body:
                 if isinstance(statement, ast.AnnAssign) and isinstance(statement.target, ast.Name):
-                    names.add(statement.target.id)
-    return names
+                    fields[statement.target.id] = ast.unparse(statement.annotation)
+    return fields
 
 
 _ARGUMENT_SOURCES = (
@@ -73,9 +74,16 @@ _ARGUMENT_SOURCES = (
 
 
 @functools.cache
+def train_argument_types() -> dict[str, str]:
+    """Every key `llamafactory-cli train` accepts in its YAML (dataclass fields of its parser),
+    with its annotation as written; LLaMA-Factory's own classes win over transformers'."""
+    fields: dict[str, str] = {}
+    for distribution, relative in reversed(_ARGUMENT_SOURCES):
+        fields |= _dataclass_fields(_package_file(distribution, relative))
+    return {name: kind for name, kind in fields.items() if not name.startswith("_")}
+
+
+@functools.cache
 def known_train_arguments() -> frozenset[str]:
-    """Every key `llamafactory-cli train` accepts in its YAML (dataclass fields of its parser)."""
-    names: set[str] = set()
-    for distribution, relative in _ARGUMENT_SOURCES:
-        names |= _dataclass_fields(_package_file(distribution, relative))
-    return frozenset(name for name in names if not name.startswith("_"))
+    """Every key `llamafactory-cli train` accepts in its YAML."""
+    return frozenset(train_argument_types())

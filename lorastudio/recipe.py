@@ -8,21 +8,141 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Callable
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal
 
 import yaml
-from pydantic import BaseModel, ConfigDict, Field, ValidationError, model_validator
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
 from pydantic.fields import FieldInfo
+from pydantic_core import PydanticCustomError
 
-from lorastudio.errors import Problem, RecipeError
+from lorastudio.errors import MISSING, Problem, RecipeError
 
 SCHEMA_VERSION = 1
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
+MAX_COUNT = 10**9  # steps and samples: far beyond any real run, well inside every int type
+MAX_SEED = 2**32 - 1  # numpy's seed range, which the Trainer uses
 
 
 class _Section(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_assignment=True)
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
+
+
+# ---------------------------------------------------------------- rules across fields
+# Each reads one section as plain data, so the same rule runs on a validated section and, when
+# other fields of that section are wrong (pydantic then skips its validators), on the raw YAML:
+# the user sees every problem at once.
+
+
+def _no_data(data: dict[str, Any]) -> Problem | None:
+    if data.get("datasets") or data.get("files"):
+        return None
+    return Problem(
+        "data.datasets",
+        data.get("datasets", MISSING),
+        "is empty, and so is data.files",
+        "no data: list at least one name in data.datasets or a data.files entry",
+    )
+
+
+def _no_length(train: dict[str, Any]) -> Problem | None:
+    if train.get("epochs") is not None or train.get("max_steps") is not None:
+        return None
+    return Problem(
+        "train.max_steps",
+        MISSING,
+        "is not set, and neither is train.epochs",
+        "set train.epochs (e.g. 3) or train.max_steps (e.g. 500)",
+    )
+
+
+def _offload_without_zero(hardware: dict[str, Any]) -> Problem | None:
+    if hardware.get("offload") is not True or hardware.get("deepspeed", "none") in (2, 3):
+        return None
+    return Problem(
+        "hardware.offload",
+        True,
+        "is incomplete or contradictory",
+        "hardware.offload needs hardware.deepspeed 2 or 3",
+    )
+
+
+def _rank_beyond_count(nodes: dict[str, Any]) -> Problem | None:
+    rank, count = nodes.get("rank", 0), nodes.get("count", 1)
+    if not (type(rank) is int and type(count) is int) or rank < count:
+        return None
+    return Problem(
+        "hardware.nodes.rank",
+        rank,
+        f"must be below nodes.count {count}",
+        f"number the machines 0 to {count - 1}; the master is 0",
+    )
+
+
+def _eval_without_split(recipe: dict[str, Any]) -> Problem | None:
+    train, data = _part(recipe, "train"), _part(recipe, "data")
+    if train.get("eval_steps") is None or data.get("val_size", 0.0) not in (0, 0.0):
+        return None
+    return Problem(
+        "train.eval_steps",
+        train["eval_steps"],
+        "is set, but data.val_size is 0, so nothing is held out to evaluate on",
+        "set data.val_size (e.g. 0.1), or remove train.eval_steps",
+    )
+
+
+def _part(raw: dict[str, Any], path: str) -> dict[str, Any]:
+    node: Any = raw
+    for key in path.split(".") if path else []:
+        node = node.get(key) if isinstance(node, dict) else None
+    return node if isinstance(node, dict) else {}
+
+
+CrossRule = Callable[[dict[str, Any]], Problem | None]
+CROSS_RULES: tuple[tuple[str, CrossRule], ...] = (  # (section, rule), in file order
+    ("data", _no_data),
+    ("train", _no_length),
+    ("hardware", _offload_without_zero),
+    ("hardware.nodes", _rank_beyond_count),
+    ("", _eval_without_split),
+)
+
+
+def _check(rule: CrossRule, section: BaseModel) -> None:
+    """Run a rule in a validator; its Problem travels to `errors` whole (field, value, fix)."""
+    problem = rule(section.model_dump(mode="json"))
+    if problem is not None:
+        raise PydanticCustomError("cross_field", "a rule across fields", {"problem": problem})
+
+
+def cross_field_problems(raw: dict[str, Any]) -> list[Problem]:
+    """The rules across fields, on raw recipe data; a section that is absent is skipped (its
+    absence is reported on its own)."""
+    problems = []
+    for path, rule in CROSS_RULES:
+        if _present(raw, path):
+            problem = rule(_part(raw, path))
+            if problem is not None:
+                problems.append(problem)
+    return problems
+
+
+def _present(raw: dict[str, Any], path: str) -> bool:
+    node: Any = raw
+    for key in path.split(".") if path else []:
+        if not isinstance(node, dict) or not isinstance(node.get(key), dict):
+            return False
+        node = node[key]
+    return isinstance(node, dict)
 
 
 class ModelSpec(_Section):
@@ -64,7 +184,10 @@ class DataSpec(_Section):
         1024, ge=16, le=131072, description="Tokens kept per example; longer ones are cut."
     )
     max_samples: int | None = Field(
-        None, ge=1, description="Use at most this many examples per dataset (None: all)."
+        None,
+        ge=1,
+        le=MAX_COUNT,
+        description="Use at most this many examples per dataset (None: all).",
     )
     val_size: float = Field(
         0.0, ge=0.0, lt=1.0, description="Fraction held out for evaluation (0: no eval split)."
@@ -72,10 +195,7 @@ class DataSpec(_Section):
 
     @model_validator(mode="after")
     def _needs_some_data(self) -> DataSpec:
-        if not self.datasets and not self.files:
-            raise ValueError(
-                "no data: list at least one name in data.datasets or a data.files entry"
-            )
+        _check(_no_data, self)
         return self
 
 
@@ -93,15 +213,18 @@ class LoraSpec(_Section):
 
 
 class TrainSpec(_Section):
-    epochs: float | None = Field(None, gt=0, description="Passes over the data.")
+    epochs: float | None = Field(None, gt=0, le=10_000, description="Passes over the data.")
     max_steps: int | None = Field(
-        None, ge=1, description="Optimizer steps to run; when set, it overrides epochs."
+        None,
+        ge=1,
+        le=MAX_COUNT,
+        description="Optimizer steps to run; when set, it overrides epochs.",
     )
     learning_rate: float = Field(1.0e-4, gt=0, le=1, description="Peak learning rate.")
     scheduler: Literal[
         "linear", "cosine", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial"
     ] = Field("cosine", description="Learning-rate schedule after warm-up.")
-    warmup_steps: int = Field(0, ge=0, description="Steps of linear warm-up.")
+    warmup_steps: int = Field(0, ge=0, le=MAX_COUNT, description="Steps of linear warm-up.")
     batch_size: int = Field(1, ge=1, le=4096, description="Examples per device per step.")
     grad_accum: int = Field(
         8, ge=1, le=4096, description="Steps accumulated per update (effective batch multiplier)."
@@ -109,17 +232,23 @@ class TrainSpec(_Section):
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
         "auto", description="auto: bf16 on GPU/NPU, fp32 on CPU."
     )
-    seed: int = Field(42, ge=0, description="Random seed for data order and initialization.")
-    logging_steps: int = Field(10, ge=1, description="Log loss every N steps.")
-    save_steps: int = Field(500, ge=1, description="Write a resumable checkpoint every N steps.")
+    seed: int = Field(
+        42, ge=0, le=MAX_SEED, description="Random seed for data order and initialization."
+    )
+    logging_steps: int = Field(10, ge=1, le=MAX_COUNT, description="Log loss every N steps.")
+    save_steps: int = Field(
+        500, ge=1, le=MAX_COUNT, description="Write a resumable checkpoint every N steps."
+    )
     eval_steps: int | None = Field(
-        None, ge=1, description="Evaluate every N steps (needs data.val_size); default save_steps."
+        None,
+        ge=1,
+        le=MAX_COUNT,
+        description="Evaluate every N steps (needs data.val_size); default save_steps.",
     )
 
     @model_validator(mode="after")
     def _needs_a_length(self) -> TrainSpec:
-        if self.epochs is None and self.max_steps is None:
-            raise ValueError("set train.epochs (e.g. 3) or train.max_steps (e.g. 500)")
+        _check(_no_length, self)
         return self
 
 
@@ -144,8 +273,7 @@ class NodesSpec(_Section):
 
     @model_validator(mode="after")
     def _rank_in_range(self) -> NodesSpec:
-        if self.rank >= self.count:
-            raise ValueError(f"nodes.rank {self.rank} must be below nodes.count {self.count}")
+        _check(_rank_beyond_count, self)
         return self
 
 
@@ -162,10 +290,16 @@ class HardwareSpec(_Section):
     offload: bool = Field(False, description="ZeRO-2/3: offload optimizer (and params) to CPU.")
     nodes: NodesSpec = Field(default_factory=NodesSpec, description="Multi-node settings.")
 
+    @field_validator("devices")
+    @classmethod
+    def _indices_from_zero(cls, value: list[int] | None) -> list[int] | None:
+        if value and min(value) < 0:
+            raise ValueError("card indices start at 0, as nvidia-smi and npu-smi number them")
+        return value
+
     @model_validator(mode="after")
     def _offload_needs_zero(self) -> HardwareSpec:
-        if self.offload and self.deepspeed not in (2, 3):
-            raise ValueError("hardware.offload needs hardware.deepspeed 2 or 3")
+        _check(_offload_without_zero, self)
         return self
 
 
@@ -185,10 +319,12 @@ class Recipe(_Section):
         description="Short name (letters, digits, . _ -); run folders are named after it.",
     )
     description: str = Field("", description="What this recipe trains, for teammates.")
-    model: ModelSpec
-    data: DataSpec
+    model: ModelSpec = Field(description="The base model: model.id, and the chat template")
+    data: DataSpec = Field(
+        description="What to train on: data.datasets (registered names) and/or data.files"
+    )
     lora: LoraSpec = Field(default_factory=LoraSpec)
-    train: TrainSpec
+    train: TrainSpec = Field(description="How long and how: train.max_steps or train.epochs")
     hardware: HardwareSpec = Field(default_factory=HardwareSpec)
     eval: EvalSpec = Field(
         default_factory=EvalSpec, description="How to look at the trained adapter afterwards."
@@ -197,6 +333,18 @@ class Recipe(_Section):
         default_factory=dict,
         description="Other LLaMA-Factory training arguments, passed through as written.",
     )
+
+    @field_validator("schema_version", mode="before")
+    @classmethod
+    def _version_is_a_number(cls, value: Any) -> Any:
+        if isinstance(value, bool):  # YAML's true would otherwise pass as 1
+            raise ValueError("write 1, the number (not true)")
+        return value
+
+    @model_validator(mode="after")
+    def _eval_needs_a_split(self) -> Recipe:
+        _check(_eval_without_split, self)
+        return self
 
     def content_hash(self) -> str:
         """A short hash of the recipe's meaning (key order and comments do not count).
@@ -274,10 +422,25 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
             value = yaml.safe_load(raw) if raw.strip() else ""
         except yaml.YAMLError:
             value = raw
-        node = nested
         parts = key.strip().split(".")
-        for part in parts[:-1]:
+        node, clash = nested, None
+        for index, part in enumerate(parts[:-1]):
             node = node.setdefault(part, {})
+            if not isinstance(node, dict):
+                clash = ".".join(parts[: index + 1])
+                break
+        if clash is None and isinstance(node.get(parts[-1]), dict):
+            clash = key.strip()
+        if clash is not None:
+            problems.append(
+                Problem(
+                    field="--set",
+                    value=pair,
+                    message=f"clashes with another --set of {clash}",
+                    fix=f"set {clash} once: either the whole value or fields inside it",
+                )
+            )
+            continue
         node[parts[-1]] = value
     if problems:
         raise RecipeError(problems)
@@ -294,12 +457,39 @@ def merge_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str
     return merged
 
 
+class _UniqueKeyLoader(yaml.SafeLoader):
+    """YAML's safe loader, refusing a key written twice in one mapping (YAML says keys are
+    unique; PyYAML would silently keep the last)."""
+
+    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
+        seen: set[Any] = set()
+        for key_node, _ in node.value:
+            key = self.construct_object(key_node, deep=True)
+            if isinstance(key, str | int | float | bool) and key in seen:
+                raise yaml.constructor.ConstructorError(
+                    None, None, f"the key '{key}' is written twice", key_node.start_mark
+                )
+            seen.add(key) if isinstance(key, str | int | float | bool) else None
+        return super().construct_mapping(node, deep=deep)
+
+
+def load_yaml(text: str) -> Any:
+    """Recipe YAML as data: the safe loader, with duplicate keys refused."""
+    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
+
+
+def load_recipe(path: str | Path) -> Recipe:
+    """Read and validate a recipe file (schema only; `lorastudio.validation.check_recipe_file`
+    also checks it against this machine's folders and LLaMA-Factory)."""
+    return parse_recipe_text(Path(path).read_text(encoding="utf-8"), source=str(path))
+
+
 def parse_recipe_text(
     text: str, source: str = "recipe", overrides: dict[str, Any] | None = None
 ) -> Recipe:
     """Parse and validate recipe YAML; raise RecipeError listing every problem."""
     try:
-        raw = yaml.safe_load(text)
+        raw = load_yaml(text)
     except yaml.YAMLError as exc:
         mark = getattr(exc, "problem_mark", None)
         where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
@@ -344,7 +534,10 @@ def parse_recipe_text(
     except ValidationError as exc:
         from lorastudio.errors import problems_from_validation
 
-        raise RecipeError(problems_from_validation(exc, Recipe)) from None
+        problems = problems_from_validation(exc, Recipe)
+        reported = {p.field for p in problems}
+        problems += [p for p in cross_field_problems(raw) if p.field not in reported]
+        raise RecipeError(problems) from None
 
 
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:
@@ -360,7 +553,7 @@ def dump_recipe(recipe: Recipe) -> str:
 
 
 def _flatten(data: Any, prefix: str = "") -> dict[str, Any]:
-    if isinstance(data, dict) and data:
+    if isinstance(data, dict):  # an empty mapping (extra: {}) has no fields to compare
         flat: dict[str, Any] = {}
         for key, value in data.items():
             flat.update(_flatten(value, f"{prefix}.{key}" if prefix else str(key)))

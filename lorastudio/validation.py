@@ -4,6 +4,7 @@ those problems with the schema's, so the user sees every problem at once."""
 
 from __future__ import annotations
 
+import ast
 import difflib
 import re
 from pathlib import Path
@@ -48,6 +49,8 @@ def _model_problems(model: dict[str, Any], workspace: Workspace) -> list[Problem
     model_id = model.get("id")
     if not isinstance(model_id, str) or not model_id:
         return problems
+    if "\0" in model_id:
+        return [*problems, _nul_problem("model.id", model_id)]
     local = workspace.resolve_model(model_id)
     if local is not None:
         if not local.is_dir():
@@ -81,6 +84,10 @@ def _model_problems(model: dict[str, Any], workspace: Workspace) -> list[Problem
     return problems
 
 
+def _nul_problem(field: str, value: str) -> Problem:
+    return Problem(field, value, "contains a NUL character, which no path can", "remove it")
+
+
 def _data_problems(data: dict[str, Any], workspace: Workspace) -> list[Problem]:
     problems = []
     names = data.get("datasets")
@@ -103,8 +110,11 @@ def _data_problems(data: dict[str, Any], workspace: Workspace) -> list[Problem]:
     for index, relative in enumerate(files if isinstance(files, list) else []):
         if not isinstance(relative, str):
             continue
-        path = (workspace.data_dir / relative).resolve()
         field = f"data.files[{index}]"
+        if "\0" in relative:
+            problems.append(_nul_problem(field, relative))
+            continue
+        path = (workspace.data_dir / relative).resolve()
         if not path.is_relative_to(workspace.data_dir):
             problems.append(
                 Problem(
@@ -135,32 +145,103 @@ def _data_problems(data: dict[str, Any], workspace: Workspace) -> list[Problem]:
     return problems
 
 
-def _extra_problems(extra: dict[str, Any]) -> list[Problem]:
+_SCALARS = {
+    "bool": lambda v: isinstance(v, bool),
+    "int": lambda v: (
+        (isinstance(v, int) and not isinstance(v, bool))
+        or (isinstance(v, float) and v.is_integer())
+    ),
+    "float": lambda v: isinstance(v, int | float) and not isinstance(v, bool),
+    "str": lambda v: isinstance(v, str | int | float) and not isinstance(v, bool),
+}
+_KINDS = {
+    "bool": "write true or false",
+    "int": "write a whole number",
+    "float": "write a number",
+    "str": "write text",
+}
+# Pass-through keys that write where they point: they must stay inside the studio's folder.
+_WRITES_TO = ("tokenized_path",)
+
+
+def _type_fits(annotation: str, value: Any) -> bool:
+    """Whether a YAML value fits a LLaMA-Factory argument's annotation; True where the
+    annotation is beyond these simple forms (LLaMA-Factory's parser has the last word)."""
+    text = annotation.replace("typing.", "")
+    optional = re.fullmatch(r"Optional\[(.*)\]", text)
+    parts = [p.strip() for p in (optional.group(1) if optional else text).split("|")]
+    if optional or "None" in parts:
+        if value is None:
+            return True
+        parts = [p for p in parts if p != "None"]
+    if len(parts) != 1:
+        return True
+    literal = re.fullmatch(r"Literal\[(.*)\]", parts[0])
+    if literal:
+        try:
+            return value in ast.literal_eval(f"[{literal.group(1)}]")
+        except (ValueError, SyntaxError):
+            return True
+    check = _SCALARS.get(parts[0])
+    return check(value) if check else True
+
+
+def _extra_problems(extra: dict[Any, Any], workspace: Workspace) -> list[Problem]:
     problems = []
-    known = llamafactory_spec.known_train_arguments()
-    for key in extra:
+    types = llamafactory_spec.train_argument_types()
+    for key, value in extra.items():
         field = f"extra.{key}"
-        if key in MANAGED_KEYS:
+        if not isinstance(key, str):
+            continue  # the schema reports it: keys are strings
+        if key not in types:
             problems.append(
                 Problem(
                     field,
-                    extra[key],
-                    "is set by the recipe itself",
-                    f"set {MANAGED_KEYS[key]} instead"
-                    if "(" not in MANAGED_KEYS[key]
-                    else f"remove it: LoRA Studio trains with {key} {MANAGED_KEYS[key][1:-1]}",
+                    value,
+                    "is not a LLaMA-Factory training argument",
+                    f"{_close(key, list(types))}check the name in LLaMA-Factory's docs",
                 )
             )
-        elif key not in known:
+        elif key in MANAGED_KEYS:
+            managed = MANAGED_KEYS[key]
             problems.append(
                 Problem(
                     field,
-                    extra[key],
-                    "is not a LLaMA-Factory training argument",
-                    f"{_close(key, known)}check the name in LLaMA-Factory's docs",
+                    value,
+                    "is set by the recipe itself",
+                    f"remove it: LoRA Studio trains with {key} {managed[1:-1]}"
+                    if managed.startswith("(")
+                    else f"set {managed} instead",
+                )
+            )
+        elif not _type_fits(types[key], value):
+            problems.append(
+                Problem(
+                    field,
+                    value,
+                    f"does not fit LLaMA-Factory's {key}, which takes {types[key]}",
+                    _KINDS.get(
+                        types[key].removesuffix(" | None"), f"write a value of type {types[key]}"
+                    ),
+                )
+            )
+        elif key in _WRITES_TO and isinstance(value, str) and not _inside(value, workspace.root):
+            problems.append(
+                Problem(
+                    field,
+                    value,
+                    f"points outside the studio folder ({workspace.root})",
+                    "give a path inside the studio folder, or remove it",
                 )
             )
     return problems
+
+
+def _inside(path: str, root: Path) -> bool:
+    try:
+        return (root / path).resolve().is_relative_to(root)
+    except (ValueError, OSError):  # a NUL byte, a loop of links
+        return False
 
 
 def world_problems(raw: dict[str, Any], workspace: Workspace) -> list[Problem]:
@@ -170,7 +251,7 @@ def world_problems(raw: dict[str, Any], workspace: Workspace) -> list[Problem]:
     return [
         *_model_problems(_section(raw, "model"), workspace),
         *_data_problems(_section(raw, "data"), workspace),
-        *_extra_problems(extra if isinstance(extra, dict) else {}),
+        *_extra_problems(extra if isinstance(extra, dict) else {}, workspace),
     ]
 
 
@@ -192,8 +273,8 @@ def check_recipe_text(
     try:
         recipe = parse_recipe_text(text, source=source, overrides=override_tree)
     except RecipeError as exc:
-        if any(p.field in ("(file)", "schema_version") for p in exc.problems):
-            raise
+        if any(p.field == "(file)" or p.message.startswith("is newer") for p in exc.problems):
+            raise  # not a recipe of this version: its keys mean nothing yet
         schema_problems = exc.problems
     raw = merge_overrides(yaml.safe_load(text), override_tree)
     problems = schema_problems + [

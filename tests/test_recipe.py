@@ -10,6 +10,7 @@ from lorastudio.recipe import (
     Recipe,
     diff_recipes,
     dump_recipe,
+    load_recipe,
     parse_overrides,
     parse_recipe_text,
 )
@@ -70,6 +71,64 @@ def test_diff_names_each_changed_field_with_both_values():
     assert diff_recipes(a, a) == []
 
 
+def test_diff_of_a_pass_through_key_names_only_that_key():
+    a = parse_recipe_text(MINIMAL)
+    b = parse_recipe_text(MINIMAL, overrides={"extra": {"neftune_noise_alpha": 5}})
+    assert diff_recipes(a, b) == [("extra.neftune_noise_alpha", None, 5)]
+
+
+def test_load_reads_a_file_and_dump_gives_it_back_in_schema_order(tmp_path):
+    path = tmp_path / "r.yaml"
+    path.write_text(MINIMAL)
+    recipe = load_recipe(path)
+    assert recipe == parse_recipe_text(MINIMAL)
+    path.write_text(dump_recipe(recipe))
+    assert load_recipe(path) == recipe
+
+
+def test_two_overrides_of_the_same_field_at_different_depths_are_refused():
+    for pairs in (["lora.rank=2", "lora.rank.x=3"], ["lora.rank=3", "lora=1"]):
+        with pytest.raises(RecipeError) as caught:
+            parse_overrides(pairs)
+        (problem,) = caught.value.problems
+        assert problem.field == "--set" and "clashes" in problem.message, pairs
+
+
+def test_rules_across_fields_are_reported_even_when_other_fields_of_their_section_are_wrong():
+    text = """
+schema_version: 1
+name: hidden
+model: {id: Qwen/Qwen2.5-0.5B-Instruct}
+data: {datasets: [], cutoff_len: 1}
+train: {learning_rate: 5, eval_steps: 3}
+hardware: {device: tpu, offload: true, nodes: {count: 2, rank: 2, master_port: 1}}
+"""
+    with pytest.raises(RecipeError) as caught:
+        parse_recipe_text(text)
+    fields = [p.field for p in caught.value.problems]
+    assert sorted(fields) == sorted(
+        [
+            "data.cutoff_len",
+            "train.learning_rate",
+            "hardware.device",
+            "hardware.nodes.master_port",
+            "data.datasets",  # no data
+            "train.max_steps",  # neither epochs nor max_steps
+            "hardware.offload",  # offload without ZeRO 2/3
+            "hardware.nodes.rank",  # rank 2 of 2 machines
+            "train.eval_steps",  # evaluation without a validation split
+        ]
+    )
+
+
+def test_a_key_written_twice_is_refused_with_its_line():
+    with pytest.raises(RecipeError) as caught:
+        parse_recipe_text(MINIMAL + "name: other\n")
+    (problem,) = caught.value.problems
+    assert problem.field == "(file)" and "'name' is written twice" in problem.message
+    assert "line 7" in problem.message
+
+
 def test_overrides_are_parsed_as_yaml_values_into_nested_fields():
     assert parse_overrides(["train.max_steps=50", "lora.target=[q_proj, v_proj]"]) == {
         "train": {"max_steps": 50},
@@ -94,7 +153,7 @@ def test_max_steps_overrides_epochs_and_one_of_them_is_required():
 def test_recipes_without_data_are_refused():
     with pytest.raises(RecipeError) as caught:
         parse_recipe_text(MINIMAL.replace("data: {datasets: [identity]}", "data: {}"))
-    assert caught.value.problems[0].field == "data"
+    assert caught.value.problems[0].field == "data.datasets"
 
 
 def test_the_field_list_is_the_schema_itself_with_one_help_text_each():

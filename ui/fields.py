@@ -12,7 +12,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import annotated_types
 import yaml
 
-from lorastudio.recipe import recipe_fields
+from lorastudio.recipe import MAX_COUNT, recipe_fields
 
 Kind = Literal[
     "bool", "choice", "int", "float", "text", "list", "lines", "int_list", "target", "mapping"
@@ -42,16 +42,16 @@ class FieldSpec:
         return parent or ("extra" if self.path == "extra" else "recipe")
 
     def range_text(self) -> str:
-        """The allowed range as a short formula (``1 ≤ x ≤ 1024``), or "" when unbounded."""
+        """The allowed range as a short formula (``1 ≤ x ≤ 1024``), or "" when unbounded. A
+        sanity cap (steps up to 10⁹, a seed up to 2³²-1) is left out: no one writes near it."""
+        high = self.high if self.high is not None and self.high < MAX_COUNT else None
         left = (
             f"{_number(self.low)} {'≤' if self.low_inclusive else '<'} "
             if self.low is not None
             else ""
         )
         right = (
-            f" {'≤' if self.high_inclusive else '<'} {_number(self.high)}"
-            if self.high is not None
-            else ""
+            f" {'≤' if self.high_inclusive else '<'} {_number(high)}" if high is not None else ""
         )
         if not left and not right:
             return ""

@@ -115,6 +115,19 @@ PROBLEM_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
         _rx(r"is a folder on this machine, outside the studio folder, so the pods cannot see it"),
         "problem.model_off_claim",
     ),
+    (_rx(r"is empty, and so is data\.files"), "problem.no_data_either"),
+    (_rx(r"is not set, and neither is train\.epochs"), "problem.no_length"),
+    (_rx(r"must be below nodes\.count (?P<count>\d+)"), "problem.rank_count"),
+    (
+        _rx(r"is set, but data\.val_size is 0, so nothing is held out to evaluate on"),
+        "problem.eval_no_split",
+    ),
+    (_rx(r"contains a NUL character, which no path can"), "problem.nul"),
+    (
+        _rx(r"does not fit LLaMA-Factory's (?P<arg>\S+), which takes (?P<kind>.*)"),
+        "problem.extra_type",
+    ),
+    (_rx(r"points outside the studio folder \((?P<path>.*)\)"), "problem.outside_studio"),
     # chat
     (_rx(r"is empty"), "problem.empty"),
 )
@@ -125,6 +138,7 @@ FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
     (_rx(r"input should be less than (?P<n>\S+)"), "fix.lt"),
     (_rx(r"input should be greater than or equal to (?P<n>\S+)"), "fix.ge"),
     (_rx(r"input should be greater than (?P<n>\S+)"), "fix.gt"),
+    (_rx(r"input should be a finite number"), "fix.finite"),
     (_rx(r"input should be a valid integer(?P<rest>.*)"), "fix.integer"),
     (_rx(r"input should be a valid number(?P<rest>.*)"), "fix.number"),
     (_rx(r"input should be a valid boolean(?P<rest>.*)"), "fix.boolean"),
@@ -147,6 +161,18 @@ FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
     (_rx(r"remove it; allowed keys: (?P<keys>.*)"), "fix.remove_key"),
     (_rx(r"set train\.epochs \(e\.g\. 3\) or train\.max_steps \(e\.g\. 500\)"), "fix.length"),
     (_rx(r"hardware\.offload needs hardware\.deepspeed 2 or 3"), "fix.offload"),
+    (_rx(r"add it \(see a shipped recipe in recipes/\)"), "fix.add_section"),
+    (_rx(r"number the machines 0 to (?P<last>\d+); the master is 0"), "fix.rank_count"),
+    (_rx(r"set data\.val_size \(e\.g\. 0\.1\), or remove train\.eval_steps"), "fix.eval_split"),
+    (_rx(r"remove it"), "fix.remove"),
+    (_rx(r"write true or false"), "fix.write_bool"),
+    (_rx(r"write a whole number"), "fix.write_int"),
+    (_rx(r"write a number"), "fix.write_number"),
+    (_rx(r"write text"), "fix.write_text"),
+    (_rx(r"write 1, the number \(not true\)"), "fix.version_number"),
+    (_rx(r"write a value of type (?P<kind>.*)"), "fix.write_kind"),
+    (_rx(r"give a path inside the studio folder, or remove it"), "fix.inside_studio"),
+    (_rx(r"card indices start at 0, as nvidia-smi and npu-smi number them"), "fix.indices"),
     (
         _rx(r"no data: list at least one name in data\.datasets or a data\.files entry"),
         "fix.no_data",
@@ -173,7 +199,7 @@ FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
     (_rx(r"use one of (?P<choices>.*)"), "fix.use_one_of"),
     (_rx(r"check the name in LLaMA-Factory's docs"), "fix.lf_docs"),
     (_rx(r"upgrade LoRA Studio, or write schema_version: 1"), "fix.upgrade"),
-    (_rx(r"remove it: LoRA Studio trains with (?P<key>\S+) (?P<how>.*)"), "fix.managed_fixed"),
+    (_rx(r"remove it: LoRA Studio trains with (?P<arg>\S+) (?P<how>.*)"), "fix.managed_fixed"),
     (_rx(r"check the path; recipes live in recipes/"), "fix.check_path"),
     (
         _rx(r"copy the file there or set LORASTUDIO_DATA_DIR to the folder that has it"),
@@ -188,7 +214,7 @@ FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
     (_rx(r"pip install -e '\.\[deepspeed\]', or set hardware\.deepspeed: none"), "fix.deepspeed"),
     (_rx(r"free at least 1 GiB under (?P<path>.*)"), "fix.free_disk"),
     (
-        _rx(r"hardware\.device is '(?P<kind>\w+)' but no .* Found: (?P<found>.*?)\. Fix: .*"),
+        _rx(r"hardware\.device is '(?P<kind>\w+)' but no .* Found: (?P<found>.*?); set .*"),
         "fix.no_device",
     ),
     # scale-out (lorastudio.multinode, lorastudio.k8s)
@@ -396,11 +422,12 @@ def translate_fix(fix: str, field: str, lang: str) -> str:
 
 
 def _help_of(field: str, lang: str = "zh") -> str:
+    field = re.sub(r"\[[^\]]*\]", "", field)  # data.files[2], extra[1]: the list's own help
     try:
         return field_help(field, lang)
-    except KeyError:  # a chat setting, or no field at all
-        key = f"chat.help.{field}"
-        return t(key, lang) if key in TEXT else ""
+    except KeyError:  # a chat setting, a whole section, or no field at all
+        key = next((k for k in (f"chat.help.{field}", f"section.help.{field}") if k in TEXT), "")
+        return t(key, lang) if key else ""
 
 
 def problem_text(problem: Problem, lang: str, with_field: bool = True) -> str:
