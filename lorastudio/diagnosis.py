@@ -52,6 +52,13 @@ _RULES: tuple[tuple[str, re.Pattern[str], str], ...] = (
         "folder holds the files its dataset_info.json names",
     ),
     (
+        "data_layout",
+        re.compile(r"KeyError: '(?:instruction|input|output|conversations|messages|from|value)'"),
+        "a dataset's records do not have the columns LLaMA-Factory looks for: data.files need "
+        "data.format (alpaca: instruction/input/output; sharegpt: conversations of from/value), "
+        'and a registered dataset needs "columns" in dataset_info.json when its names differ',
+    ),
+    (
         "bad_template",
         re.compile(r"Template .* does not exist"),
         "LLaMA-Factory does not know model.template: use qwen for Qwen2/2.5, qwen3 for Qwen3",

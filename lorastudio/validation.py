@@ -14,10 +14,17 @@ import yaml
 
 from lorastudio import llamafactory_spec
 from lorastudio.compiler import MANAGED_KEYS
+from lorastudio.datafiles import first_record, layout_problem
 from lorastudio.errors import Problem, RecipeError
 from lorastudio.recipe import Recipe, merge_overrides, parse_overrides, parse_recipe_text
 from lorastudio.workspace import Workspace
 
+FORMAT_FIXES = {
+    "alpaca": 'write each record as {"instruction": …, "input": …, "output": …}, or set '
+    "data.format: sharegpt for conversations",
+    "sharegpt": 'write each record as {"conversations": [{"from": "human", "value": …}, '
+    '{"from": "gpt", "value": …}]}, or set data.format: alpaca',
+}
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet", ".arrow", ".txt")
 
@@ -142,6 +149,19 @@ def _data_problems(data: dict[str, Any], workspace: Workspace) -> list[Problem]:
                     f"use one of {', '.join(DATA_SUFFIXES)}",
                 )
             )
+        else:
+            layout = data.get("format", "alpaca")
+            record = first_record(path)
+            wrong = layout_problem(record, layout) if record is not None else None
+            if wrong and layout in FORMAT_FIXES:
+                problems.append(
+                    Problem(
+                        field,
+                        relative,
+                        f"is not in the {layout} layout: {wrong}",
+                        FORMAT_FIXES[layout],
+                    )
+                )
     return problems
 
 

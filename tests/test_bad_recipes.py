@@ -155,3 +155,45 @@ def test_fields_prints_every_field_with_its_help(studio: Studio):
     assert result.returncode == 0
     assert "lora.rank" in result.stdout and "higher learns more" in result.stdout
     assert "hardware.nodes.master_addr" in result.stdout
+
+
+@pytest.mark.parametrize(
+    ("layout", "records", "words"),
+    [
+        ("alpaca", '[{"question": "hi", "answer": "hello"}]', "no instruction, output"),
+        ("alpaca", '["just text"]', "not JSON objects"),
+        ("sharegpt", '[{"instruction": "hi", "output": "hello"}]', "no conversations"),
+        ("sharegpt", '[{"conversations": [{"role": "user", "content": "hi"}]}]', "from and value"),
+    ],
+)
+def test_a_data_file_in_the_wrong_layout_is_refused_before_start(
+    tmp_path: Path, tiny_model: Path, layout: str, records: str, words: str
+):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "mine.json").write_text(records)
+    studio = Studio(tmp_path / "home", data)
+    studio.home.mkdir()
+    text = tiny_recipe(tiny_model).replace(
+        "  datasets: [identity]", f"  files: [mine.json]\n  format: {layout}"
+    )
+    result = studio.cli("train", str(studio.write_recipe("mine.yaml", text)))
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "data.files[0]" in result.stderr and f"not in the {layout} layout" in result.stderr
+    assert words in result.stderr and "Fix:" in result.stderr
+    assert studio.run_dirs() == []
+
+
+def test_a_data_file_in_the_right_layout_passes(tmp_path: Path, tiny_model: Path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "chat.jsonl").write_text(
+        '{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "yo"}]}\n'
+    )
+    studio = Studio(tmp_path / "home", data)
+    studio.home.mkdir()
+    text = tiny_recipe(tiny_model).replace(
+        "  datasets: [identity]", "  files: [chat.jsonl]\n  format: sharegpt"
+    )
+    result = studio.cli("validate", str(studio.write_recipe("chat.yaml", text)))
+    assert result.returncode == 0, result.stdout + result.stderr

@@ -64,6 +64,7 @@ def test_known_failures_are_explained():
         "OSError: Failed to load tokenizer.": "model_not_found",
         "ValueError: Undefined dataset foo in dataset_info.json.": "dataset_not_found",
         "ValueError: Target modules {'x'} not found in the base model.": "bad_target",
+        "    value = self.data[key]\nKeyError: 'instruction'": "data_layout",
     }
     for tail, kind in cases.items():
         assert diagnose("some log\n" + tail, 1).kind == kind

@@ -194,6 +194,24 @@ def test_a_failed_run_says_why_in_plain_words(studio: Studio, tiny_model: Path):
     assert "lora.target" in result.stdout
 
 
+def test_a_base_model_that_cannot_be_fetched_fails_with_a_plain_message(
+    studio: Studio, tiny_model: Path
+):
+    """A hub id with no network (HF_HUB_OFFLINE=1 and an empty cache): LLaMA-Factory's own
+    error, read from the log, becomes the sentence about model.id."""
+    studio.env["HF_HOME"] = str(studio.home / "empty-hf-cache")
+    text = tiny_recipe(tiny_model, max_steps=3).replace(
+        str(tiny_model), "Qwen/Qwen2.5-0.5B-Instruct"
+    )
+    result = studio.cli("train", str(studio.write_recipe("hub.yaml", text)))
+    assert result.returncode == 1, result.stdout + result.stderr
+    (run_dir,) = studio.run_dirs()
+    status = status_of(run_dir)
+    assert status["state"] == "failed" and status["failure"] == "model_not_found", status
+    assert "check model.id" in result.stdout
+    assert (run_dir / "train.log").stat().st_size > 0  # the trainer's own words are kept
+
+
 def train_in_foreground(studio: Studio, tiny_model: Path, steps: int, stdin) -> tuple:
     """`launch.py train` as a user runs it, returned once the run has logged a few steps."""
     recipe = studio.write_recipe("tiny.yaml", tiny_recipe(tiny_model, max_steps=steps))

@@ -49,6 +49,30 @@ def test_every_problem_of_a_bad_recipe_is_said_in_chinese(tmp_path: Path):
         assert "修正" in problem_text(problem, "zh")
 
 
+def test_a_data_file_in_the_wrong_layout_is_said_in_chinese(tmp_path: Path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "a.json").write_text('[{"q": 1}]')
+    (data / "s.json").write_text('[{"q": 1}]')
+    workspace = Workspace(tmp_path, data, tmp_path / "adapters")
+    for name, layout in (("a.json", "alpaca"), ("s.json", "sharegpt")):
+        text = parse_text_with_file(name, layout)
+        with pytest.raises(RecipeError) as caught:
+            check_recipe_text(text, workspace)
+        (problem,) = caught.value.problems
+        shown = problem_text(problem, "zh")
+        assert f"不是 {layout} 格式" in shown and "请把每条记录写成" in shown, shown
+
+
+def parse_text_with_file(name: str, layout: str) -> str:
+    return f"""schema_version: 1
+name: t
+model: {{id: Qwen/Qwen2.5-0.5B-Instruct}}
+data: {{files: [{name}], format: {layout}}}
+train: {{max_steps: 1}}
+"""
+
+
 def test_english_keeps_the_cores_own_words(tmp_path: Path):
     for problem in core_problems(tmp_path):
         shown = problem_text(problem, "en")

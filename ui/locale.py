@@ -240,6 +240,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "fix.no_device": ("this machine has no {kind} device (found: {found})", "本机没有 {kind} 设备（找到的是：{found}）；请把 hardware.device 设为 auto 或 cpu，或换到有该硬件的机器上"),
     # runs that ended badly, by the core's diagnosis kind
     "failure.disk_full": ("the disk is full: free space in the adapters folder or raise train.save_steps", "磁盘已满：请清理 adapters 目录（旧的 checkpoint-*）或调大 train.save_steps"),
+    "failure.data_layout": ("a dataset's records do not have the columns LLaMA-Factory looks for", "数据集的记录缺少 LLaMA-Factory 要找的列：data.files 需要与 data.format 一致（alpaca：instruction/input/output；sharegpt：由 from/value 组成的 conversations），已注册的数据集列名不同时需在 dataset_info.json 中写 \"columns\""),
+    "problem.layout": ("is not in the {layout} layout: {wrong}", "不是 {layout} 格式：{wrong}"),
+    "fix.alpaca_layout": ("write each record as alpaca", "请把每条记录写成 {\"instruction\": …, \"input\": …, \"output\": …}，或对多轮对话设置 data.format: sharegpt"),
+    "fix.sharegpt_layout": ("write each record as sharegpt", "请把每条记录写成 {\"conversations\": [{\"from\": \"human\", \"value\": …}, {\"from\": \"gpt\", \"value\": …}]}，或设置 data.format: alpaca"),
     "failure.out_of_memory": ("the accelerator ran out of memory: lower train.batch_size or data.cutoff_len, or use lora.quantization: 4", "加速卡显存不足：请调小 train.batch_size 或 data.cutoff_len，或使用 lora.quantization: 4"),
     "failure.model_not_found": ("the base model could not be loaded: check model.id", "无法加载基础模型：请检查 model.id"),
     "failure.dataset_not_found": ("a dataset could not be loaded: check data.datasets and data.files", "无法加载数据集：请检查 data.datasets 和 data.files"),

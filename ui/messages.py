@@ -123,6 +123,7 @@ PROBLEM_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
         "problem.eval_no_split",
     ),
     (_rx(r"contains a NUL character, which no path can"), "problem.nul"),
+    (_rx(r"is not in the (?P<layout>\w+) layout: (?P<wrong>.*)"), "problem.layout"),
     (
         _rx(r"does not fit LLaMA-Factory's (?P<arg>\S+), which takes (?P<kind>.*)"),
         "problem.extra_type",
@@ -165,6 +166,8 @@ FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
     (_rx(r"number the machines 0 to (?P<last>\d+); the master is 0"), "fix.rank_count"),
     (_rx(r"set data\.val_size \(e\.g\. 0\.1\), or remove train\.eval_steps"), "fix.eval_split"),
     (_rx(r"remove it"), "fix.remove"),
+    (_rx(r'write each record as \{"instruction".*'), "fix.alpaca_layout"),
+    (_rx(r'write each record as \{"conversations".*'), "fix.sharegpt_layout"),
     (_rx(r"write true or false"), "fix.write_bool"),
     (_rx(r"write a whole number"), "fix.write_int"),
     (_rx(r"write a number"), "fix.write_number"),

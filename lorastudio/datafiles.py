@@ -1,0 +1,57 @@
+"""A look at the first record of a recipe's own data file (`data.files`), so a file in the wrong
+layout is refused before a run starts instead of failing minutes later inside LLaMA-Factory with
+`KeyError: 'instruction'`. Only the first record is read (at most 1 MiB of the file)."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Any
+
+HEAD_BYTES = 1 << 20
+# LLaMA-Factory's default columns for a dataset_info entry with no "columns" (data/README.md).
+REQUIRED = {
+    "alpaca": ("instruction", "output"),
+    "sharegpt": ("conversations",),
+}
+SHAREGPT_TURN = ("from", "value")
+
+
+def first_record(path: Path) -> Any:
+    """The first record of a .json (a list) or .jsonl file; None when it cannot be told from the
+    file's first MiB (another suffix, a huge first record, a file that is not a list)."""
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(HEAD_BYTES).decode("utf-8", "ignore")
+    except OSError:
+        return None
+    decoder = json.JSONDecoder()
+    text = head.lstrip("\ufeff \t\r\n")
+    try:
+        if path.suffix.lower() == ".jsonl":
+            line = text.split("\n", 1)[0]
+            return json.loads(line) if line.strip() else None
+        if path.suffix.lower() == ".json" and text.startswith("["):
+            rest = text[1:].lstrip()
+            return None if rest.startswith("]") else decoder.raw_decode(rest)[0]
+    except ValueError:
+        return None
+    return None
+
+
+def layout_problem(record: Any, layout: str) -> str | None:
+    """What is wrong with a first record for ``data.format`` (None when it fits)."""
+    if not isinstance(record, dict):
+        return f"its records are not JSON objects (the first is {type(record).__name__})"
+    missing = [key for key in REQUIRED[layout] if key not in record]
+    if missing:
+        has = ", ".join(sorted(record)) or "nothing"
+        return f"its first record has no {', '.join(missing)} (it has: {has})"
+    if layout == "sharegpt":
+        turns = record["conversations"]
+        if not isinstance(turns, list) or not turns:
+            return "its first record's conversations is not a list of turns"
+        bad = [t for t in turns if not (isinstance(t, dict) and all(k in t for k in SHAREGPT_TURN))]
+        if bad:
+            return "its first record has a turn without from and value"
+    return None
