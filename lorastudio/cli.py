@@ -104,10 +104,10 @@ def _parser() -> argparse.ArgumentParser:
     demo.add_argument(
         "--from",
         dest="source",
-        default=demo_data.DEFAULT_SOURCE,
         metavar="URL_OR_FOLDER",
         help="where to take them from: a mirror of LLaMA-Factory's data/ or a folder that has "
-        "the files, e.g. a LLaMA-Factory checkout's data/ (default: its GitHub repository)",
+        "the files, e.g. a LLaMA-Factory checkout's data/ (default: $LORASTUDIO_DEMO_DATA_FROM, "
+        "else its GitHub repository)",
     )
     demo.add_argument("--name", help="your assistant's name, for identity's {{name}}")
     demo.add_argument("--author", help="who made it, for identity's {{author}}")

@@ -39,6 +39,11 @@ MAX_BYTES = 16 * 1024 * 1024  # the largest demo file is 0.9 MB; anything far bi
 TIMEOUT_S = 60.0
 
 
+def default_source() -> str:
+    """``LORASTUDIO_DEMO_DATA_FROM`` (a team's mirror or folder) or LLaMA-Factory's GitHub."""
+    return os.environ.get("LORASTUDIO_DEMO_DATA_FROM") or DEFAULT_SOURCE
+
+
 class DemoDataError(LoraStudioError):
     """A demo file could not be fetched or is not the one LLaMA-Factory ships."""
 
@@ -75,8 +80,9 @@ def _read_source(source: str, file_name: str, timeout: float) -> bytes:
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise DemoDataError(
-            f"cannot download {url} ({reason}). Fix: check the connection, or give --from a "
-            "mirror of LLaMA-Factory's data/ or a folder that has its files"
+            f"cannot download {url} ({reason}). Fix: check the connection, or take the files "
+            "from a mirror of LLaMA-Factory's data/ or a folder that has them (--from, or "
+            "LORASTUDIO_DEMO_DATA_FROM for the studio)"
         ) from None
     if len(data) > MAX_BYTES:
         raise DemoDataError(f"{url} is larger than {MAX_BYTES >> 20} MiB; it is not {file_name}")
@@ -130,7 +136,7 @@ def _register(data_dir: Path) -> None:
 
 def fetch_demo_data(
     data_dir: Path,
-    source: str = DEFAULT_SOURCE,
+    source: str | None = None,
     name: str | None = None,
     author: str | None = None,
     force: bool = False,
@@ -145,6 +151,7 @@ def fetch_demo_data(
     Raises:
         DemoDataError: a file could not be fetched, or its SHA-256 is not the release's.
     """
+    source = source or default_source()
     plan: list[tuple[str, Path, bytes | None, bytes | None]] = []  # dataset, path, now, original
     for dataset, (file_name, digest) in DEMO_FILES.items():
         target = data_dir / file_name

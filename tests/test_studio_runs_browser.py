@@ -5,12 +5,13 @@ and two runs are compared. The studio, the trainer and the browser are real proc
 
 from __future__ import annotations
 
+import shutil
 import statistics
 import time
 from pathlib import Path
 
 import pytest
-from conftest import REPO, tiny_recipe
+from conftest import LF_DATA, REPO, tiny_recipe
 from studio_page import (
     LINE_BLUE,
     LINE_ORANGE,
@@ -146,6 +147,38 @@ def test_killing_the_studio_mid_run_leaves_the_run_alone_and_a_new_studio_reatta
         wait_progress(page, state="succeeded", timeout=600)
         assert progress(page) == {"step": "60", "total": "60", "state": "succeeded"}
         assert "60 points" in page.locator("#live-stats").inner_text()
+    finally:
+        server.kill()
+
+
+def test_a_fresh_studio_gets_the_demo_data_from_the_train_tab_then_trains(
+    open_page, tmp_path: Path, tiny_model: Path
+):
+    """A fresh checkout registers LLaMA-Factory's demo sets but has none of their files: Start
+    says so and offers to get them; one click fetches them (from LORASTUDIO_DEMO_DATA_FROM, here
+    the fixture folder) and the same Start then trains."""
+    studio = studio_home(tmp_path, {"tiny.yaml": tiny_recipe(tiny_model, max_steps=3)})
+    data = tmp_path / "data"
+    data.mkdir()
+    shutil.copy(REPO / "data" / "dataset_info.json", data)
+    studio.data_dir = data
+    studio.env |= {"LORASTUDIO_DATA_DIR": str(data), "LORASTUDIO_DEMO_DATA_FROM": str(LF_DATA)}
+    server = StudioServer(studio).start()
+    try:
+        page = open_page(server.url)
+        pick_recipe(page, "tiny.yaml")
+        assert not page.locator("#fetch-demo").is_visible()
+        page.click("#start")
+        page.locator("#train-message").get_by_text("python launch.py demo-data").wait_for()
+        assert studio.run_dirs() == []
+        page.locator("#fetch-demo").click()
+        page.locator("#train-message").get_by_text("demo data is in").wait_for()
+        page.locator("#fetch-demo").wait_for(state="hidden")
+        assert (data / "identity.json").read_bytes() == (LF_DATA / "identity.json").read_bytes()
+
+        run_dir = start_run(page, studio)
+        wait_progress(page, state="succeeded", run=run_dir.name, timeout=300)
+        assert (run_dir / "adapter_model.safetensors").is_file()
     finally:
         server.kill()
 

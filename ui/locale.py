@@ -44,6 +44,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "train.uploaded": ("Uploaded {name}.", "已上传 {name}。"),
     "train.started": ("Started run {run}.", "已启动运行 {run}。"),
     "train.stopping": ("Stopping {run}: it saves the adapter trained so far.", "正在停止 {run}：会保存目前训练好的适配器。"),
+    "train.fetch_demo": ("Get LLaMA-Factory's demo data", "获取 LLaMA-Factory 示例数据"),
+    "train.demo_fetched": ("LLaMA-Factory's demo data is in {path} ({names}), each file checked against its release. Start again.", "LLaMA-Factory 示例数据已放入 {path}（{names}），每个文件都已与其发布版本核对。请再次启动。"),
     "train.not_started": ("Nothing was started.", "没有启动任何运行。"),
     "train.yaml_first": ("Fix the YAML first; the form shows its last valid state.", "请先修正 YAML；表单显示的是上一次有效的内容。"),
     "train.no_live_run": ("No run is live.", "当前没有正在进行的运行。"),
@@ -137,6 +139,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "runerror.still_live": ("run {run} is still {state}", "运行 {run} 仍处于{state}状态"),
     "runerror.finished": ("run {run} already finished; start a new run to train more", "运行 {run} 已经完成；要继续训练请新建一次运行"),
     "runerror.no_checkpoint": ("run {run} has no checkpoint to resume from (one is written every train.save_steps={every} steps)", "运行 {run} 没有可恢复的检查点（每 train.save_steps={every} 步写一个）；请重新开始训练"),
+    "runerror.download": ("cannot download {url} ({reason})", "无法下载 {url}（{reason}）。修正：请检查网络，或把 LORASTUDIO_DEMO_DATA_FROM 设为 LLaMA-Factory data/ 的镜像地址或包含这些文件的目录，再重启 studio"),
+    "runerror.not_lf": ("{name} from {source} is not LLaMA-Factory's", "来自 {source} 的 {name} 与 LLaMA-Factory v0.9.5 发布的文件不一致，没有写入任何文件。修正：请换一个来源"),
     "runerror.live_delete": ("run {run} is {state}; stop it before deleting it", "运行 {run} 处于{state}状态；请先停止再删除"),
     "runerror.no_supervisor": ("the run's supervisor did not start within {seconds} s; see {path}", "运行的监督进程没有在 {seconds} 秒内启动；请查看 {path}"),
     # the core's problem messages (patterns in ui/messages.py)

@@ -244,6 +244,11 @@ FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
 
 # The core's RunError messages.
 RUN_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (
+    (_rx(r"cannot download (?P<url>\S+) \((?P<reason>.*)\)\. Fix: .*"), "runerror.download"),
+    (
+        _rx(r"(?P<name>\S+) from (?P<source>\S+) is not LLaMA-Factory v0\.9\.5's .*"),
+        "runerror.not_lf",
+    ),
     (_rx(r"run (?P<run>\S+) is not running \(it is (?P<state>\w+)\)"), "runerror.not_running"),
     (_rx(r"run (?P<run>\S+) is still (?P<state>\w+)"), "runerror.still_live"),
     (_rx(r"run (?P<run>\S+) already finished; start a new run to train more"), "runerror.finished"),

@@ -9,7 +9,7 @@ from pathlib import Path
 
 import gradio as gr
 
-from lorastudio import launcher
+from lorastudio import demo_data, launcher
 from lorastudio.errors import RecipeError
 from lorastudio.recipe_text import list_recipes, read_recipe_upload, set_field
 from lorastudio.validation import check_recipe_text
@@ -28,6 +28,7 @@ class TrainTab:
     upload: gr.UploadButton
     download: gr.DownloadButton
     message: gr.Markdown
+    fetch_data: gr.Button  # shown when a run needs LLaMA-Factory's demo data, which is missing
     form: RecipeForm
     yaml: gr.Code
     yaml_error: gr.Markdown
@@ -72,6 +73,9 @@ def build(config: StudioConfig, labels: Labels) -> TrainTab:
             gr.DownloadButton, {"label": "train.download"}, scale=1, elem_id="recipe-download"
         )
     message = gr.Markdown(elem_id="train-message")
+    fetch_data = labels.make(
+        gr.Button, {"value": "train.fetch_demo"}, visible=False, size="sm", elem_id="fetch-demo"
+    )
     scale = scale_view.build(labels)  # folded: each node's command, a Kubernetes job
     with gr.Row(equal_height=False):
         with gr.Column(scale=5):
@@ -84,6 +88,7 @@ def build(config: StudioConfig, labels: Labels) -> TrainTab:
         upload,
         download,
         message,
+        fetch_data,
         form,
         yaml_code,
         yaml_error,
@@ -217,9 +222,28 @@ class TrainActions:
             recipe = check_recipe_text(text, self.config.workspace, source="recipe")
             run_dir = launcher.launch(recipe, self.config.workspace, self.config.hardware)
         except Exception as exc:
-            return {self.tab.message: f"{explain(exc, lang)}\n\n{t('train.not_started', lang)}"}
+            needs_data = isinstance(exc, RecipeError) and any(
+                "demo-data" in p.fix for p in exc.problems
+            )
+            return {
+                self.tab.message: f"{explain(exc, lang)}\n\n{t('train.not_started', lang)}",
+                self.tab.fetch_data: gr.update(visible=needs_data),
+            }
         watch.attach(run_dir)
-        return {self.tab.message: t("train.started", lang, run=run_dir.name)}
+        return {
+            self.tab.message: t("train.started", lang, run=run_dir.name),
+            self.tab.fetch_data: gr.update(visible=False),
+        }
+
+    def fetch_demo_data(self, lang: str) -> dict:
+        """What `python launch.py demo-data` does: LLaMA-Factory's demo files, SHA-256 checked."""
+        data_dir = self.config.workspace.data_dir
+        results = demo_data.fetch_demo_data(data_dir)
+        names = ", ".join(r.dataset for r in results)
+        return {
+            self.tab.message: t("train.demo_fetched", lang, names=names, path=data_dir),
+            self.tab.fetch_data: gr.update(visible=False),
+        }
 
     def stop(self, lang: str, watch: live.Watch) -> dict:
         """Ask the watched run to stop; it saves the adapter trained so far."""
@@ -253,8 +277,11 @@ def wire(tab: TrainTab, config: StudioConfig, lang: gr.State) -> TrainActions:
     panel.start.click(
         guarded(tab.message, act.start),
         [lang, tab.yaml, panel.watch],
-        [tab.message],
+        [tab.message, tab.fetch_data],
         concurrency_limit=1,
+    )
+    tab.fetch_data.click(
+        guarded(tab.message, act.fetch_demo_data), [lang], [tab.message, tab.fetch_data]
     )
     panel.stop.click(guarded(tab.message, act.stop), [lang, panel.watch], [tab.message])
     panel.timer.tick(
