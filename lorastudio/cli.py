@@ -15,7 +15,7 @@ from typing import TextIO
 
 import yaml
 
-from lorastudio import cli_chat, demo_data, launcher, llamafactory_spec
+from lorastudio import cli_chat, cli_data, launcher, llamafactory_spec
 from lorastudio.cli_scale import (
     add_node_flags,
     add_scale_commands,
@@ -94,26 +94,7 @@ def _parser() -> argparse.ArgumentParser:
     resume.add_argument("--detach", action="store_true")
     add_scale_commands(sub)
     cli_chat.add_commands(sub)
-    demo = sub.add_parser(
-        "demo-data",
-        help="Fetch LLaMA-Factory's demo datasets (identity, alpaca_en_demo, alpaca_zh_demo), "
-        "which the shipped recipes use, into the data folder.",
-        description="Fetch LLaMA-Factory v0.9.5's demo datasets into the data folder, each "
-        "checked against that release's SHA-256, and register them in its dataset_info.json.",
-    )
-    demo.add_argument(
-        "--from",
-        dest="source",
-        metavar="URL_OR_FOLDER",
-        help="where to take them from: a mirror of LLaMA-Factory's data/ or a folder that has "
-        "the files, e.g. a LLaMA-Factory checkout's data/ (default: $LORASTUDIO_DEMO_DATA_FROM, "
-        "else its GitHub repository)",
-    )
-    demo.add_argument("--name", help="your assistant's name, for identity's {{name}}")
-    demo.add_argument("--author", help="who made it, for identity's {{author}}")
-    demo.add_argument(
-        "--force", action="store_true", help="replace files that differ from LLaMA-Factory's"
-    )
+    cli_data.add_commands(sub)
     sub.add_parser("templates", help="List the chat templates LLaMA-Factory knows.")
     sub.add_parser("fields", help="List every recipe field with its default and help text.")
     return parser
@@ -328,30 +309,6 @@ def cmd_resume(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     return EXIT_OK if args.detach else _watch(run_dir, out)
 
 
-def cmd_demo_data(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
-    results = demo_data.fetch_demo_data(
-        ws.data_dir, args.source, name=args.name, author=args.author, force=args.force
-    )
-    for item in results:
-        note = {
-            "fetched": "fetched",
-            "filled": "placeholders filled",
-            "present": "already there",
-            "kept": "kept: it differs from LLaMA-Factory's (--force replaces it)",
-        }[item.outcome]
-        print(f"{item.dataset:<16} {item.path}  {note}", file=out)
-    print(f"registered in {ws.registry_path}", file=out)
-    identity = ws.data_dir / demo_data.DEMO_FILES["identity"][0]
-    if "{{name}}" in identity.read_text(encoding="utf-8"):
-        print(
-            "identity.json still says {{name}} and {{author}}; a self-cognition tune teaches "
-            "the model those words. Fill them with: python launch.py demo-data --name 小助手 "
-            "--author 示例团队",
-            file=out,
-        )
-    return EXIT_OK
-
-
 def cmd_templates(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     print("\n".join(sorted(llamafactory_spec.known_templates())), file=out)
     return EXIT_OK
@@ -374,10 +331,10 @@ COMMANDS = {
     "resume": cmd_resume,
     "check": cmd_check,
     "k8s": cmd_k8s,
-    "demo-data": cmd_demo_data,
     "templates": cmd_templates,
     "fields": cmd_fields,
     **cli_chat.COMMANDS,
+    **cli_data.COMMANDS,
 }
 
 
