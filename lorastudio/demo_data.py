@@ -10,13 +10,13 @@ from __future__ import annotations
 import hashlib
 import json
 import os
-import tempfile
 import urllib.error
 import urllib.request
 from dataclasses import dataclass
 from pathlib import Path
 
 from lorastudio.errors import LoraStudioError
+from lorastudio.runs import write_bytes_atomic, write_json_atomic
 
 # LLaMA-Factory v0.9.5's data/ (the version pyproject pins); the hashes are of that tag's files.
 DEFAULT_SOURCE = "https://raw.githubusercontent.com/hiyouga/LLaMA-Factory/v0.9.5/data/"
@@ -34,7 +34,6 @@ DEMO_FILES = {
         "d5a4be46ae70d23a461ffc16048069324c0865ee9aa0c8730e21ac4b65ea0f08",
     ),
 }
-IDENTITY_PLACEHOLDERS = ("{{name}}", "{{author}}")
 MAX_BYTES = 16 * 1024 * 1024  # the largest demo file is 0.9 MB; anything far bigger is not it
 TIMEOUT_S = 60.0
 
@@ -103,18 +102,6 @@ def _fill_identity(data: bytes, name: str | None, author: str | None) -> bytes:
     return (json.dumps(records, ensure_ascii=False, indent=2) + "\n").encode("utf-8")
 
 
-def _write_atomic(path: Path, data: bytes) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".part")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-        os.replace(tmp, path)
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def _register(data_dir: Path) -> None:
     """Add the demo datasets to the folder's dataset_info.json, keeping every other entry."""
     registry_path = data_dir / "dataset_info.json"
@@ -130,8 +117,8 @@ def _register(data_dir: Path) -> None:
         name: {"file_name": f} for name, (f, _) in DEMO_FILES.items() if name not in registry
     }
     if missing:
-        text = json.dumps(registry | missing, indent=2, ensure_ascii=False) + "\n"
-        _write_atomic(registry_path, text.encode("utf-8"))
+        data_dir.mkdir(parents=True, exist_ok=True)
+        write_json_atomic(registry_path, registry | missing)
 
 
 def fetch_demo_data(
@@ -176,7 +163,8 @@ def fetch_demo_data(
             continue
         wanted = _fill_identity(original, name, author) if dataset == "identity" else original
         if wanted != present:
-            _write_atomic(target, wanted)
+            target.parent.mkdir(parents=True, exist_ok=True)
+            write_bytes_atomic(target, wanted)
         outcome = "present" if wanted == present else "fetched" if present != original else "filled"
         results.append(Fetched(dataset, target, outcome))
     _register(data_dir)

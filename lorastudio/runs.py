@@ -46,12 +46,12 @@ FINAL_STATES = frozenset({"succeeded", "failed", "stopped"})
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[A-Za-z0-9][A-Za-z0-9._-]*$")
 
 
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    """Write JSON so a reader sees the old file or the new one, never half of either."""
+def write_bytes_atomic(path: Path, data: bytes) -> None:
+    """Write a file so a reader sees the old one or the new one, never half of either."""
     fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
     try:
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            json.dump(data, handle, indent=2, ensure_ascii=False)
+        with os.fdopen(fd, "wb") as handle:
+            handle.write(data)
             handle.flush()
             os.fsync(handle.fileno())
         os.replace(temp, path)
@@ -60,11 +60,12 @@ def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
         raise
 
 
+def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
+    write_bytes_atomic(path, json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8"))
+
+
 def write_text_atomic(path: Path, text: str) -> None:
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    with os.fdopen(fd, "w", encoding="utf-8") as handle:
-        handle.write(text)
-    os.replace(temp, path)
+    write_bytes_atomic(path, text.encode("utf-8"))
 
 
 def read_status(run_dir: Path) -> dict[str, Any]:
