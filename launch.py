@@ -9,7 +9,7 @@ import contextlib
 import sys
 from pathlib import Path
 
-from lorastudio.cli import main
+from lorastudio.cli.main import main
 from ui.options import is_studio_call
 from ui.options import main as studio
 from ui.options import parser as studio_parser

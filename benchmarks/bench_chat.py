@@ -5,7 +5,7 @@
 
 Trains one short run with `python launch.py train`, then answers the same prompt greedily with its
 base + adapter through:
-- LoRA Studio: `ChatClient` (the `python -m lorastudio.chat_worker` process; adapter kept
+- LoRA Studio: `ChatClient` (the `python -m lorastudio.chat.worker` process; adapter kept
   unmerged so the base can answer alone);
 - LLaMA-Factory: `ChatModel` (HF engine, adapter merged at load) in a process of its own
   (benchmarks/chat_peer.py), with the same model, adapter, template and dtype, via `stream_chat`.
@@ -36,9 +36,9 @@ REPO = Path(__file__).resolve().parents[1]
 sys.path[:0] = [str(REPO), str(REPO / "tests")]
 from conftest import LF_DATA, TOKENIZER, build_tiny_qwen2, tiny_recipe  # noqa: E402
 
-from lorastudio.chat import ChatClient  # noqa: E402
-from lorastudio.chat_params import make_params  # noqa: E402
-from lorastudio.chat_setup import ChatSetup, resolve_setup  # noqa: E402
+from lorastudio.chat.client import ChatClient  # noqa: E402
+from lorastudio.chat.params import make_params  # noqa: E402
+from lorastudio.chat.setup import ChatSetup, resolve_setup  # noqa: E402
 
 PROMPT = [{"role": "user", "content": "Who are you?"}]
 WARM_UP_TOKENS = 8

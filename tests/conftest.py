@@ -211,8 +211,8 @@ def learned_run(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> L
 @pytest.fixture(scope="session")
 def chat_client(learned_run: LearnedRun):
     """One chat worker with the learned run loaded, shared by the tests that only ask it."""
-    from lorastudio.chat import ChatClient
-    from lorastudio.chat_setup import resolve_setup
+    from lorastudio.chat.client import ChatClient
+    from lorastudio.chat.setup import resolve_setup
 
     client = ChatClient(
         log_path=learned_run.studio.home / "chat-worker.log",

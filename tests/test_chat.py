@@ -16,9 +16,9 @@ import pytest
 import yaml
 from conftest import NAME, QWEN_SYSTEM, LearnedRun
 
-from lorastudio.chat import ChatClient
-from lorastudio.chat_params import ChatParams, check_messages, make_params
-from lorastudio.chat_setup import resolve_setup
+from lorastudio.chat.client import ChatClient
+from lorastudio.chat.params import ChatParams, check_messages, make_params
+from lorastudio.chat.setup import resolve_setup
 from lorastudio.errors import (
     AdapterDamagedError,
     BaseModelMissingError,
@@ -27,7 +27,7 @@ from lorastudio.errors import (
     TemplateMismatchError,
     WorkerCrashedError,
 )
-from lorastudio.hardware import detect
+from lorastudio.machine.hardware import detect
 
 pytestmark = pytest.mark.slow
 

@@ -7,8 +7,8 @@ import pytest
 from conftest import FIXTURES
 from recorded_npu import NPU_SMI_910PROB_8CARD_IDLE
 
-from lorastudio.chips import gpu_has_bf16, is_training_chip, npu_has_bf16
-from lorastudio.hardware import parse_npu_smi
+from lorastudio.machine.chips import gpu_has_bf16, is_training_chip, npu_has_bf16
+from lorastudio.machine.hardware import parse_npu_smi
 
 NPU_SMI = FIXTURES / "npu-smi"
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from conftest import REPO, Studio
 
-from lorastudio.hardware import detect
+from lorastudio.machine.hardware import detect
 
 
 def test_compile_check_of_a_gpu_recipe_without_a_gpu_checks_what_it_can_and_says_so(

@@ -5,8 +5,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from lorastudio.compiler import Target, compile_recipe
-from lorastudio.recipe import parse_recipe_text
+from lorastudio.llamafactory.compiler import Target, compile_recipe
+from lorastudio.recipe.schema import parse_recipe_text
 from lorastudio.workspace import Workspace
 
 WS = Workspace(Path("/w"), Path("/w/data"), Path("/w/adapters"))

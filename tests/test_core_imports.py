@@ -1,5 +1,5 @@
 """The core never imports gradio, and importing it (or checking a recipe) never loads torch (nor the
-kubernetes client or DeepSpeed); only the chat worker's model module (lorastudio.chat_model) loads
+kubernetes client or DeepSpeed); only the chat worker's model module (lorastudio.chat.model) loads
 torch, inside the worker process."""
 
 from __future__ import annotations
@@ -11,11 +11,18 @@ from conftest import REPO
 
 # Every module of the core, found on disk, so a new one is checked too; except chat_model, which
 # only the chat worker process imports (it holds the model, so it loads torch).
-WORKER_ONLY = {"chat_model"}
+WORKER_ONLY = {"lorastudio.chat.model"}
+
+
+def _module(path) -> str:
+    parts = path.relative_to(REPO).with_suffix("").parts
+    return ".".join(parts[:-1] if parts[-1] == "__init__" else parts)
+
+
 CORE_MODULES = sorted(
-    f"lorastudio.{path.stem}"
-    for path in (REPO / "lorastudio").glob("*.py")
-    if path.stem != "__init__" and path.stem not in WORKER_ONLY
+    _module(path)
+    for path in (REPO / "lorastudio").rglob("*.py")
+    if _module(path) not in WORKER_ONLY
 )
 
 
@@ -34,7 +41,7 @@ def test_importing_the_core_loads_neither_gradio_nor_torch():
 
 def test_validating_a_recipe_loads_no_torch():
     code = (
-        "import sys\nfrom lorastudio.validation import check_recipe_file\n"
+        "import sys\nfrom lorastudio.checks.validation import check_recipe_file\n"
         "from lorastudio.workspace import Workspace\n"
         "check_recipe_file('recipes/cpu-smoke.yaml', Workspace.from_env('.'))\n"
         "print([m for m in ('torch', 'transformers', 'gradio') if m in sys.modules])"
@@ -45,14 +52,14 @@ def test_validating_a_recipe_loads_no_torch():
 
 
 def test_no_core_module_mentions_gradio():
-    for path in (REPO / "lorastudio").glob("*.py"):
+    for path in (REPO / "lorastudio").rglob("*.py"):
         assert "import gradio" not in path.read_text(), path
 
 
 def test_only_the_chat_worker_imports_the_module_that_loads_torch():
     importers = sorted(
-        path.name
-        for path in (REPO / "lorastudio").glob("*.py")
-        if "lorastudio.chat_model" in path.read_text() and path.stem not in WORKER_ONLY
+        _module(path)
+        for path in (REPO / "lorastudio").rglob("*.py")
+        if "lorastudio.chat.model" in path.read_text() and _module(path) not in WORKER_ONLY
     )
-    assert importers == ["chat_worker.py"]
+    assert importers == ["lorastudio.chat.worker"]

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 from conftest import TOKENIZER
 
-from lorastudio.compiler import deepspeed_config
+from lorastudio.llamafactory.compiler import deepspeed_config
 
 pytestmark = pytest.mark.skipif(
     importlib.util.find_spec("deepspeed") is None, reason="DeepSpeed is not installed"

@@ -126,7 +126,7 @@ def test_the_pinned_hashes_are_those_of_the_fixture_files():
     """The fixtures are LLaMA-Factory's files (see their SOURCE.md); the pins must match them."""
     import hashlib
 
-    from lorastudio.demo_data import DEMO_FILES
+    from lorastudio.data.demo import DEMO_FILES
 
     for file_name, digest in DEMO_FILES.values():
         assert hashlib.sha256((LF_DATA / file_name).read_bytes()).hexdigest() == digest

@@ -7,11 +7,11 @@ from pathlib import Path
 
 from recorded_npu import NPU_SMI_910PROB_8CARD_IDLE
 
-from lorastudio.compiler import Target, compile_recipe
-from lorastudio.distributed import HCCL_CONNECT_TIMEOUT_S
-from lorastudio.hardware import Accelerator, Hardware, parse_npu_smi
-from lorastudio.launcher import plan_target
-from lorastudio.recipe import parse_recipe_text
+from lorastudio.launch.launcher import plan_target
+from lorastudio.llamafactory.compiler import Target, compile_recipe
+from lorastudio.llamafactory.environment import HCCL_CONNECT_TIMEOUT_S
+from lorastudio.machine.hardware import Accelerator, Hardware, parse_npu_smi
+from lorastudio.recipe.schema import parse_recipe_text
 from lorastudio.workspace import Workspace
 
 WS = Workspace(Path("/w"), Path("/w/data"), Path("/w/adapters"))

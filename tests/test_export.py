@@ -11,10 +11,10 @@ import pytest
 import yaml
 from conftest import LearnedRun
 
-from lorastudio.chat import ChatClient
-from lorastudio.chat_params import ChatParams
+from lorastudio.chat.client import ChatClient
+from lorastudio.chat.export import Export, export_config
+from lorastudio.chat.params import ChatParams
 from lorastudio.errors import ExportError
-from lorastudio.export import Export, export_config
 
 pytestmark = pytest.mark.slow
 

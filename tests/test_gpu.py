@@ -19,8 +19,8 @@ import pytest
 from conftest import LF_DATA, TOKENIZER, Studio
 from test_training_e2e import run_processes, status_of, steps_logged, wait_for
 
-from lorastudio.hardware import detect
-from lorastudio.probe import run_probe, version_problems
+from lorastudio.machine.hardware import detect
+from lorastudio.machine.probe import run_probe, version_problems
 
 pytestmark = [
     pytest.mark.gpu,

@@ -1,4 +1,5 @@
-"""Tests for lorastudio.hardware: parsing recorded nvidia-smi / npu-smi output, detection, rules.
+"""Tests for lorastudio.machine.hardware: parsing recorded nvidia-smi / npu-smi output,
+detection, rules.
 
 The recorded outputs below are copied verbatim from /work/shared/fixtures (see SOURCE.md there)
 so that these tests are self-contained.
@@ -14,7 +15,7 @@ from typing import Any
 
 import pytest
 
-from lorastudio.hardware import (
+from lorastudio.machine.hardware import (
     NPU_SMI_ARGV,
     NVIDIA_SMI_CSV_ARGV,
     NVIDIA_SMI_TABLE_ARGV,
@@ -653,7 +654,7 @@ def test_ids_given_for_the_cpu_are_reported() -> None:
 
 def test_importing_the_module_loads_neither_torch_nor_gradio() -> None:
     code = (
-        "import sys, lorastudio.hardware\n"
+        "import sys, lorastudio.machine.hardware\n"
         "heavy = ('torch', 'gradio', 'transformers', 'torch_npu')\n"
         "print(','.join(m for m in heavy if m in sys.modules))\n"
     )

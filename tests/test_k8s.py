@@ -14,10 +14,10 @@ import pytest
 import yaml
 from conftest import FIXTURES, LF_DATA, REPO, Studio
 
-from lorastudio.compiler import Target, compile_recipe
+from lorastudio.cluster.pytorchjob import K8sOptions, job_name_for, render
 from lorastudio.errors import RecipeError
-from lorastudio.k8s import K8sOptions, job_name_for, render
-from lorastudio.recipe import parse_recipe_text
+from lorastudio.llamafactory.compiler import Target, compile_recipe
+from lorastudio.recipe.schema import parse_recipe_text
 from lorastudio.workspace import Workspace
 
 KUBEFLOW = FIXTURES / "kubeflow"

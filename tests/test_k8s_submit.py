@@ -15,7 +15,7 @@ import yaml
 from conftest import FIXTURES, REPO, Studio
 from k8s_api import FakeKubernetesApi
 
-from lorastudio.multinode import free_port
+from lorastudio.cluster.multinode import free_port
 
 RECIPE = REPO / "recipes" / "qwen2.5-7b-lora-ds-zero3.yaml"
 
@@ -156,7 +156,8 @@ def test_a_cluster_without_the_training_operator_is_told_to_install_it(studio, c
 
 def test_the_core_imports_the_kubernetes_client_only_when_it_talks_to_a_cluster():
     code = (
-        "import sys, lorastudio.cli, lorastudio.k8s, lorastudio.k8s_submit, lorastudio.runs; "
+        "import sys, lorastudio.cli.main, lorastudio.cluster.pytorchjob, "
+        "lorastudio.cluster.kubernetes, lorastudio.runs.index; "
         "print('kubernetes' in sys.modules)"
     )
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)

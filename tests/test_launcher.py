@@ -7,10 +7,10 @@ from pathlib import Path
 import pytest
 from conftest import LF_DATA, tiny_recipe
 
-from lorastudio import launcher
 from lorastudio.errors import RecipeError
-from lorastudio.hardware import Hardware
-from lorastudio.recipe import parse_recipe_text
+from lorastudio.launch import launcher
+from lorastudio.machine.hardware import Hardware
+from lorastudio.recipe.schema import parse_recipe_text
 from lorastudio.workspace import Workspace
 
 CPU_ONLY = Hardware(cuda=(), npu=(), cpu_count=2)

@@ -1,5 +1,6 @@
-"""Tests for lorastudio.lfcheck: LLaMA-Factory's own parser run on a batch of arguments in one
-subprocess, at three levels (types, parse, full), each check with its own environment."""
+"""Tests for lorastudio.llamafactory.parser_check: LLaMA-Factory's own parser run on a batch of
+arguments in one subprocess, at three levels (types, parse, full), each check with its own
+environment."""
 
 from __future__ import annotations
 
@@ -9,9 +10,14 @@ from pathlib import Path
 
 import pytest
 
-from lorastudio.compiler import deepspeed_config
-from lorastudio.hardware import Accelerator, Hardware, detect
-from lorastudio.lfcheck import ArgsCheck, _process_groups, check_train_args, check_train_args_many
+from lorastudio.llamafactory.compiler import deepspeed_config
+from lorastudio.llamafactory.parser_check import (
+    ArgsCheck,
+    _process_groups,
+    check_train_args,
+    check_train_args_many,
+)
+from lorastudio.machine.hardware import Accelerator, Hardware, detect
 
 NO_ACCELERATORS = Hardware(cuda=(), npu=(), cpu_count=4)
 FOUR_GPUS = Hardware(

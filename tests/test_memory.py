@@ -10,7 +10,7 @@ from dataclasses import replace
 import pytest
 from conftest import TOKENIZER
 
-from lorastudio.memory import (
+from lorastudio.checks.memory import (
     GIB,
     QWEN25_SHAPES,
     ModelShape,

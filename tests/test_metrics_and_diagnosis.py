@@ -5,8 +5,8 @@ from __future__ import annotations
 import json
 from pathlib import Path
 
-from lorastudio.diagnosis import diagnose
-from lorastudio.metrics import TrainerLogReader, summarize_trainer_log, tail_text
+from lorastudio.runs.diagnosis import diagnose
+from lorastudio.runs.metrics import TrainerLogReader, summarize_trainer_log, tail_text
 
 
 def line(step: int, total: int = 10, **extra) -> str:

@@ -12,9 +12,9 @@ import psutil
 import pytest
 
 from lorastudio.errors import RunError
-from lorastudio.metrics import LogPoint, LogTail
-from lorastudio.monitor import RunMonitor, loss_series, newer_live_run, run_to_watch
-from lorastudio.runs import create_run_dir, delete_run, update_status
+from lorastudio.runs.index import create_run_dir, delete_run, update_status
+from lorastudio.runs.metrics import LogPoint, LogTail
+from lorastudio.runs.monitor import RunMonitor, loss_series, newer_live_run, run_to_watch
 
 
 def make_run(adapters: Path, name: str, state: str) -> Path:

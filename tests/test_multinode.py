@@ -7,10 +7,10 @@ import json
 
 from conftest import LF_DATA, REPO, Studio
 
-from lorastudio.compiler import DATASET_INFO_FILE, Target, compile_recipe
-from lorastudio.lfcheck import check_train_args
-from lorastudio.multinode import NodeFlags, per_node_commands
-from lorastudio.recipe import parse_recipe_text
+from lorastudio.cluster.multinode import NodeFlags, per_node_commands
+from lorastudio.llamafactory.compiler import DATASET_INFO_FILE, Target, compile_recipe
+from lorastudio.llamafactory.parser_check import check_train_args
+from lorastudio.recipe.schema import parse_recipe_text
 from lorastudio.workspace import Workspace
 
 RECIPE = """

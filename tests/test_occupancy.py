@@ -12,12 +12,12 @@ import pytest
 import yaml
 from conftest import LF_DATA, Studio, tiny_recipe
 
-from lorastudio import launcher
-from lorastudio.hardware import Accelerator, Hardware
-from lorastudio.occupancy import Claim, DeviceBusyError, claim_for, holder_of
-from lorastudio.preflight import run_preflight
-from lorastudio.recipe import parse_recipe_text
-from lorastudio.runs import create_run_dir, update_status
+from lorastudio.checks.preflight import run_preflight
+from lorastudio.launch import launcher
+from lorastudio.machine.hardware import Accelerator, Hardware
+from lorastudio.recipe.schema import parse_recipe_text
+from lorastudio.runs.index import create_run_dir, update_status
+from lorastudio.runs.occupancy import Claim, DeviceBusyError, claim_for, holder_of
 from lorastudio.workspace import Workspace
 
 

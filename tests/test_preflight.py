@@ -13,11 +13,11 @@ import pytest
 from conftest import FIXTURES, REPO, Studio
 from recorded_npu import NPU_SMI_910PROB_8CARD_IDLE
 
-from lorastudio.compiler import Target
-from lorastudio.hardware import Accelerator, Hardware, parse_npu_smi
-from lorastudio.launcher import plan_target
-from lorastudio.preflight import run_preflight
-from lorastudio.recipe import parse_recipe_text
+from lorastudio.checks.preflight import run_preflight
+from lorastudio.launch.launcher import plan_target
+from lorastudio.llamafactory.compiler import Target
+from lorastudio.machine.hardware import Accelerator, Hardware, parse_npu_smi
+from lorastudio.recipe.schema import parse_recipe_text
 from lorastudio.workspace import Workspace
 
 NPU_OK = {"torch": "2.5.1", "torch_npu": "2.5.1.post1", "npu_available": True, "cann_home": "/c"}

@@ -10,7 +10,7 @@ import sys
 from packaging.version import Version
 from recorded_npu import ASCEND_TOOLKIT_INSTALL_INFO_8_1_RC1
 
-from lorastudio.probe import package_problems, run_probe, version_problems
+from lorastudio.machine.probe import package_problems, run_probe, version_problems
 
 
 def test_the_probe_reports_this_environments_torch_from_a_subprocess():
@@ -21,7 +21,7 @@ def test_the_probe_reports_this_environments_torch_from_a_subprocess():
 
 
 def test_probing_never_imports_torch_in_the_calling_process():
-    code = "import sys, lorastudio.probe as p; p.run_probe(); print('torch' in sys.modules)"
+    code = "import sys, lorastudio.machine.probe as p; p.run_probe(); print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
 

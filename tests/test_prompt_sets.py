@@ -8,10 +8,10 @@ import json
 import pytest
 from conftest import NAME, LearnedRun
 
-from lorastudio.chat import ChatClient
-from lorastudio.chat_params import ChatParams
+from lorastudio.chat.client import ChatClient
+from lorastudio.chat.params import ChatParams
+from lorastudio.chat.prompt_sets import iter_prompt_set, read_prompt_table, run_prompt_set
 from lorastudio.errors import ChatInputError
-from lorastudio.prompt_sets import iter_prompt_set, read_prompt_table, run_prompt_set
 
 pytestmark = pytest.mark.slow
 

@@ -6,7 +6,7 @@ from __future__ import annotations
 import pytest
 
 from lorastudio.errors import RecipeError
-from lorastudio.recipe import (
+from lorastudio.recipe.schema import (
     Recipe,
     diff_recipes,
     dump_recipe,
@@ -157,7 +157,7 @@ def test_recipes_without_data_are_refused():
 
 
 def test_the_field_list_is_the_schema_itself_with_one_help_text_each():
-    from lorastudio.recipe import recipe_fields
+    from lorastudio.recipe.schema import recipe_fields
 
     fields = {f.path: f for f in recipe_fields()}
     assert fields["lora.rank"].default == 8 and "rank" in fields["lora.rank"].help.lower()

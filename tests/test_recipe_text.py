@@ -9,7 +9,7 @@ import pytest
 import yaml
 
 from lorastudio.errors import RecipeError
-from lorastudio.recipe_text import list_recipes, read_recipe_upload, set_field
+from lorastudio.recipe.text import list_recipes, read_recipe_upload, set_field
 
 REPO = Path(__file__).resolve().parents[1]
 SMOKE = (REPO / "recipes" / "cpu-smoke.yaml").read_text()

@@ -10,7 +10,7 @@ from pathlib import Path
 import pytest
 
 from lorastudio.errors import RunError
-from lorastudio.runs import (
+from lorastudio.runs.index import (
     RunIndex,
     create_run_dir,
     read_status,

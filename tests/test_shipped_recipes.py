@@ -20,14 +20,19 @@ import pytest
 import yaml
 from conftest import LF_DATA, REPO
 
-from lorastudio.compiler import DATASET_INFO_FILE, DEEPSPEED_FILE, Compiled, compile_recipe
+from lorastudio.checks.validation import check_recipe_file
+from lorastudio.cluster.multinode import per_node_commands
 from lorastudio.errors import RecipeError
-from lorastudio.hardware import Accelerator, Hardware, detect
-from lorastudio.launcher import plan_target
-from lorastudio.lfcheck import ArgsCheck, check_train_args_many
-from lorastudio.multinode import per_node_commands
-from lorastudio.recipe import Recipe
-from lorastudio.validation import check_recipe_file
+from lorastudio.launch.launcher import plan_target
+from lorastudio.llamafactory.compiler import (
+    DATASET_INFO_FILE,
+    DEEPSPEED_FILE,
+    Compiled,
+    compile_recipe,
+)
+from lorastudio.llamafactory.parser_check import ArgsCheck, check_train_args_many
+from lorastudio.machine.hardware import Accelerator, Hardware, detect
+from lorastudio.recipe.schema import Recipe
 from lorastudio.workspace import Workspace
 
 RECIPES = sorted((REPO / "recipes").glob("*.yaml"))

@@ -43,7 +43,7 @@ def test_the_studio_process_imports_neither_torch_nor_transformers_nor_llamafact
     code = f"""
 import sys, json, tempfile, urllib.request
 from pathlib import Path
-from lorastudio.hardware import detect
+from lorastudio.machine.hardware import detect
 from lorastudio.workspace import Workspace
 from ui.app import build_app
 from ui.config import StudioConfig

@@ -16,10 +16,10 @@ import gradio as gr
 import pytest
 from conftest import LF_DATA, NAME, LearnedRun
 
-from lorastudio.chat import ChatClient
-from lorastudio.chat_setup import check_adapter, check_base_model, resolve_setup
-from lorastudio.hardware import Hardware
-from lorastudio.runs import PROMPTS_FILE
+from lorastudio.chat.client import ChatClient
+from lorastudio.chat.setup import check_adapter, check_base_model, resolve_setup
+from lorastudio.machine.hardware import Hardware
+from lorastudio.runs.index import PROMPTS_FILE
 from lorastudio.workspace import Workspace
 from ui import chat_tab
 from ui.config import StudioConfig

@@ -6,7 +6,7 @@ from __future__ import annotations
 import gradio as gr
 import pytest
 
-from lorastudio.recipe import recipe_fields
+from lorastudio.recipe.schema import recipe_fields
 from ui import recipe_form
 from ui.fields import HIDDEN, form_fields, from_widget, to_widget
 from ui.labels import Labels

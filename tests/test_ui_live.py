@@ -12,8 +12,8 @@ import gradio as gr
 import psutil
 from conftest import LF_DATA
 
-from lorastudio.hardware import Hardware
-from lorastudio.runs import create_run_dir, update_status
+from lorastudio.machine.hardware import Hardware
+from lorastudio.runs.index import create_run_dir, update_status
 from lorastudio.workspace import Workspace
 from ui import live
 from ui.config import StudioConfig

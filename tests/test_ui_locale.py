@@ -9,8 +9,8 @@ from pathlib import Path
 
 import pytest
 
-from lorastudio.recipe import recipe_fields
-from lorastudio.runs import FINAL_STATES, LIVE_STATES
+from lorastudio.recipe.schema import recipe_fields
+from lorastudio.runs.index import FINAL_STATES, LIVE_STATES
 from ui.fields import form_fields
 from ui.locale import FIELDS, TEXT, field_help, t
 from ui.runs_view import COLUMNS

@@ -11,13 +11,13 @@ import pytest
 from conftest import LF_DATA, tiny_recipe
 from test_bad_recipes import CASES, make_text
 
-from lorastudio.compiler import Target
+from lorastudio.checks.validation import check_recipe_text
 from lorastudio.errors import Problem, RecipeError, RunError
-from lorastudio.launcher import preflight
-from lorastudio.occupancy import Claim, DeviceBusyError
-from lorastudio.recipe import parse_recipe_text
-from lorastudio.recipe_text import read_recipe_upload
-from lorastudio.validation import check_recipe_text
+from lorastudio.launch.launcher import preflight
+from lorastudio.llamafactory.compiler import Target
+from lorastudio.recipe.schema import parse_recipe_text
+from lorastudio.recipe.text import read_recipe_upload
+from lorastudio.runs.occupancy import Claim, DeviceBusyError
 from lorastudio.workspace import Workspace
 from ui.messages import (
     ERROR_TYPES,

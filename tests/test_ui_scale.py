@@ -20,11 +20,11 @@ import yaml
 from conftest import FIXTURES, LF_DATA, REPO, Studio
 from k8s_api import FakeKubernetesApi
 
-from lorastudio.cli_scale import print_launch_notes
-from lorastudio.hardware import Hardware
-from lorastudio.multinode import per_node_commands
-from lorastudio.recipe import parse_recipe_text
-from lorastudio.runs import RunIndex
+from lorastudio.cli.scale import print_launch_notes
+from lorastudio.cluster.multinode import per_node_commands
+from lorastudio.machine.hardware import Hardware
+from lorastudio.recipe.schema import parse_recipe_text
+from lorastudio.runs.index import RunIndex
 from lorastudio.workspace import Workspace
 from ui import editor, runs_view, scale_view
 from ui.config import StudioConfig

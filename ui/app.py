@@ -9,7 +9,7 @@ import time
 
 import gradio as gr
 
-from lorastudio.chat import ChatClient
+from lorastudio.chat.client import ChatClient
 from ui import chat_tab, editor, runs_tab, train_tab
 from ui.config import StudioConfig
 from ui.labels import Labels, merge_updates

@@ -15,20 +15,20 @@ from typing import Any
 
 import gradio as gr
 
-from lorastudio import llamafactory_spec
-from lorastudio.chat import ChatClient
-from lorastudio.chat_params import ChatParams, check_messages, make_params
-from lorastudio.chat_setup import ChatSetup, resolve_setup
-from lorastudio.errors import TemplateMismatchError
-from lorastudio.export import Export
-from lorastudio.prompt_sets import (
+from lorastudio.chat.client import ChatClient
+from lorastudio.chat.export import Export
+from lorastudio.chat.params import ChatParams, check_messages, make_params
+from lorastudio.chat.prompt_sets import (
     check_prompts,
     iter_prompt_set,
     read_prompt_table,
     recipe_prompts,
     save_prompt_table,
 )
-from lorastudio.runs import MERGED_DIR, PROMPTS_FILE, RunIndex
+from lorastudio.chat.setup import ChatSetup, resolve_setup
+from lorastudio.errors import TemplateMismatchError
+from lorastudio.llamafactory import spec as llamafactory_spec
+from lorastudio.runs.index import MERGED_DIR, PROMPTS_FILE, RunIndex
 from ui import chat_view
 from ui.config import StudioConfig
 from ui.labels import Labels

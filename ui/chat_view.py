@@ -9,10 +9,10 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from lorastudio.chat import ChatClient
-from lorastudio.chat_params import ChatParams, Message
-from lorastudio.prompt_sets import PromptRow
-from lorastudio.runs import RunInfo
+from lorastudio.chat.client import ChatClient
+from lorastudio.chat.params import ChatParams, Message
+from lorastudio.chat.prompt_sets import PromptRow
+from lorastudio.runs.index import RunInfo
 from ui.labels import Labels
 from ui.locale import t
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-from lorastudio.hardware import Hardware
+from lorastudio.machine.hardware import Hardware
 from lorastudio.workspace import Workspace
 
 

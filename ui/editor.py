@@ -12,10 +12,10 @@ from typing import Any
 
 import yaml
 
-from lorastudio import launcher
+from lorastudio.checks.validation import check_recipe_text
 from lorastudio.errors import LoraStudioError, Problem, RecipeError
-from lorastudio.recipe import NAME_PATTERN, Recipe
-from lorastudio.validation import check_recipe_text
+from lorastudio.launch import launcher
+from lorastudio.recipe.schema import NAME_PATTERN, Recipe
 from ui.config import StudioConfig
 
 _INDEX = re.compile(r"\[\d+\]$")

@@ -12,7 +12,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import annotated_types
 import yaml
 
-from lorastudio.recipe import MAX_COUNT, recipe_fields
+from lorastudio.recipe.schema import MAX_COUNT, recipe_fields
 
 Kind = Literal[
     "bool", "choice", "int", "float", "text", "list", "lines", "int_list", "target", "mapping"

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from lorastudio.monitor import Change, Progress, RunMonitor, newer_live_run
-from lorastudio.monitor import run_to_watch as newest_run
-from lorastudio.runs import read_status
+from lorastudio.runs.index import read_status
+from lorastudio.runs.monitor import Change, Progress, RunMonitor, newer_live_run
+from lorastudio.runs.monitor import run_to_watch as newest_run
 from ui import plots
 from ui.config import StudioConfig
 from ui.labels import Labels

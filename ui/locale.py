@@ -6,13 +6,13 @@ from __future__ import annotations
 
 import functools
 
-from lorastudio.chat_params import ChatParams
-from lorastudio.recipe import recipe_fields
+from lorastudio.chat.params import ChatParams
+from lorastudio.recipe.schema import recipe_fields
 
 LANGUAGES = {"en": "English", "zh": "中文"}
 DEFAULT_LANGUAGE = "en"
 
-# The chat settings' English help is their schema description (lorastudio.chat_params).
+# The chat settings' English help is their schema description (lorastudio.chat.params).
 _CHAT_HELP = {name: field.description for name, field in ChatParams.model_fields.items()}
 
 # fmt: off

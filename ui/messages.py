@@ -22,8 +22,8 @@ from lorastudio.errors import (
     RunError,
     TemplateMismatchError,
 )
-from lorastudio.llamafactory_spec import LlamaFactoryMissingError
-from lorastudio.occupancy import DeviceBusyError
+from lorastudio.llamafactory.spec import LlamaFactoryMissingError
+from lorastudio.runs.occupancy import DeviceBusyError
 from lorastudio.workspace import DataRegistryError
 from ui.locale import TEXT, field_help, t
 
@@ -90,7 +90,7 @@ PROBLEM_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
     (_rx(r"is not UTF-8 text"), "problem.not_utf8"),
     (_rx(r"is not a recipe \(it has no schema_version\)"), "problem.no_schema_version"),
-    # scale-out (lorastudio.multinode, lorastudio.k8s)
+    # scale-out (lorastudio.cluster.multinode, lorastudio.cluster.pytorchjob)
     (
         _rx(r"is already in use on this machine .*, so node 0 cannot host the .*"),
         "problem.port_in_use",
@@ -220,7 +220,7 @@ FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
         _rx(r"hardware\.device is '(?P<kind>\w+)' but no .* Found: (?P<found>.*?); set .*"),
         "fix.no_device",
     ),
-    # scale-out (lorastudio.multinode, lorastudio.k8s)
+    # scale-out (lorastudio.cluster.multinode, lorastudio.cluster.pytorchjob)
     (
         _rx(r"pick a free port, e\.g\. --master-port (?P<port>\d+) on every node .*"),
         "fix.free_port",
@@ -264,7 +264,7 @@ RUN_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (
         _rx(r"the run's supervisor did not start within (?P<seconds>\d+) s; see (?P<path>.*)"),
         "runerror.no_supervisor",
     ),
-    # Kubernetes (lorastudio.k8s_submit)
+    # Kubernetes (lorastudio.cluster.kubernetes)
     (_rx(r"Kubernetes needs the kubernetes client: .*"), "runerror.no_kubernetes_client"),
     (
         _rx(r"no Kubernetes cluster is configured \((?P<reason>.*)\)\. Put a kubeconfig .*"),

@@ -94,7 +94,7 @@ def main(argv: list[str], root: Path) -> int:
     if problem:
         print(f"error: {problem}", file=sys.stderr)
         return EXIT_USAGE
-    from lorastudio.hardware import detect
+    from lorastudio.machine.hardware import detect
     from lorastudio.workspace import Workspace
     from ui.app import serve  # gradio is imported here, never by the CLI's commands
     from ui.config import StudioConfig

@@ -9,8 +9,8 @@ from typing import Any
 import gradio as gr
 import pandas as pd
 
-from lorastudio.metrics import LogPoint
-from lorastudio.monitor import loss_series
+from lorastudio.runs.metrics import LogPoint
+from lorastudio.runs.monitor import loss_series
 from ui.labels import Labels
 from ui.locale import t
 

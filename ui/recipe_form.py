@@ -7,7 +7,7 @@ from dataclasses import dataclass
 
 import gradio as gr
 
-from lorastudio import llamafactory_spec
+from lorastudio.llamafactory import spec as llamafactory_spec
 from ui.fields import FieldSpec, form_fields, to_widget
 from ui.labels import Labels
 from ui.locale import field_help, field_label, t

@@ -9,10 +9,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from lorastudio import launcher
-from lorastudio.metrics import TrainerLogReader, tail_text
-from lorastudio.recipe import diff_recipes, parse_recipe_text
-from lorastudio.runs import (
+from lorastudio.launch import launcher
+from lorastudio.recipe.schema import diff_recipes, parse_recipe_text
+from lorastudio.runs.index import (
     LIVE_STATES,
     LOG_FILE,
     RECIPE_FILE,
@@ -22,6 +21,7 @@ from lorastudio.runs import (
     delete_run,
     reconcile,
 )
+from lorastudio.runs.metrics import TrainerLogReader, tail_text
 from ui import live, plots, runs_view
 from ui.config import StudioConfig
 from ui.labels import Labels

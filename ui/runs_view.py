@@ -9,7 +9,7 @@ from typing import Any
 
 import pandas as pd
 
-from lorastudio.runs import RunInfo
+from lorastudio.runs.index import RunInfo
 from ui.locale import t
 
 COLUMNS = ("id", "state", "recipe", "started", "duration", "steps", "loss", "adapter")

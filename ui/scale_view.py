@@ -16,12 +16,12 @@ from typing import Any
 
 import gradio as gr
 
+from lorastudio.checks.validation import check_recipe_text
+from lorastudio.cluster.kubernetes import submit_new_run
+from lorastudio.cluster.multinode import node_problems, per_node_commands
+from lorastudio.cluster.pytorchjob import DEFAULT_IMAGES, K8sOptions, Manifest, draft_run_id, render
 from lorastudio.errors import LoraStudioError
-from lorastudio.k8s import DEFAULT_IMAGES, K8sOptions, Manifest, draft_run_id, render
-from lorastudio.k8s_submit import submit_new_run
-from lorastudio.multinode import node_problems, per_node_commands
-from lorastudio.recipe import Recipe
-from lorastudio.validation import check_recipe_text
+from lorastudio.recipe.schema import Recipe
 from ui.config import StudioConfig
 from ui.labels import Labels
 from ui.locale import t

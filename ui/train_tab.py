@@ -9,10 +9,11 @@ from pathlib import Path
 
 import gradio as gr
 
-from lorastudio import demo_data, launcher
+from lorastudio.checks.validation import check_recipe_text
+from lorastudio.data import demo as demo_data
 from lorastudio.errors import RecipeError
-from lorastudio.recipe_text import list_recipes, read_recipe_upload, set_field
-from lorastudio.validation import check_recipe_text
+from lorastudio.launch import launcher
+from lorastudio.recipe.text import list_recipes, read_recipe_upload, set_field
 from ui import editor, live, recipe_form, scale_view
 from ui.config import StudioConfig
 from ui.fields import FieldSpec, from_widget, to_widget, value_at

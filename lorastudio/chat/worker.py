@@ -1,0 +1,137 @@
+"""The chat worker process, `python -m lorastudio.chat.worker`: holds one run's base model and
+adapter and answers JSON-line requests on stdin with JSON-line events on stdout.
+
+Requests (client → worker), one JSON object per line, each with an integer ``id``:
+    {"op": "load", "id": 1, "setup": {...ChatSetup...}}  → loaded {"info": {...}}
+    {"op": "generate", "id": 2, "messages": [...], "params": {...}, "adapter": true}
+                                                          → piece {"text": "..."} …, done
+    {"op": "cancel", "id": 2}                             (stops request 2 at its next token)
+    {"op": "prompt", "id": 5, "messages": [...], "params": {...}}
+                                                          → prompt {"text": "...", "tokens": n}
+    {"op": "unload", "id": 3}                             → unloaded
+    {"op": "shutdown", "id": 4}                           → bye, and the worker exits
+Events (worker → client): {"id": …, "event": "loaded" | "piece" | "done" | "unloaded" | "bye" |
+"error", …}; the first line is {"id": null, "event": "ready", "pid": …}. An error carries
+``kind`` (model_missing, adapter_damaged, not_loaded, bad_request, internal) and ``message``.
+The worker exits when stdin closes, so it never outlives its client.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import queue
+import sys
+import threading
+import traceback
+from typing import Any, TextIO
+
+
+def _claim_stdout() -> TextIO:
+    """Keep the real stdout for protocol lines; anything else printed goes to stderr (the log)."""
+    protocol = os.fdopen(os.dup(sys.stdout.fileno()), "w", encoding="utf-8", buffering=1)
+    os.dup2(sys.stderr.fileno(), sys.stdout.fileno())
+    sys.stdout = sys.stderr
+    return protocol
+
+
+class Worker:
+    """The request loop: one request at a time, except cancel, which is read as it arrives."""
+
+    def __init__(self, out: TextIO):
+        self.out = out
+        self.out_lock = threading.Lock()
+        self.requests: queue.Queue[dict[str, Any]] = queue.Queue()
+        self.cancelled: set[int] = set()
+        self.client_gone = False
+        self.run = None  # a chat_model.LoadedRun
+
+    def send(self, **event: Any) -> None:
+        with self.out_lock:
+            self.out.write(json.dumps(event, ensure_ascii=False) + "\n")
+            self.out.flush()
+
+    def read_requests(self, stream: TextIO) -> None:
+        for line in stream:
+            try:
+                request = json.loads(line)
+            except ValueError:
+                self.send(id=None, event="error", kind="bad_request", message="not JSON")
+                continue
+            if request.get("op") == "cancel":
+                self.cancelled.add(request.get("id"))
+            else:
+                self.requests.put(request)
+        self.client_gone = True  # stops a reply being generated, then the loop shuts down
+        self.requests.put({"op": "shutdown", "id": None})
+
+    def serve(self) -> int:
+        self.send(id=None, event="ready", pid=os.getpid())
+        while True:
+            request = self.requests.get()
+            op, request_id = request.get("op"), request.get("id")
+            if op == "shutdown":
+                self.send(id=request_id, event="bye")
+                return 0
+            try:
+                self.handle(op, request_id, request)
+            except Exception as exc:
+                from lorastudio.chat.model import LoadFailure
+
+                traceback.print_exc()
+                kind = exc.kind if isinstance(exc, LoadFailure) else "internal"
+                message = str(exc) if kind != "internal" else f"{type(exc).__name__}: {exc}"
+                self.send(id=request_id, event="error", kind=kind, message=message)
+
+    def handle(self, op: str, request_id: int, request: dict[str, Any]) -> None:
+        if op in ("generate", "prompt") and self.run is None:
+            self.send(id=request_id, event="error", kind="not_loaded", message="no run is loaded")
+        elif op == "load":
+            from lorastudio.chat.model import LoadedRun, release_memory
+
+            self.run = None
+            release_memory()
+            self.run = LoadedRun(request["setup"])
+            self.send(id=request_id, event="loaded", info=self.run.info())
+        elif op == "unload":
+            from lorastudio.chat.model import release_memory
+
+            self.run = None
+            release_memory()
+            self.send(id=request_id, event="unloaded")
+        elif op == "generate":
+            self.generate(request_id, request)
+        elif op == "prompt":
+            ids = self.run.prompt_ids(request["messages"], request["params"]["system"])
+            text = self.run.tokenizer.decode(ids, skip_special_tokens=False)
+            self.send(id=request_id, event="prompt", text=text, tokens=len(ids))
+        else:
+            self.send(id=request_id, event="error", kind="bad_request", message=f"unknown op {op}")
+
+    def generate(self, request_id: int, request: dict[str, Any]) -> None:
+        assert self.run is not None
+        reply = self.run.reply(
+            request["messages"],
+            request["params"],
+            bool(request.get("adapter", True)),
+            lambda: request_id in self.cancelled or self.client_gone,
+        )
+        for piece in reply:
+            self.send(id=request_id, event="piece", text=piece)
+        self.cancelled.discard(request_id)
+        self.send(
+            id=request_id,
+            event="done",
+            finish_reason=reply.finish_reason,
+            new_tokens=reply.new_tokens,
+        )
+
+
+def main() -> int:
+    worker = Worker(_claim_stdout())
+    threading.Thread(target=worker.read_requests, args=(sys.stdin,), daemon=True).start()
+    return worker.serve()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,1 @@
+"""The headless face: `python launch.py validate|compile|train|runs|…`."""

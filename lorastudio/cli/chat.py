@@ -1,0 +1,172 @@
+"""The chat and export commands of the CLI: `python launch.py chat RUN --prompt …` streams a reply
+to stdout; `python launch.py export RUN` merges the adapter into adapters/<run>/merged/."""
+
+from __future__ import annotations
+
+import argparse
+import re
+import sys
+from pathlib import Path
+from typing import TextIO
+
+from lorastudio.chat.client import ChatClient
+from lorastudio.chat.export import Export
+from lorastudio.chat.params import ChatParams, check_messages, make_params
+from lorastudio.chat.prompt_sets import PromptRow, check_prompts, recipe_prompts, run_prompt_set
+from lorastudio.chat.setup import resolve_setup
+from lorastudio.errors import ChatInputError, ExportError, WorkerCrashedError
+from lorastudio.runs.index import CHAT_LOG, MERGED_DIR, PROMPTS_FILE, RunIndex
+from lorastudio.workspace import Workspace
+
+EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
+# The export log lines worth showing (LLaMA-Factory's own messages, errors); all go to export.log.
+_EXPORT_PROGRESS = re.compile(r"llamafactory\.[\w.]+:\d+ >> (.*)|^(\w*Error\b.*)")
+
+
+def _flag(field: str) -> str:
+    return "--" + field.replace("_", "-")
+
+
+def add_commands(sub: argparse._SubParsersAction) -> None:
+    """Register `chat` and `export` on the CLI's subcommand parser."""
+    chat = sub.add_parser(
+        "chat",
+        help="Ask a trained run something; the reply streams to stdout.",
+        description="Ask a trained run something. The base model, template, device and "
+        "quantization come from the run's recipe. Exit status: 0 answered, 1 the worker failed, "
+        "2 the input or the run was wrong.",
+    )
+    chat.add_argument("run", help="run id, unique part of it, or 'latest'")
+    chat.add_argument("--prompt", help="what to ask (one user turn)")
+    answer = chat.add_mutually_exclusive_group()
+    answer.add_argument("--base", action="store_true", help="answer with the base model alone")
+    answer.add_argument(
+        "--both", action="store_true", help="answer with base + adapter, then the base alone"
+    )
+    answer.add_argument(
+        "--prompt-set",
+        action="store_true",
+        help="answer the recipe's eval.prompts with both and save prompts.jsonl in the run",
+    )
+    for name, field in ChatParams.model_fields.items():
+        chat.add_argument(
+            _flag(name),
+            type=field.annotation,
+            help=f"{field.description} (default {field.default!r})",
+        )
+    chat.add_argument("--template", help="chat template (default: the one the run trained with)")
+    chat.add_argument(
+        "--force-template",
+        action="store_true",
+        help="use --template even though the adapter was trained with another (experts)",
+    )
+    chat.add_argument("--device", choices=["cpu", "cuda", "npu"], help="instead of the run's own")
+    chat.add_argument("--model", help="another copy of the base model (folder or hub id)")
+
+    export = sub.add_parser(
+        "export",
+        help="Merge a run's adapter into its base model (adapters/<run>/merged/).",
+        description="Merge a run's adapter into its base model with llamafactory-cli export, "
+        "into adapters/<run>/merged/. Exit status: 0 merged, 1 the merge failed, 2 the run was "
+        "wrong.",
+    )
+    export.add_argument("run", help="run id, unique part of it, or 'latest'")
+    export.add_argument("--model", help="another copy of the base model (folder or hub id)")
+
+
+def _params(args: argparse.Namespace) -> ChatParams:
+    values = {name: getattr(args, name) for name in ChatParams.model_fields}
+    return make_params(**values)
+
+
+def _input_error(exc: ChatInputError) -> int:
+    for problem in exc.problems:
+        flags = [*ChatParams.model_fields, "prompt"]
+        field = _flag(problem.field) if problem.field in flags else problem.field
+        shown = f"{field} = {problem.value!r}"
+        print(f"error: {shown}: {problem.message}. Fix: {problem.fix}", file=sys.stderr)
+    return EXIT_USAGE
+
+
+def cmd_chat(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
+    try:
+        params = _params(args)
+        if not args.prompt_set:  # a bad prompt is refused before any run is looked at
+            check_messages([{"role": "user", "content": args.prompt or ""}])
+        run_dir = RunIndex(ws.adapters_dir).find(args.run)
+        prompts = check_prompts(recipe_prompts(run_dir)) if args.prompt_set else [args.prompt]
+    except ChatInputError as exc:
+        return _input_error(exc)
+    setup = resolve_setup(
+        run_dir,
+        template=args.template,
+        force_template=args.force_template,
+        device=args.device,
+        model=args.model,
+    )
+    for note in setup.notes:
+        print(f"note: {note}", file=sys.stderr)
+    print(
+        f"loading {setup.run_id} (base {setup.model}, template {setup.template}, {setup.device} "
+        f"{setup.dtype})…",
+        file=sys.stderr,
+        flush=True,
+    )
+    client = ChatClient(log_path=run_dir / CHAT_LOG)
+    try:
+        client.load(setup)
+        if args.prompt_set:
+            _print_prompt_set(run_prompt_set(client, prompts, params), run_dir, out)
+            return EXIT_OK
+        messages = [{"role": "user", "content": prompts[0]}]
+        columns = [True, False] if args.both else [not args.base]
+        for adapter in columns:
+            if args.both:
+                print("[adapter]" if adapter else "[base]", file=out, flush=True)
+            for piece in client.stream(messages, params, adapter=adapter):
+                out.write(piece)
+                out.flush()
+            print(file=out, flush=True)
+        return EXIT_OK
+    except WorkerCrashedError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("\ninterrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    finally:
+        client.close()
+
+
+def _print_prompt_set(rows: list[PromptRow], run_dir: Path, out: TextIO) -> None:
+    for row in rows:
+        print(f"prompt:  {row.prompt}\nadapter: {row.adapter}\nbase:    {row.base}\n", file=out)
+    print(f"saved {run_dir / PROMPTS_FILE}", file=out)
+
+
+def cmd_export(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
+    run_dir = RunIndex(ws.adapters_dir).find(args.run)
+    job = Export(run_dir, model=args.model)
+    print(f"merging {run_dir.name} into {run_dir / MERGED_DIR}…", file=out, flush=True)
+    try:
+        for line in job.lines():
+            progress = _EXPORT_PROGRESS.search(line)
+            if progress:
+                print(f"  {progress.group(1) or progress.group(2)}", file=out, flush=True)
+    except ExportError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return EXIT_FAILED
+    except KeyboardInterrupt:
+        print("\ninterrupted; nothing was written to merged/", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    result = job.result
+    assert result is not None
+    print(
+        f"merged in {result.seconds:.1f} s: {result.merged_dir} ({', '.join(result.files)}); "
+        f"log: {result.log}",
+        file=out,
+    )
+    return EXIT_OK
+
+
+COMMANDS = {"chat": cmd_chat, "export": cmd_export}

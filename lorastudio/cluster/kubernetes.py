@@ -1,0 +1,307 @@
+"""Sends a rendered job to the cluster of the user's kubeconfig with the official ``kubernetes``
+client (CustomObjectsApi for the PyTorchJob, CoreV1Api for the ConfigMap), records it as a run
+folder, and later reads its state back for `python launch.py runs`, its Master's log for `logs`,
+and deletes it for `stop`. The client is imported only inside these functions
+(``pip install -e '.[k8s]'``); the core never imports it at module import.
+"""
+
+from __future__ import annotations
+
+import copy
+import os
+import shutil
+import time
+from dataclasses import replace
+from pathlib import Path
+from typing import Any
+
+from lorastudio.cluster.pytorchjob import API_VERSION, CONTAINER, KIND, K8sOptions, Manifest, render
+from lorastudio.errors import RunError
+from lorastudio.recipe.schema import Recipe, dump_recipe
+from lorastudio.runs.index import (
+    FINAL_STATES,
+    RECIPE_FILE,
+    create_run_dir,
+    read_status,
+    update_status,
+    write_text_atomic,
+)
+from lorastudio.workspace import Workspace
+
+GROUP, VERSION, PLURAL = "kubeflow.org", "v1", "pytorchjobs"
+TIMEOUT_ENV = "LORASTUDIO_K8S_TIMEOUT"  # seconds one API call may take (connect + answer)
+DEFAULT_TIMEOUT = 30.0
+MANIFEST_FILE = "kubernetes.yaml"
+BACKEND = "kubernetes"
+# PyTorchJob condition types (kubeflow.org/v1 JobConditionType) -> run states.
+_STATES = {
+    "Created": "starting",
+    "Running": "running",
+    "Restarting": "running",
+    "Succeeded": "succeeded",
+    "Failed": "failed",
+    "Suspended": "stopped",
+}
+
+
+class ClusterError(RunError):
+    """The cluster answered with an error, or could not be reached (``status`` is None then)."""
+
+    def __init__(self, message: str, status: int | None = None):
+        super().__init__(message)
+        self.status = status
+
+
+class _Api:
+    """The client's API objects for one kubeconfig context."""
+
+    def __init__(self, context: str | None):
+        try:
+            from kubernetes import client, config
+        except ImportError:
+            raise RunError(
+                "Kubernetes needs the kubernetes client: pip install -e '.[k8s]'"
+            ) from None
+        try:
+            api_client = config.new_client_from_config(context=context)
+        except (config.ConfigException, OSError, TypeError) as exc:
+            raise RunError(
+                f"no Kubernetes cluster is configured ({exc}). Put a kubeconfig at ~/.kube/config "
+                "or point KUBECONFIG at one (`kubectl config current-context` must work), or "
+                "render the manifest without --submit and apply it with kubectl"
+            ) from None
+        self.server = api_client.configuration.host
+        self.context = context
+        self.timeout = _timeout()
+        self.custom = client.CustomObjectsApi(api_client)
+        self.core = client.CoreV1Api(api_client)
+        self.ApiException = client.ApiException
+
+    def call(self, what: str, function, *args, **kwargs) -> Any:
+        """Run one API call; every failure becomes a RunError that says what to do."""
+        import urllib3
+
+        kwargs.setdefault("_request_timeout", self.timeout)
+        try:
+            return function(*args, **kwargs)
+        except self.ApiException as exc:
+            raise ClusterError(_explain(exc, what, self.server), exc.status) from None
+        except urllib3.exceptions.TimeoutError:
+            raise ClusterError(
+                f"the Kubernetes API server at {self.server} did not answer within "
+                f"{self.timeout:g} s when asked to {what}; check the cluster is up and your "
+                f"kubeconfig's context (or allow more time with {TIMEOUT_ENV}=SECONDS)"
+            ) from None
+        except (urllib3.exceptions.HTTPError, OSError) as exc:
+            raise ClusterError(
+                f"cannot reach the Kubernetes API server at {self.server} to {what} ({exc}); "
+                "check the cluster is up and your kubeconfig's context"
+            ) from None
+
+
+def _timeout() -> float:
+    """Seconds one API call may take, from LORASTUDIO_K8S_TIMEOUT (default 30): a server that
+    accepts the connection and never answers must not hold `--submit` or the studio forever."""
+    text = os.environ.get(TIMEOUT_ENV, "")
+    try:
+        value = float(text) if text else DEFAULT_TIMEOUT
+    except ValueError:
+        value = -1.0
+    if not value > 0:
+        raise RunError(
+            f"{TIMEOUT_ENV}={text!r} is not a number of seconds above 0; unset it or give e.g. 30"
+        )
+    return value
+
+
+def _explain(exc: Any, what: str, server: str) -> str:
+    status = getattr(exc, "status", None)
+    reason = (getattr(exc, "reason", "") or "").strip()
+    if status == 404 and what == "create the pytorchjob":
+        return (
+            f"the cluster at {server} has no PyTorchJob resource ({GROUP}/{VERSION}), so it "
+            f"cannot {what}; install the Kubeflow Training Operator (v1.9) there"
+        )
+    if status in (401, 403):
+        return (
+            f"the cluster at {server} refused to {what} ({status} {reason}); your kubeconfig "
+            "user needs the right to create pytorchjobs and configmaps in that namespace"
+        )
+    if status == 409:
+        return f"cannot {what}: it already exists ({reason}); delete it or render a new run"
+    return f"the cluster at {server} could not {what}: {status} {reason}"
+
+
+def submit(
+    manifest: Manifest, recipe: Recipe, run_dir: Path, context: str | None = None
+) -> dict[str, Any]:
+    """Create the PyTorchJob, then its ConfigMap (owned by the job, so deleting the job deletes
+    it), and record the run in ``run_dir``. Returns the run's status.
+
+    Raises:
+        RunError: no kubeconfig, cluster unreachable, no Training Operator, no permission.
+    """
+    api = _Api(context)
+    namespace = manifest.namespace
+    created = api.call(
+        "create the pytorchjob",
+        api.custom.create_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        body=manifest.job,
+    )
+    config_map = copy.deepcopy(manifest.config_map)
+    config_map["metadata"]["ownerReferences"] = [
+        {
+            "apiVersion": API_VERSION,
+            "kind": KIND,
+            "name": manifest.job_name,
+            "uid": created["metadata"]["uid"],
+        }
+    ]
+    try:
+        api.call(
+            "create the configmap", api.core.create_namespaced_config_map, namespace, config_map
+        )
+    except RunError:
+        _delete_job(api, namespace, manifest.job_name)
+        raise
+    write_text_atomic(run_dir / RECIPE_FILE, dump_recipe(recipe))
+    write_text_atomic(run_dir / MANIFEST_FILE, manifest.to_yaml())
+    now = time.time()
+    return update_status(
+        run_dir,
+        id=run_dir.name,
+        name=recipe.name,
+        state="starting",
+        created_at=now,
+        starting_since=now,
+        recipe_hash=recipe.content_hash(),
+        backend=BACKEND,
+        kubernetes={
+            "namespace": namespace,
+            "job": manifest.job_name,
+            "uid": created["metadata"]["uid"],
+            "context": context,
+            "server": api.server,
+            "device": manifest.device,
+            "pods": 1
+            + manifest.job["spec"]["pytorchReplicaSpecs"].get("Worker", {}).get("replicas", 0),
+        },
+    )
+
+
+def submit_new_run(
+    recipe: Recipe, options: K8sOptions, workspace: Workspace, context: str | None = None
+) -> tuple[Manifest, dict[str, Any]]:
+    """Record a new run of ``recipe``, render its job under the run's id and submit it (what
+    `python launch.py k8s --submit` and the studio do). Returns the manifest sent and the run's
+    status; when anything fails, no run folder is left behind (nothing was submitted).
+
+    Raises:
+        RecipeError: the recipe cannot run on a cluster as written.
+        RunError: no kubeconfig, cluster unreachable, no Training Operator, no permission.
+    """
+    run_dir = create_run_dir(workspace.adapters_dir, recipe.name)
+    try:
+        options = replace(options, run_id=run_dir.name)
+        manifest = render(recipe, options, workspace, workspace.dataset_registry())
+        status = submit(manifest, recipe, run_dir, context=context)
+    except BaseException:
+        shutil.rmtree(run_dir, ignore_errors=True)
+        raise
+    return manifest, status
+
+
+def _delete_job(api: _Api, namespace: str, name: str) -> None:
+    api.call(
+        "delete the pytorchjob",
+        api.custom.delete_namespaced_custom_object,
+        GROUP,
+        VERSION,
+        namespace,
+        PLURAL,
+        name,
+        propagation_policy="Foreground",
+    )
+
+
+def state_of(job: dict[str, Any]) -> tuple[str, str]:
+    """(run state, reason) from a PyTorchJob's status conditions (the newest true one)."""
+    conditions = [
+        c for c in job.get("status", {}).get("conditions") or [] if c.get("status") == "True"
+    ]
+    if not conditions:
+        return "starting", "waiting for the Training Operator"
+    last = max(conditions, key=lambda c: c.get("lastTransitionTime") or "")
+    state = _STATES.get(last.get("type"), "running")
+    reason = "" if state in ("running", "succeeded") else (last.get("message") or "")
+    if last.get("type") == "Restarting":
+        reason = last.get("message") or "restarting a failed pod"
+    return state, reason
+
+
+def refresh(run_dir: Path) -> dict[str, Any]:
+    """Ask the cluster for the job's state and record it (unchanged when the cluster cannot be
+    reached: ``cluster_error`` says why)."""
+    status = read_status(run_dir)
+    info = status.get("kubernetes") or {}
+    if status.get("state") in FINAL_STATES:
+        return status
+    try:
+        api = _Api(info.get("context"))
+        job = api.call(
+            "read the pytorchjob",
+            api.custom.get_namespaced_custom_object,
+            GROUP,
+            VERSION,
+            info["namespace"],
+            PLURAL,
+            info["job"],
+        )
+    except RunError as exc:
+        if isinstance(exc, ClusterError) and exc.status == 404:
+            return update_status(
+                run_dir,
+                state="stopped",
+                ended_at=time.time(),
+                reason=f"the PyTorchJob {info.get('job')} is no longer on the cluster (deleted)",
+            )
+        return update_status(run_dir, cluster_error=str(exc))
+    state, reason = state_of(job)
+    fields: dict[str, Any] = {"state": state, "reason": reason, "cluster_error": None}
+    start_time = (job.get("status") or {}).get("startTime")
+    if start_time and not status.get("started_at"):
+        fields["started_at"] = time.time()
+    if state in FINAL_STATES:
+        fields["ended_at"] = time.time()
+    return update_status(run_dir, **fields)
+
+
+def stop(run_dir: Path) -> dict[str, Any]:
+    """Delete the run's PyTorchJob (its pods and ConfigMap go with it)."""
+    info = read_status(run_dir).get("kubernetes") or {}
+    api = _Api(info.get("context"))
+    _delete_job(api, info["namespace"], info["job"])
+    return update_status(
+        run_dir,
+        state="stopped",
+        ended_at=time.time(),
+        reason=f"PyTorchJob {info['job']} deleted on request (checkpoints stay on the claim)",
+    )
+
+
+def master_log(run_dir: Path, tail_lines: int = 200) -> str:
+    """The last lines the Master pod printed (its rank 0: progress and errors)."""
+    info = read_status(run_dir).get("kubernetes") or {}
+    api = _Api(info.get("context"))
+    return api.call(
+        "read the master pod's log",
+        api.core.read_namespaced_pod_log,
+        f"{info['job']}-master-0",
+        info["namespace"],
+        container=CONTAINER,
+        tail_lines=tail_lines,
+    )

@@ -1,0 +1,1 @@
+"""What this machine has: its accelerators, what each chip computes in, its software versions."""

@@ -1,0 +1,188 @@
+"""Recipe files as text: finding them, reading an uploaded one within limits, and setting one
+field in place so the file's comments, key order and layout survive an edit from the studio's
+form. Validation stays in `lorastudio.checks.validation`; this module only handles the text."""
+
+from __future__ import annotations
+
+import copy
+import re
+from collections.abc import Iterable
+from pathlib import Path
+from typing import Any
+
+import yaml
+
+from lorastudio.errors import Problem, RecipeError
+from lorastudio.recipe.schema import parse_recipe_text
+
+MAX_RECIPE_BYTES = 1 << 20  # recipes are a few hundred bytes; anything near this is not one
+RECIPE_SUFFIXES = (".yaml", ".yml")
+_KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][\w.-]*)\s*:(?P<rest>.*)$")
+_COMMENT = re.compile(r"\s+#.*$")
+
+
+def list_recipes(folders: Iterable[Path]) -> list[Path]:
+    """The recipe files in these folders (missing folders are skipped), sorted by name."""
+    found: dict[str, Path] = {}
+    for folder in folders:
+        if folder.is_dir():
+            for path in sorted(folder.iterdir()):
+                if path.suffix in RECIPE_SUFFIXES and path.is_file():
+                    found.setdefault(path.name, path)
+    return [found[name] for name in sorted(found)]
+
+
+def _file_problem(name: str, message: str, fix: str) -> RecipeError:
+    return RecipeError([Problem("(file)", name, message, fix)])
+
+
+def read_recipe_upload(path: Path, name: str | None = None) -> str:
+    """The text of an uploaded recipe, refused unless it is a small YAML recipe file.
+
+    Args:
+        path: where the upload was stored.
+        name: the file name the user chose (defaults to ``path.name``).
+
+    Raises:
+        RecipeError: with one ``(file)`` problem saying why the file is not a recipe.
+    """
+    name = name or path.name
+    if Path(name).suffix.lower() not in RECIPE_SUFFIXES:
+        raise _file_problem(name, "is not a YAML file", "upload a recipe saved as .yaml or .yml")
+    size = path.stat().st_size
+    if size > MAX_RECIPE_BYTES:
+        raise _file_problem(
+            name,
+            f"is {size / (1 << 20):.1f} MiB, too big to be a recipe "
+            f"(limit {MAX_RECIPE_BYTES >> 20} MiB)",
+            "upload the recipe YAML itself, not a model, adapter or data file",
+        )
+    try:
+        text = path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        raise _file_problem(name, "is not UTF-8 text", "save the recipe as UTF-8") from None
+    try:
+        parse_recipe_text(text, source=name)
+    except RecipeError as exc:
+        if any(p.field == "(file)" for p in exc.problems):
+            raise
+    if "schema_version" not in yaml.safe_load(text):
+        raise _file_problem(
+            name,
+            "is not a recipe (it has no schema_version)",
+            "start from a shipped recipe; a recipe begins with `schema_version: 1`",
+        )
+    return text
+
+
+def _flow(value: Any) -> str:
+    """One value as a single line of YAML (lists and mappings in flow style)."""
+    text = yaml.safe_dump(value, default_flow_style=True, allow_unicode=True, width=1 << 20)
+    return text.removesuffix("\n").removesuffix("\n...").strip()
+
+
+def _block_end(lines: list[str], start: int, indent: int) -> int:
+    """Index after the last line belonging to a block whose lines are indented beyond
+    ``indent`` (blank lines and comments inside it belong to it)."""
+    end = start
+    for index in range(start, len(lines)):
+        stripped = lines[index].strip()
+        if not stripped or stripped.startswith("#"):
+            continue
+        if len(lines[index]) - len(lines[index].lstrip(" ")) <= indent:
+            break
+        end = index + 1
+    return end
+
+
+def _new_lines(keys: list[str], value: Any, indent: int) -> list[str]:
+    pad = " " * indent
+    if len(keys) == 1:
+        return [f"{pad}{keys[0]}: {_flow(value)}"]
+    return [f"{pad}{keys[0]}:", *_new_lines(keys[1:], value, indent + 2)]
+
+
+def _edit_lines(lines: list[str], keys: list[str], value: Any) -> list[str] | None:
+    """Set ``keys`` to ``value`` in block-style YAML lines; None where the layout is unusual."""
+    start, end, parent = 0, len(lines), -1
+    for depth, key in enumerate(keys):
+        last = depth == len(keys) - 1
+        child_indent, found = None, None
+        for index in range(start, end):
+            match = _KEY_LINE.match(lines[index])
+            if lines[index].strip().startswith("#") or not lines[index].strip():
+                continue
+            indent = len(lines[index]) - len(lines[index].lstrip(" "))
+            child_indent = indent if child_indent is None else child_indent
+            if match and indent == child_indent and match["key"] == key:
+                found = (index, match)
+                break
+        if found is None:
+            if value is None:
+                return lines  # an absent optional field already means None
+            at = _block_end(lines, start, parent) if parent >= 0 else len(lines)
+            indent = child_indent if child_indent is not None else parent + 2
+            return lines[:at] + _new_lines(keys[depth:], value, max(indent, 0)) + lines[at:]
+        index, match = found
+        rest = match["rest"]
+        comment = _COMMENT.search(rest)
+        body = rest[: comment.start()] if comment else rest
+        if not last:
+            if body.strip():
+                return None  # a flow mapping on one line: let the caller re-dump
+            start, end, parent = index + 1, _block_end(lines, index + 1, child_indent), child_indent
+            continue
+        after = _block_end(lines, index + 1, child_indent)
+        line = f"{match['indent']}{key}: {_flow(value)}"
+        if comment:  # keep the comment in its column where the new value leaves room
+            column = len(lines[index]) - len(comment.group(0).lstrip())
+            line += " " * max(2, column - len(line)) + comment.group(0).lstrip()
+        return [*lines[:index], line, *lines[after:]]
+    return None
+
+
+def _set(raw: dict[str, Any], keys: list[str], value: Any) -> dict[str, Any]:
+    edited = copy.deepcopy(raw)
+    node = edited
+    for key in keys[:-1]:
+        if not isinstance(node.get(key), dict):
+            node[key] = {}
+        node = node[key]
+    node[keys[-1]] = value
+    return edited
+
+
+def _without_nones(data: Any) -> Any:
+    if isinstance(data, dict):
+        return {k: _without_nones(v) for k, v in data.items() if v is not None}
+    return data
+
+
+def set_field(text: str, path: str, value: Any) -> str:
+    """Recipe text with the field at dotted ``path`` set to ``value``.
+
+    The edit is made on the line that holds the field, keeping every comment; where the layout
+    does not allow that (flow mappings, odd indentation), the recipe is written out again in
+    schema order and its comments are lost.
+
+    Raises:
+        RecipeError: the text is not a YAML mapping, so there is nothing to edit.
+    """
+    try:
+        raw = yaml.safe_load(text) if text.strip() else {}
+    except yaml.YAMLError:
+        parse_recipe_text(text)  # raises a RecipeError naming the line and column
+        raise
+    if not isinstance(raw, dict):
+        raise _file_problem("recipe", "is not a recipe (expected a mapping of keys)", "fix it")
+    keys = path.split(".")
+    expected = _set(raw, keys, value)
+    edited = _edit_lines(text.splitlines(), keys, value)
+    if edited is not None:
+        candidate = "\n".join(edited) + "\n"
+        try:
+            if _without_nones(yaml.safe_load(candidate)) == _without_nones(expected):
+                return candidate
+        except yaml.YAMLError:
+            pass
+    return yaml.safe_dump(expected, sort_keys=False, allow_unicode=True, default_flow_style=None)

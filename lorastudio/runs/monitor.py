@@ -1,0 +1,140 @@
+"""Watching one run as it trains: each `RunMonitor.poll` reads only what the trainer appended to
+``trainer_log.jsonl`` and ``train.log`` since the last poll, plus the small ``status.json``, and
+says what changed. The studio polls it a few times a second; nothing here knows about a UI."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from lorastudio.runs.index import (
+    LIVE_STATES,
+    LOG_FILE,
+    TRAINER_LOG,
+    RunIndex,
+    read_status,
+    reconcile,
+)
+from lorastudio.runs.metrics import LogPoint, LogTail, TrainerLogReader
+
+
+@dataclass(frozen=True)
+class Progress:
+    """Where a run stands, for a progress bar."""
+
+    run_id: str
+    state: str
+    reason: str
+    step: int
+    total_steps: int
+    loss: float | None
+    eval_loss: float | None
+    throughput: float | None  # tokens per second, as LLaMA-Factory logs it
+    elapsed: str  # LLaMA-Factory's own clock, "0:01:02"
+    remaining: str
+    since_start: float  # seconds since the run (or its last resume) started
+
+    @property
+    def fraction(self) -> float:
+        return min(self.step / self.total_steps, 1.0) if self.total_steps else 0.0
+
+    @property
+    def live(self) -> bool:
+        return self.state in LIVE_STATES
+
+
+@dataclass(frozen=True)
+class Change:
+    """What one poll found: the progress, and whether the curve or the log moved."""
+
+    progress: Progress
+    new_points: int
+    log_changed: bool
+    state_changed: bool
+
+
+@dataclass
+class RunMonitor:
+    """Follows one run folder incrementally (by byte offset) from where it was attached."""
+
+    run_dir: Path
+    reader: TrainerLogReader = field(init=False)
+    log: LogTail = field(init=False)
+    last_state: str | None = None
+
+    def __post_init__(self) -> None:
+        self.reader = TrainerLogReader(self.run_dir / TRAINER_LOG)
+        self.log = LogTail(self.run_dir / LOG_FILE)
+
+    @property
+    def points(self) -> list[LogPoint]:
+        return self.reader.points
+
+    def poll(self) -> Change:
+        new_points = len(self.reader.poll())
+        log_changed = self.log.poll()
+        status = reconcile(self.run_dir)
+        state = status.get("state", "unknown")
+        state_changed = state != self.last_state
+        self.last_state = state
+        return Change(self._progress(status), new_points, log_changed, state_changed)
+
+    def _progress(self, status: dict) -> Progress:
+        points = self.reader.points
+        last = points[-1] if points else None
+        losses = [p.loss for p in points if p.loss is not None]
+        evals = [p.eval_loss for p in points if p.eval_loss is not None]
+        speeds = [p.throughput for p in points if p.throughput]
+        started = status.get("started_at") or status.get("created_at") or time.time()
+        ended = status.get("ended_at") if status.get("state") not in LIVE_STATES else None
+        return Progress(
+            run_id=self.run_dir.name,
+            state=status.get("state", "unknown"),
+            reason=status.get("reason", ""),
+            step=last.step if last else 0,
+            total_steps=last.total_steps if last else 0,
+            loss=losses[-1] if losses else None,
+            eval_loss=evals[-1] if evals else None,
+            throughput=speeds[-1] if speeds else None,
+            elapsed=last.elapsed if last else "",
+            remaining=last.remaining if last else "",
+            since_start=max(0.0, (ended or time.time()) - started),
+        )
+
+
+def loss_series(points: list[LogPoint], max_points: int = 2000) -> list[tuple[str, int, float]]:
+    """``(series, step, loss)`` rows for a plot: "train" and "eval", thinned to ``max_points``
+    per series by keeping every n-th point (the last one always)."""
+    rows: list[tuple[str, int, float]] = []
+    for series, values in (
+        ("train", [(p.step, p.loss) for p in points if p.loss is not None]),
+        ("eval", [(p.step, p.eval_loss) for p in points if p.eval_loss is not None]),
+    ):
+        stride = max(1, -(-len(values) // max_points))
+        kept = values[::stride]
+        if values and kept[-1] != values[-1]:
+            kept.append(values[-1])
+        rows.extend((series, step, float(loss)) for step, loss in kept)
+    return rows
+
+
+def run_to_watch(adapters_dir: Path) -> Path | None:
+    """The run a freshly opened studio shows: the newest live run, else the newest run."""
+    dirs = RunIndex(adapters_dir).run_dirs()  # named by start time, oldest first
+    for run_dir in reversed(dirs):
+        if read_status(run_dir).get("state") in LIVE_STATES and (
+            reconcile(run_dir).get("state") in LIVE_STATES
+        ):
+            return run_dir
+    return dirs[-1] if dirs else None
+
+
+def newer_live_run(adapters_dir: Path, than: Path | None) -> Path | None:
+    """A live run started after ``than`` (by another tab, the CLI), if there is one."""
+    for run_dir in reversed(RunIndex(adapters_dir).run_dirs()):
+        if than is not None and run_dir.name <= than.name:
+            return None
+        if reconcile(run_dir).get("state") in LIVE_STATES:
+            return run_dir
+    return None

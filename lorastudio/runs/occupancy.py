@@ -1,0 +1,110 @@
+"""Which live run holds which devices, so two runs share a machine only on different devices.
+
+A run claims the cards its recipe names (``hardware.devices``), or every card of its kind when
+it names none; the CPU counts as one device. The CLI's `train`/`resume` and the studio both
+start runs through `launcher`, which asks `ensure_free` under `launch_lock` before it creates
+or restarts a run, so two starts at the same moment cannot both win.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import fcntl
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+
+import yaml
+
+from lorastudio.errors import RunError
+from lorastudio.runs.index import LIVE_STATES, RECIPE_FILE, RunIndex, read_status, reconcile
+
+LOCK_FILE = ".launch.lock"
+
+
+@dataclass(frozen=True)
+class Claim:
+    """Devices a run uses: a kind (cpu, cuda, npu) and card ids (None: every card)."""
+
+    device: str
+    ids: frozenset[int] | None = None
+
+    def overlaps(self, other: Claim) -> bool:
+        if self.device != other.device:
+            return False
+        if self.ids is None or other.ids is None:
+            return True
+        return bool(self.ids & other.ids)
+
+    def describe(self) -> str:
+        if self.device == "cpu" or self.ids is None:
+            return self.device
+        return f"{self.device} {', '.join(str(i) for i in sorted(self.ids))}"
+
+
+class DeviceBusyError(RunError):
+    """A live run already holds (some of) the devices a new run asks for."""
+
+    def __init__(self, claim: Claim, holder: str, state: str):
+        self.claim, self.holder, self.state = claim, holder, state
+        super().__init__(
+            f"{claim.describe()} is in use by run {holder} ({state}); wait until it ends, "
+            f"stop it (python launch.py stop {holder}), or pick other cards with "
+            "hardware.devices"
+        )
+
+
+def claim_for(device: str, ids: list[int] | None) -> Claim:
+    """The claim of a run on ``device`` (resolved: cpu, cuda or npu) with these card ids."""
+    if device == "cpu":
+        return Claim("cpu")
+    return Claim(device, frozenset(ids) if ids else None)
+
+
+def run_claim(run_dir: Path) -> Claim | None:
+    """What a run folder's run holds (None when its folder does not say)."""
+    device = read_status(run_dir).get("device")
+    if not device:
+        return None
+    try:
+        recipe = yaml.safe_load((run_dir / RECIPE_FILE).read_text(encoding="utf-8")) or {}
+        ids = (recipe.get("hardware") or {}).get("devices")
+    except (OSError, yaml.YAMLError, AttributeError):
+        ids = None
+    return claim_for(device, ids if isinstance(ids, list) else None)
+
+
+def holder_of(adapters_dir: Path, claim: Claim, exclude: Path | None = None) -> Path | None:
+    """The live run (other than ``exclude``) whose devices overlap ``claim``, if any."""
+    for run_dir in RunIndex(adapters_dir).run_dirs():
+        if exclude is not None and run_dir.resolve() == exclude.resolve():
+            continue
+        if reconcile(run_dir).get("state") not in LIVE_STATES:
+            continue
+        held = run_claim(run_dir)
+        if held is not None and held.overlaps(claim):
+            return run_dir
+    return None
+
+
+def ensure_free(adapters_dir: Path, claim: Claim, exclude: Path | None = None) -> None:
+    """Raise DeviceBusyError naming the live run that holds these devices.
+
+    Raises:
+        DeviceBusyError: another live run uses (some of) the same devices.
+    """
+    holder = holder_of(adapters_dir, claim, exclude)
+    if holder is not None:
+        raise DeviceBusyError(claim, holder.name, read_status(holder).get("state", "running"))
+
+
+@contextlib.contextmanager
+def launch_lock(adapters_dir: Path) -> Iterator[None]:
+    """Serialize check-then-start across processes (studio sessions, CLI) on this machine."""
+    adapters_dir.mkdir(parents=True, exist_ok=True)
+    with (adapters_dir / LOCK_FILE).open("a") as handle:
+        fcntl.flock(handle, fcntl.LOCK_EX)
+        try:
+            yield
+        finally:
+            fcntl.flock(handle, fcntl.LOCK_UN)

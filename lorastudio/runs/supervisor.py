@@ -1,0 +1,285 @@
+"""The small process that owns one run: it starts the trainer in its own process group, records
+pid, exit code and final status in status.json, and carries out a stop. It runs detached from
+whoever launched it, so closing the studio or killing `launch.py` never touches a run.
+
+Run by the launcher as ``python -m lorastudio.runs.supervisor --daemon RUN_DIR``.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import signal
+import socket
+import subprocess
+import sys
+import time
+from pathlib import Path
+
+import psutil
+
+from lorastudio.runs.diagnosis import diagnose
+from lorastudio.runs.index import (
+    ADAPTER_FILES,
+    LAUNCH_FILE,
+    LOG_FILE,
+    SUPERVISOR_LOG,
+    TRAINER_LOG,
+    read_status,
+    update_status,
+)
+from lorastudio.runs.metrics import summarize_trainer_log, tail_text
+
+POLL_SECONDS = 0.25
+AFTER_TRAINERS_GRACE_S = 10.0
+
+
+def stop_grace_seconds() -> float:
+    """How long a stopping trainer may take to save its adapter before it is killed."""
+    return float(os.environ.get("LORASTUDIO_STOP_GRACE", "300"))
+
+
+def trainer_processes(root: psutil.Process) -> list[psutil.Process]:
+    """The processes that run training steps: torchrun's workers, or the root itself."""
+    try:
+        descendants = root.children(recursive=True)
+    except psutil.NoSuchProcess:
+        return []
+    for process in [root, *descendants]:
+        try:
+            command = " ".join(process.cmdline())
+        except (psutil.NoSuchProcess, psutil.AccessDenied):
+            continue
+        if "torchrun" in command or "torch.distributed.run" in command:
+            try:
+                return process.children()
+            except psutil.NoSuchProcess:
+                return []
+    return [root]
+
+
+def _group_members(pgid: int) -> list[psutil.Process]:
+    members = []
+    for process in psutil.process_iter(["pid"]):
+        try:
+            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
+                members.append(process)
+        except (ProcessLookupError, psutil.NoSuchProcess, PermissionError):
+            continue
+    return members
+
+
+class Supervisor:
+    """Starts the trainer, waits for it, handles a stop request, writes the final status."""
+
+    def __init__(self, run_dir: Path):
+        self.run_dir = run_dir
+        self.stop_requested_at: float | None = None
+        self.abort_sent = False
+        self.aborted: list[psutil.Process] = []
+        self.trainers_done_at: float | None = None
+        self.seen: dict[int, float] = {}  # every process of the run: pid -> create_time
+
+    def _request_stop(self, signum: int, frame: object) -> None:
+        if self.stop_requested_at is None:
+            self.stop_requested_at = time.time()
+
+    def _spawn(self) -> subprocess.Popen:
+        launch = json.loads((self.run_dir / LAUNCH_FILE).read_text())
+        env = os.environ.copy() | launch["env"]
+        # LLaMA-Factory runs bare `torchrun`; it must come from this interpreter's environment.
+        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
+        argv = launch["argv"]
+        script = Path(sys.executable).with_name(argv[0])
+        if script.exists():
+            argv = [str(script), *argv[1:]]
+        log = (self.run_dir / LOG_FILE).open("ab")
+        log.write(f"# LoRA Studio: starting {' '.join(argv)} at {time.ctime()}\n".encode())
+        log.flush()
+        return subprocess.Popen(
+            argv,
+            cwd=launch["cwd"],
+            env=env,
+            stdin=subprocess.DEVNULL,
+            stdout=log,
+            stderr=subprocess.STDOUT,
+            start_new_session=True,  # its own process group: a stop reaches every rank
+        )
+
+    def _remember_processes(self, root: psutil.Process) -> None:
+        try:
+            for process in [root, *root.children(recursive=True)]:
+                self.seen.setdefault(process.pid, process.create_time())
+        except psutil.NoSuchProcess:
+            pass
+
+    def _send_abort(self, root: psutil.Process) -> None:
+        # LLaMA-Factory (LLAMABOARD_ENABLED=1) stops at the next step on SIGABRT and saves the
+        # adapter; only the trainers get it, so torchrun sees its workers finish cleanly.
+        self.aborted = trainer_processes(root)
+        for process in self.aborted:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                process.send_signal(signal.SIGABRT)
+        self.abort_sent = True
+
+    def _trainers_done(self) -> bool:
+        """Whether every process that got the stop signal has exited (the adapter is saved)."""
+        for process in self.aborted:
+            with contextlib.suppress(psutil.NoSuchProcess):
+                if process.is_running() and process.status() != psutil.STATUS_ZOMBIE:
+                    return False
+        return True
+
+    def _after_trainers(self, pgid: int) -> bool:
+        """After a stop, the stopped trainers have saved and exited: give torchrun and
+        LLaMA-Factory's launcher a few seconds to follow, then end them. On several nodes
+        torchrun would otherwise wait minutes in its exit barrier for the other nodes."""
+        if not self._trainers_done():
+            return False
+        now = time.time()
+        if self.trainers_done_at is None:
+            self.trainers_done_at = now
+        if now - self.trainers_done_at < AFTER_TRAINERS_GRACE_S:
+            return False
+        self._kill_everything(pgid)
+        return True
+
+    def _kill_everything(self, pgid: int) -> None:
+        with contextlib.suppress(ProcessLookupError, PermissionError):
+            os.killpg(pgid, signal.SIGKILL)
+        for pid, created in self.seen.items():
+            try:
+                process = psutil.Process(pid)
+                if abs(process.create_time() - created) < 1.0:
+                    process.kill()
+            except psutil.NoSuchProcess:
+                pass
+
+    def run(self) -> int:
+        signal.signal(signal.SIGTERM, self._request_stop)
+        signal.signal(signal.SIGINT, self._request_stop)
+        signal.signal(signal.SIGHUP, signal.SIG_IGN)
+        proc = self._spawn()
+        root = psutil.Process(proc.pid)
+        status = update_status(
+            self.run_dir,
+            state="running",
+            started_at=time.time(),
+            pid=proc.pid,
+            pid_create_time=root.create_time(),
+            pgid=proc.pid,
+        )
+        deadline = None
+        killed = False
+        while True:
+            self._remember_processes(root)
+            exit_code = proc.poll()
+            if self.stop_requested_at is not None and not self.abort_sent:
+                update_status(
+                    self.run_dir, state="stopping", stop_requested_at=self.stop_requested_at
+                )
+                self._send_abort(root)
+                deadline = time.time() + stop_grace_seconds()
+            if exit_code is not None:
+                if not _group_members(proc.pid):
+                    break
+                if deadline is None:  # the main process is gone; stragglers get a short grace
+                    deadline = time.time() + 30
+            if deadline is not None and time.time() > deadline and not killed:
+                self._kill_everything(proc.pid)
+                killed = True
+            if self.abort_sent and exit_code is None and self._after_trainers(proc.pid):
+                break  # what is left waits on other nodes' ranks, which a stop here ends anyway
+            time.sleep(POLL_SECONDS)
+        self._kill_everything(proc.pid)  # nothing of the run outlives it
+        if exit_code is None:
+            with contextlib.suppress(subprocess.TimeoutExpired):
+                exit_code = proc.wait(timeout=10)
+        return self._finish(status, exit_code, killed=killed)
+
+    def _finish(self, status: dict, exit_code: int, killed: bool) -> int:
+        summary = summarize_trainer_log(self.run_dir / TRAINER_LOG)
+        has_adapter = all((self.run_dir / name).is_file() for name in ADAPTER_FILES)
+        fields: dict = {"exit_code": exit_code, "ended_at": time.time(), "step": summary.step}
+        if self.stop_requested_at is not None:
+            saved = "the adapter trained so far is saved" if has_adapter else "no adapter was saved"
+            how = (
+                f"killed after {stop_grace_seconds():.0f} s grace" if killed else "stopped cleanly"
+            )
+            fields |= {
+                "state": "stopped",
+                "reason": f"stopped by request at step {summary.step} ({how}; {saved})",
+            }
+        elif exit_code == 0 and has_adapter:
+            fields |= {"state": "succeeded", "reason": ""}
+        elif exit_code == 0 and status.get("node_rank", 0) > 0:
+            # Rank 0 writes the adapter and the trainer log; this node's ranks just took part.
+            fields |= {
+                "state": "succeeded",
+                "reason": f"node {status['node_rank']}'s ranks finished; the adapter is on node 0 "
+                f"({status.get('master_addr')})",
+            }
+        else:
+            tail = tail_text(self.run_dir / LOG_FILE, 12_000)
+            if exit_code == 0:
+                tail += "\nthe trainer exited without writing an adapter"
+            diagnosis = diagnose(tail, exit_code, nan_loss=summary.nan_loss)
+            fields |= {"state": "failed", "reason": diagnosis.message, "failure": diagnosis.kind}
+        update_status(self.run_dir, **fields)
+        return 0
+
+
+def _daemonize(run_dir: Path) -> None:
+    """Double fork: the supervisor is re-parented to init and sits in its own session."""
+    if os.fork() > 0:
+        return
+    os.setsid()
+    pid = os.fork()
+    if pid > 0:
+        os._exit(0)
+    log = os.open(run_dir / SUPERVISOR_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
+    null = os.open(os.devnull, os.O_RDONLY)
+    os.dup2(null, 0)
+    os.dup2(log, 1)
+    os.dup2(log, 2)
+    code = 1
+    try:
+        code = _supervise(run_dir)
+    finally:
+        os._exit(code)
+
+
+def _supervise(run_dir: Path) -> int:
+    me = psutil.Process()
+    update_status(
+        run_dir,
+        supervisor_pid=me.pid,
+        supervisor_create_time=me.create_time(),
+        host=socket.gethostname(),
+    )
+    try:
+        return Supervisor(run_dir).run()
+    except Exception as exc:  # the run must end with a recorded status, whatever happened
+        if read_status(run_dir).get("state") not in ("succeeded", "failed", "stopped"):
+            update_status(
+                run_dir,
+                state="failed",
+                ended_at=time.time(),
+                reason=f"the supervisor failed: {exc!r}",
+            )
+        raise
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    daemon = "--daemon" in args
+    run_dir = Path(next(a for a in args if not a.startswith("--"))).resolve()
+    if daemon:
+        _daemonize(run_dir)
+        return 0
+    return _supervise(run_dir)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
