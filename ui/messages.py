@@ -23,6 +23,7 @@ from lorastudio.errors import (
     TemplateMismatchError,
 )
 from lorastudio.llamafactory.spec import LlamaFactoryMissingError
+from lorastudio.messages import Msg
 from lorastudio.runs.occupancy import DeviceBusyError
 from lorastudio.workspace import DataRegistryError
 from ui.locale import TEXT, field_help, t
@@ -440,17 +441,28 @@ def _help_of(field: str, lang: str = "zh") -> str:
 
 def problem_text(problem: Problem, lang: str, with_field: bool = True) -> str:
     """One problem as a line of Markdown: field, value, what is wrong, the fix."""
-    message = (
-        problem.message if lang == "en" else _translate(problem.message, PROBLEM_MESSAGES, lang)
+    message = _keyed(problem.message, lang) or _translate(
+        _verbatim(problem.message), PROBLEM_MESSAGES, lang
     )
-    fix = t("error.fix", lang, fix=translate_fix(problem.fix, problem.field, lang))
-    value = str(problem).partition(":")[0].removeprefix(problem.field)  # " = 'x'" or ""
-    head = (
-        f"`{problem.field}{value}`"
-        if with_field
-        else (f"`{value.removeprefix(' = ')}`" if value else "")
+    fix_text = _keyed(problem.fix, lang) or translate_fix(
+        _verbatim(problem.fix), problem.field, lang
     )
+    fix = t("error.fix", lang, fix=fix_text)
+    value = problem.shown_value()
+    shown = f" = {value}" if value else ""
+    head = f"`{problem.field}{shown}`" if with_field else (f"`{value}`" if value else "")
     return t("error.line", lang, head=head, message=message, fix=fix).strip()
+
+
+def _keyed(text: Msg | str, lang: str) -> str:
+    """A keyed message in ``lang``; "" for text the core still writes as a plain sentence."""
+    if isinstance(text, Msg) and text.key != "text.verbatim":
+        return text.text(lang)
+    return ""
+
+
+def _verbatim(text: Msg | str) -> str:
+    return str(text.args.get("text", "")) if isinstance(text, Msg) else text
 
 
 def reason_text(status: dict[str, Any], lang: str) -> str:
@@ -482,6 +494,8 @@ def explain(error: BaseException, lang: str) -> str:
     if isinstance(error, DeviceBusyError):
         state = t(f"state.{error.state}", lang) if error.state in _STATES else error.state
         return "⚠️ " + t(key, lang, devices=error.claim.describe(), holder=error.holder, state=state)
+    if isinstance(error, LoraStudioError) and error.message.key != "text.verbatim":
+        return f"⚠️ {t(key, lang)} {error.text(lang)}"
     return f"⚠️ {t(key, lang)} {_translate(str(error), RUN_ERRORS + CHAT_ERRORS, lang)}"
 
 

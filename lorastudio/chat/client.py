@@ -13,7 +13,6 @@ import itertools
 import json
 import os
 import subprocess
-import sys
 import tempfile
 import threading
 from collections.abc import Iterator
@@ -30,6 +29,7 @@ from lorastudio.errors import (
     ChatError,
     WorkerCrashedError,
 )
+from lorastudio.processes import child_env, python_module, start
 
 Column = Literal["adapter", "base"]
 
@@ -237,20 +237,10 @@ class ChatClient:
         return self._info or {}
 
     def _start(self) -> None:
-        package_root = str(Path(__file__).resolve().parent.parent)
-        path = os.environ.get("PYTHONPATH")
-        env = (
-            os.environ
-            | {
-                "PYTHONPATH": package_root + (os.pathsep + path if path else ""),
-                "PYTHONUNBUFFERED": "1",
-                "TOKENIZERS_PARALLELISM": "false",
-            }
-            | self.env
-        )
+        env = child_env({"TOKENIZERS_PARALLELISM": "false"} | dict(self.env))
         with self.log_path.open("ab") as log:
-            self._proc = subprocess.Popen(
-                [sys.executable, "-m", "lorastudio.chat.worker"],
+            self._proc = start(
+                python_module("lorastudio.chat.worker"),
                 stdin=subprocess.PIPE,
                 stdout=subprocess.PIPE,
                 stderr=log,

@@ -7,7 +7,8 @@ from typing import Any
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
-from lorastudio.errors import ChatInputError, Problem, problems_from_validation
+from lorastudio.errors import ChatInputError, Problem
+from lorastudio.schema_problems import problems_from_validation
 
 MAX_NEW_TOKENS_CAP = 8192
 Message = dict[str, str]

@@ -293,7 +293,7 @@ def check_recipe_text(
     try:
         recipe = parse_recipe_text(text, source=source, overrides=override_tree)
     except RecipeError as exc:
-        if any(p.field == "(file)" or p.message.startswith("is newer") for p in exc.problems):
+        if any(p.field == "(file)" or str(p.message).startswith("is newer") for p in exc.problems):
             raise  # not a recipe of this version: its keys mean nothing yet
         schema_problems = exc.problems
     raw = merge_overrides(yaml.safe_load(text), override_tree)

@@ -9,13 +9,12 @@ import os
 import shlex
 import shutil
 import signal
-import subprocess
-import sys
 import time
 from pathlib import Path
 
 import yaml
 
+from lorastudio import processes
 from lorastudio.checks.preflight import PreflightReport, run_preflight
 from lorastudio.errors import Problem, RecipeError, RunError
 from lorastudio.llamafactory.compiler import (
@@ -205,12 +204,11 @@ def create_run(recipe: Recipe, workspace: Workspace, hardware: Hardware | None =
 
 def start(run_dir: Path, timeout: float = 20.0) -> dict:
     """Hand the run to a detached supervisor and return once it has taken over."""
-    subprocess.run(
-        [sys.executable, "-m", "lorastudio.runs.supervisor", "--daemon", str(run_dir)],
-        check=True,
-        stdin=subprocess.DEVNULL,
-        env=os.environ | {"PYTHONPATH": _pythonpath()},
+    started = processes.run(
+        processes.python_module("lorastudio.runs.supervisor", "--daemon", str(run_dir)), 60
     )
+    if started.returncode != 0:
+        raise RunError(f"the run's supervisor could not be started: {started.stderr.strip()}")
     deadline = time.time() + timeout
     while time.time() < deadline:
         status = read_status(run_dir)
@@ -221,13 +219,6 @@ def start(run_dir: Path, timeout: float = 20.0) -> dict:
         f"the run's supervisor did not start within {timeout:.0f} s; see "
         f"{run_dir / 'supervisor.log'}"
     )
-
-
-def _pythonpath() -> str:
-    """Make sure the supervisor imports this very lorastudio, even from an unusual cwd."""
-    package_root = str(Path(__file__).resolve().parent.parent)
-    existing = os.environ.get("PYTHONPATH", "")
-    return package_root + (os.pathsep + existing if existing else "")
 
 
 def launch(recipe: Recipe, workspace: Workspace, hardware: Hardware | None = None) -> Path:

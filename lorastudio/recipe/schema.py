@@ -532,7 +532,7 @@ def parse_recipe_text(
     try:
         return Recipe.model_validate(raw)
     except ValidationError as exc:
-        from lorastudio.errors import problems_from_validation
+        from lorastudio.schema_problems import problems_from_validation
 
         problems = problems_from_validation(exc, Recipe)
         reported = {p.field for p in problems}

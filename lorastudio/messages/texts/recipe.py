@@ -1,0 +1,6 @@
+"""What the core's recipe area says, in English and Chinese."""
+
+# fmt: off
+TEXTS: dict[str, tuple[str, str]] = {
+}
+# fmt: on

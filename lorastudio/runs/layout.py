@@ -1,0 +1,111 @@
+"""The run folder's layout, the one place that names its files: ``adapters/<run-id>/`` holds the
+recipe, what LLaMA-Factory was given, the command, the logs, ``status.json``, the adapter and its
+checkpoints. Also what a new run folder is called, and the files a run is created with."""
+
+from __future__ import annotations
+
+import json
+import re
+import shlex
+import time
+from pathlib import Path
+
+import yaml
+
+from lorastudio.errors import RunError
+from lorastudio.files import write_text_atomic
+from lorastudio.llamafactory.compiler import (
+    CONFIG_FILE,
+    DATASET_INFO_FILE,
+    DEEPSPEED_FILE,
+    Compiled,
+)
+from lorastudio.recipe.schema import Recipe, dump_recipe
+
+RECIPE_FILE = "recipe.yaml"
+LAUNCH_FILE = "launch.json"
+COMMAND_FILE = "command.sh"
+LOG_FILE = "train.log"
+TRAINER_LOG = "trainer_log.jsonl"
+STATUS_FILE = "status.json"
+PREFLIGHT_FILE = "preflight.json"
+SUPERVISOR_LOG = "supervisor.log"
+ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
+PROMPTS_FILE = "prompts.jsonl"  # the last prompt-set comparison, base vs adapter
+MERGED_DIR = "merged"  # the adapter merged into the base weights (`export`)
+EXPORT_CONFIG = "export.yaml"
+EXPORT_LOG = "export.log"
+CHAT_LOG = "chat-worker.log"  # the chat worker's own log when the CLI chats with the run
+MANIFEST_FILE = "kubernetes.yaml"  # a run submitted to Kubernetes: the manifest that was sent
+INDEX_FILE = "runs.sqlite"  # in the adapters folder, beside the run folders
+
+RUN_ID = re.compile(r"^\d{8}-\d{6}-[A-Za-z0-9][A-Za-z0-9._-]*$")
+
+
+def create_run_dir(adapters_dir: Path, name: str) -> Path:
+    """Make a fresh, uniquely named run folder ``<YYYYmmdd-HHMMSS>-<name>``."""
+    adapters_dir.mkdir(parents=True, exist_ok=True)
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1, 1000):
+        run_id = f"{stamp}-{name}" if attempt == 1 else f"{stamp}-{name}-{attempt}"
+        try:
+            (adapters_dir / run_id).mkdir()
+        except FileExistsError:
+            continue
+        return adapters_dir / run_id
+    raise RunError(f"could not create a run folder for {name} in {adapters_dir}")
+
+
+def has_adapter(run_dir: Path) -> bool:
+    """Whether the run folder holds a whole adapter (weights and config)."""
+    return all((run_dir / name).is_file() for name in ADAPTER_FILES)
+
+
+def checkpoints(run_dir: Path) -> list[Path]:
+    """The run's ``checkpoint-N`` folders, oldest step first."""
+    found = [
+        p for p in run_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()
+    ]
+    return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
+
+
+def latest_checkpoint(run_dir: Path) -> Path | None:
+    found = checkpoints(run_dir)
+    return found[-1] if found else None
+
+
+def command_script(compiled: Compiled, run_dir: Path) -> str:
+    """The exact command the supervisor runs, as a shell script a person can read or re-run."""
+    lines = [
+        "#!/usr/bin/env bash",
+        "# The command LoRA Studio's supervisor runs for this run (re-run it by hand if you like).",
+        f"cd {shlex.quote(str(run_dir))}",
+        *(f"export {key}={shlex.quote(value)}" for key, value in compiled.env.items()),
+        "exec " + shlex.join(compiled.argv),
+    ]
+    return "\n".join(lines) + "\n"
+
+
+def run_files(recipe: Recipe, compiled: Compiled, run_dir: Path) -> dict[str, str]:
+    """What a run folder is created with, by file name: the recipe, what LLaMA-Factory is given
+    (its arguments, the run's dataset_info.json, the DeepSpeed JSON) and the command, both as a
+    script and as the argv and environment the supervisor starts."""
+    files = {
+        RECIPE_FILE: dump_recipe(recipe),
+        CONFIG_FILE: yaml.safe_dump(compiled.args, sort_keys=False, allow_unicode=True),
+        DATASET_INFO_FILE: _json(compiled.dataset_info),
+    }
+    if compiled.deepspeed is not None:
+        files[DEEPSPEED_FILE] = _json(compiled.deepspeed)
+    files[LAUNCH_FILE] = _json({"argv": compiled.argv, "env": compiled.env, "cwd": str(run_dir)})
+    files[COMMAND_FILE] = command_script(compiled, run_dir)
+    return files
+
+
+def write_run_files(run_dir: Path, files: dict[str, str]) -> None:
+    for name, text in files.items():
+        write_text_atomic(run_dir / name, text)
+
+
+def _json(data: object) -> str:
+    return json.dumps(data, indent=2, ensure_ascii=False)
