@@ -72,6 +72,7 @@ def test_known_failures_are_explained():
 
 def test_nan_loss_and_sigkill_and_unknown_errors_get_messages():
     assert diagnose("", 1, nan_loss=True).kind == "nan_loss"
-    assert "RAM" in diagnose("", -9).message
+    killed = diagnose("", -9).message
+    assert "RAM" in killed.text("en") and "内存不足" in killed.text("zh")
     unknown = diagnose("blah\nKeyError: 'x'\n", 1)
-    assert unknown.kind == "error" and "KeyError" in unknown.message
+    assert unknown.kind == "error" and "KeyError" in unknown.message.text("zh")

@@ -12,9 +12,11 @@ import psutil
 import pytest
 
 from lorastudio.errors import RunError
-from lorastudio.runs.index import create_run_dir, delete_run, update_status
+from lorastudio.runs.index import delete_run
+from lorastudio.runs.layout import create_run_dir
 from lorastudio.runs.metrics import LogPoint, LogTail
 from lorastudio.runs.monitor import RunMonitor, loss_series, newer_live_run, run_to_watch
+from lorastudio.runs.status import update_status
 
 
 def make_run(adapters: Path, name: str, state: str) -> Path:

@@ -16,8 +16,9 @@ from lorastudio.checks.preflight import run_preflight
 from lorastudio.launch import launcher
 from lorastudio.machine.hardware import Accelerator, Hardware
 from lorastudio.recipe.schema import parse_recipe_text
-from lorastudio.runs.index import create_run_dir, update_status
+from lorastudio.runs.layout import create_run_dir
 from lorastudio.runs.occupancy import Claim, DeviceBusyError, claim_for, holder_of
+from lorastudio.runs.status import update_status
 from lorastudio.workspace import Workspace
 
 

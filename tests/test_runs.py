@@ -10,13 +10,10 @@ from pathlib import Path
 import pytest
 
 from lorastudio.errors import RunError
-from lorastudio.runs.index import (
-    RunIndex,
-    create_run_dir,
-    read_status,
-    reconcile,
-    update_status,
-)
+from lorastudio.runs.index import RunIndex
+from lorastudio.runs.layout import create_run_dir
+from lorastudio.runs.liveness import reconcile
+from lorastudio.runs.status import RunState, read_status, update_status
 
 
 def make_run(adapters: Path, name: str, **status) -> Path:
@@ -33,7 +30,7 @@ def test_two_runs_of_one_recipe_in_the_same_second_get_different_folders(tmp_pat
 def test_status_updates_are_atomic_and_leave_no_temporary_files(tmp_path: Path):
     run_dir = make_run(tmp_path, "demo", state="running")
     update_status(run_dir, step=3)
-    assert read_status(run_dir)["state"] == "running" and read_status(run_dir)["step"] == 3
+    assert read_status(run_dir).state is RunState.RUNNING and read_status(run_dir).step == 3
     assert sorted(p.name for p in run_dir.iterdir()) == ["status.json"]
 
 
@@ -48,15 +45,16 @@ def test_a_live_run_whose_supervisor_vanished_is_recorded_as_failed(tmp_path: Pa
         pid=2**22 + 18,
     )
     status = reconcile(run_dir)
-    assert status["state"] == "failed"
-    assert "resume" in status["reason"]
+    assert status.state is RunState.FAILED
+    assert "resume" in status.reason_text("en") and "检查点" in status.reason_text("zh")
+    assert read_status(run_dir).state is RunState.FAILED  # recorded, not only reported
 
 
 def test_a_run_being_started_is_left_alone(tmp_path: Path):
     run_dir = make_run(
         tmp_path, "demo", state="starting", starting_since=time.time(), host=socket.gethostname()
     )
-    assert reconcile(run_dir)["state"] == "starting"
+    assert reconcile(run_dir).state is RunState.STARTING
 
 
 def test_runs_are_found_by_id_prefix_unique_part_or_latest(tmp_path: Path):

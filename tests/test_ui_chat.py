@@ -19,7 +19,7 @@ from conftest import LF_DATA, NAME, LearnedRun
 from lorastudio.chat.client import ChatClient
 from lorastudio.chat.setup import check_adapter, check_base_model, resolve_setup
 from lorastudio.machine.hardware import Hardware
-from lorastudio.runs.index import PROMPTS_FILE
+from lorastudio.runs.layout import PROMPTS_FILE
 from lorastudio.workspace import Workspace
 from ui import chat_tab
 from ui.config import StudioConfig

@@ -13,7 +13,8 @@ import psutil
 from conftest import LF_DATA
 
 from lorastudio.machine.hardware import Hardware
-from lorastudio.runs.index import create_run_dir, update_status
+from lorastudio.runs.layout import create_run_dir
+from lorastudio.runs.status import update_status
 from lorastudio.workspace import Workspace
 from ui import live
 from ui.config import StudioConfig

@@ -5,19 +5,28 @@ an unexpected error becomes one sentence, never a traceback."""
 from __future__ import annotations
 
 import logging
+import os
+import socket
 from pathlib import Path
 
+import psutil
 import pytest
 from conftest import LF_DATA, tiny_recipe
 from test_bad_recipes import CASES, make_text
 
 from lorastudio.checks.validation import check_recipe_text
 from lorastudio.errors import Problem, RecipeError, RunError
+from lorastudio.launch import launcher
 from lorastudio.launch.launcher import preflight
 from lorastudio.llamafactory.compiler import Target
+from lorastudio.messages import msg
 from lorastudio.recipe.schema import parse_recipe_text
 from lorastudio.recipe.text import read_recipe_upload
+from lorastudio.runs.diagnosis import diagnose
+from lorastudio.runs.index import delete_run
+from lorastudio.runs.layout import create_run_dir
 from lorastudio.runs.occupancy import Claim, DeviceBusyError
+from lorastudio.runs.status import RunState, update_status
 from lorastudio.workspace import Workspace
 from ui.messages import (
     ERROR_TYPES,
@@ -127,28 +136,47 @@ def test_problems_found_before_a_launch_are_said_in_chinese(tmp_path: Path):
 
 
 def test_a_busy_device_names_the_run_holding_it_in_either_language():
-    error = DeviceBusyError(Claim("cpu"), "20260101-120000-tiny", "running")
+    error = DeviceBusyError(Claim("cpu"), "20260101-120000-tiny", RunState.RUNNING)
     assert "20260101-120000-tiny (running)" in explain(error, "en")
     assert "正被运行 20260101-120000-tiny（运行中）占用" in explain(error, "zh")
 
 
+def _run(adapters: Path, state: RunState) -> Path:
+    run_dir = create_run_dir(adapters, "r1")
+    (run_dir / "recipe.yaml").write_text("train: {save_steps: 500}\n")
+    update_status(run_dir, state=state, host=socket.gethostname(), pid=os.getpid())
+    update_status(run_dir, pid_create_time=psutil.Process().create_time())
+    return run_dir
+
+
 @pytest.mark.parametrize(
-    "message",
+    ("state", "action", "english", "chinese"),
     [
-        "run r1 is not running (it is stopped)",
-        "run r1 is still running",
-        "run r1 already finished; start a new run to train more",
-        "run r1 has no checkpoint to resume from (one is written every train.save_steps=500 "
-        "steps); start it again with `python launch.py train`",
-        "run r1 is running; stop it before deleting it",
-        "the run's supervisor did not start within 20 s; see /x/supervisor.log",
+        (
+            RunState.STOPPED,
+            launcher.stop,
+            "is not running (it is stopped)",
+            "不在进行中（状态：已停止）",
+        ),
+        (RunState.RUNNING, launcher.resume, "is still running", "仍处于运行中状态"),
+        (RunState.SUCCEEDED, launcher.resume, "already finished", "已经完成"),
+        (
+            RunState.FAILED,
+            launcher.resume,
+            "has no checkpoint to resume from",
+            "没有可恢复的检查点",
+        ),
+        (RunState.RUNNING, delete_run, "stop it before deleting it", "请先停止再删除"),
     ],
 )
-def test_run_errors_are_translated_and_name_the_run(message: str):
-    shown = explain(RunError(message), "zh")
-    assert "无法执行" in shown and message not in shown
-    assert "r1" in shown or "20" in shown
-    assert message in explain(RunError(message), "en")
+def test_run_errors_name_the_run_in_either_language(tmp_path, state, action, english, chinese):
+    run_dir = _run(tmp_path, state)
+    with pytest.raises(RunError) as caught:
+        action(run_dir)
+    shown_en, shown_zh = explain(caught.value, "en"), explain(caught.value, "zh")
+    assert english in shown_en and run_dir.name in shown_en
+    assert chinese in shown_zh and run_dir.name in shown_zh and "无法执行" in shown_zh
+    assert english not in shown_zh
 
 
 def test_an_unexpected_error_is_one_sentence_and_its_traceback_goes_to_the_log(caplog):
@@ -165,12 +193,16 @@ def test_error_types_list_subclasses_before_their_bases():
             assert not issubclass(kind, earlier), (kind, earlier)
 
 
-def test_why_a_run_ended_is_said_in_chinese():
-    stopped = {
-        "reason": "stopped by request at step 12 (stopped cleanly; the adapter trained "
-        "so far is saved)"
-    }
-    assert reason_text(stopped, "zh").startswith("应请求在第 12 步停止")
-    oom = {"reason": "the accelerator ran out of memory: …", "failure": "out_of_memory"}
+def test_why_a_run_ended_is_said_in_either_language():
+    stopped = msg(
+        "reason.stopped",
+        step=12,
+        how=msg("reason.stopped_cleanly"),
+        saved=msg("reason.adapter_saved"),
+    )
+    assert reason_text(stopped, "zh").startswith("应请求在第 12 步停止（正常停止；")
+    assert reason_text(stopped, "en").startswith("stopped by request at step 12 (stopped cleanly;")
+    oom = diagnose("torch.OutOfMemoryError: CUDA out of memory", 1).message
     assert "显存不足" in reason_text(oom, "zh")
-    assert reason_text(oom, "en") == oom["reason"]
+    assert "ran out of memory" in reason_text(oom, "en")
+    assert reason_text(None, "zh") == ""

@@ -28,7 +28,8 @@ from lorastudio.chat.prompt_sets import (
 from lorastudio.chat.setup import ChatSetup, resolve_setup
 from lorastudio.errors import TemplateMismatchError
 from lorastudio.llamafactory import spec as llamafactory_spec
-from lorastudio.runs.index import MERGED_DIR, PROMPTS_FILE, RunIndex
+from lorastudio.runs.index import RunIndex
+from lorastudio.runs.layout import MERGED_DIR, PROMPTS_FILE
 from ui import chat_view
 from ui.config import StudioConfig
 from ui.labels import Labels

@@ -13,12 +13,13 @@ from lorastudio.chat.client import ChatClient
 from lorastudio.chat.params import ChatParams, Message
 from lorastudio.chat.prompt_sets import PromptRow
 from lorastudio.runs.index import RunInfo
+from lorastudio.runs.status import RunState
 from ui.labels import Labels
 from ui.locale import t
 
 PARAMS = tuple(ChatParams.model_fields)  # system, temperature, top_p, max_new_tokens, seed
 SLIDER_STEP = 0.05
-CHAT_STATES = ("succeeded", "stopped")  # runs that ended with an adapter one can chat with
+CHAT_STATES = (RunState.SUCCEEDED, RunState.STOPPED)  # they ended with an adapter to chat with
 
 
 def chat_runs(infos: list[RunInfo]) -> list[str]:

@@ -11,9 +11,9 @@ from pathlib import Path
 
 import gradio as gr
 
-from lorastudio.runs.index import read_status
 from lorastudio.runs.monitor import Change, Progress, RunMonitor, newer_live_run
 from lorastudio.runs.monitor import run_to_watch as newest_run
+from lorastudio.runs.status import state_name
 from ui import plots
 from ui.config import StudioConfig
 from ui.labels import Labels
@@ -129,17 +129,17 @@ def stats_text(progress: Progress, points: list, lang: str) -> str:
     return " · ".join(parts)
 
 
-def header_text(progress: Progress, lang: str, status: dict) -> str:
-    state = t(f"state.{progress.state}", lang) if progress.state else progress.state
+def header_text(progress: Progress, lang: str) -> str:
+    state = state_name(progress.state).text(lang)
     head = t("live.header", lang, run=f"`{progress.run_id}`", state=f"**{state}**")
-    reason = reason_text(status, lang)
+    reason = reason_text(progress.reason, lang)
     return f"{head}  \n{html.escape(reason)}" if reason else head
 
 
 def _find_run(watch: Watch, config: StudioConfig, now: float) -> bool:
     """Attach to the newest run (or a newer live one); True when the run changed."""
     current = watch.monitor
-    if current is not None and (current.last_state in {"starting", "running", "stopping"}):
+    if current is not None and current.last_state is not None and current.last_state.live:
         return False
     if now - watch.scanned_at < SCAN_SECONDS and current is not None:
         return False
@@ -187,8 +187,7 @@ def _refresh(panel: LivePanel, config: StudioConfig, lang: str, watch: Watch) ->
     shown["lang"] = lang
     _send(shown, out, panel.progress, "progress", progress_html(progress, lang))
     if fresh or change.state_changed:
-        status = read_status(monitor.run_dir)
-        _send(shown, out, panel.header, "header", header_text(progress, lang, status))
+        _send(shown, out, panel.header, "header", header_text(progress, lang))
         out[panel.stop] = gr.update(interactive=progress.live)
     _send(shown, out, panel.stats, "stats", stats_text(progress, monitor.points, lang))
     if fresh:

@@ -7,6 +7,7 @@ from __future__ import annotations
 import functools
 
 from lorastudio.chat.params import ChatParams
+from lorastudio.messages import Msg
 from lorastudio.recipe.schema import recipe_fields
 
 LANGUAGES = {"en": "English", "zh": "中文"}
@@ -80,13 +81,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "plot.step": ("step", "步数"),
     "series.train": ("train", "训练"),
     "series.eval": ("eval", "验证"),
-    "state.starting": ("starting", "启动中"),
-    "state.running": ("running", "运行中"),
-    "state.stopping": ("stopping", "停止中"),
-    "state.succeeded": ("succeeded", "已完成"),
-    "state.failed": ("failed", "失败"),
-    "state.stopped": ("stopped", "已停止"),
-    "state.unknown": ("unknown", "未知"),
     # the runs tab
     "runs.list": ("All runs (live and finished)", "全部运行（进行中和已结束）"),
     "runs.refresh": ("Refresh", "刷新"),
@@ -122,11 +116,6 @@ TEXT: dict[str, tuple[str, str]] = {
     # errors: headings by error type (ui/messages.py maps types to these)
     "error.recipe": ("The recipe has {count} problem(s):", "配方有 {count} 个问题："),
     "error.run": ("That cannot be done:", "无法执行："),
-    "error.device_busy": (
-        "{devices} is in use by run {holder} ({state}); wait until it ends, stop it, or pick "
-        "other cards with hardware.devices.",
-        "{devices} 正被运行 {holder}（{state}）占用；请等它结束、停止它，或用 hardware.devices 选择其他卡。",
-    ),
     "error.setup": ("The studio's setup has a problem:", "studio 的配置有问题："),
     "error.unexpected": (
         "Something went wrong ({kind}); nothing was changed. The studio's console has the details.",
@@ -135,14 +124,8 @@ TEXT: dict[str, tuple[str, str]] = {
     "error.fix": ("Fix: {fix}", "修正：{fix}"),
     "error.line": ("{head} {message}. {fix}", "{head} {message}。{fix}"),
     "error.no_upload": ("No file was uploaded.", "没有收到上传的文件。"),
-    "runerror.not_running": ("run {run} is not running (it is {state})", "运行 {run} 不在进行中（状态：{state}）"),
-    "runerror.still_live": ("run {run} is still {state}", "运行 {run} 仍处于{state}状态"),
-    "runerror.finished": ("run {run} already finished; start a new run to train more", "运行 {run} 已经完成；要继续训练请新建一次运行"),
-    "runerror.no_checkpoint": ("run {run} has no checkpoint to resume from (one is written every train.save_steps={every} steps)", "运行 {run} 没有可恢复的检查点（每 train.save_steps={every} 步写一个）；请重新开始训练"),
     "runerror.download": ("cannot download {url} ({reason})", "无法下载 {url}（{reason}）。修正：请检查网络，或把 LORASTUDIO_DEMO_DATA_FROM 设为 LLaMA-Factory data/ 的镜像地址或包含这些文件的目录，再重启 studio"),
     "runerror.not_lf": ("{name} from {source} is not LLaMA-Factory's", "来自 {source} 的 {name} 与 LLaMA-Factory v0.9.5 发布的文件不一致，没有写入任何文件。修正：请换一个来源"),
-    "runerror.live_delete": ("run {run} is {state}; stop it before deleting it", "运行 {run} 处于{state}状态；请先停止再删除"),
-    "runerror.no_supervisor": ("the run's supervisor did not start within {seconds} s; see {path}", "运行的监督进程没有在 {seconds} 秒内启动；请查看 {path}"),
     # the core's problem messages (patterns in ui/messages.py)
     "problem.unknown_key": ("is not a known key", "不是已知的键"),
     "problem.missing": ("is required but missing", "是必填项，但缺失了"),
@@ -243,20 +226,9 @@ TEXT: dict[str, tuple[str, str]] = {
     "fix.free_disk": ("free at least 1 GiB under {path}", "请在 {path} 下至少腾出 1 GiB"),
     "fix.no_device": ("this machine has no {kind} device (found: {found})", "本机没有 {kind} 设备（找到的是：{found}）；请把 hardware.device 设为 auto 或 cpu，或换到有该硬件的机器上"),
     # runs that ended badly, by the core's diagnosis kind
-    "failure.disk_full": ("the disk is full: free space in the adapters folder or raise train.save_steps", "磁盘已满：请清理 adapters 目录（旧的 checkpoint-*）或调大 train.save_steps"),
-    "failure.data_layout": ("a dataset's records do not have the columns LLaMA-Factory looks for", "数据集的记录缺少 LLaMA-Factory 要找的列：data.files 需要与 data.format 一致（alpaca：instruction/input/output；sharegpt：由 from/value 组成的 conversations），已注册的数据集列名不同时需在 dataset_info.json 中写 \"columns\""),
     "problem.layout": ("is not in the {layout} layout: {wrong}", "不是 {layout} 格式：{wrong}"),
     "fix.alpaca_layout": ("write each record as alpaca", "请把每条记录写成含 instruction、input、output 三个键的对象，或对多轮对话设置 data.format: sharegpt"),
     "fix.sharegpt_layout": ("write each record as sharegpt", "请把每条记录写成含 conversations 的对象，其中每一轮有 from（human 或 gpt）和 value，或设置 data.format: alpaca"),
-    "failure.out_of_memory": ("the accelerator ran out of memory: lower train.batch_size or data.cutoff_len, or use lora.quantization: 4", "加速卡显存不足：请调小 train.batch_size 或 data.cutoff_len，或使用 lora.quantization: 4"),
-    "failure.model_not_found": ("the base model could not be loaded: check model.id", "无法加载基础模型：请检查 model.id"),
-    "failure.dataset_not_found": ("a dataset could not be loaded: check data.datasets and data.files", "无法加载数据集：请检查 data.datasets 和 data.files"),
-    "failure.bad_template": ("LLaMA-Factory does not know model.template", "LLaMA-Factory 不认识 model.template"),
-    "failure.bad_target": ("lora.target names modules this model does not have", "lora.target 指定了模型中不存在的模块"),
-    "failure.nan_loss": ("the loss became NaN: lower train.learning_rate", "损失变成了 NaN：请调低 train.learning_rate"),
-    "failure.killed": ("the trainer was killed (SIGKILL), most often for lack of RAM", "训练进程被杀死（SIGKILL），通常是内存不足"),
-    "reason.stopped": ("stopped by request at step {step} ({how})", "应请求在第 {step} 步停止（{how}）"),
-    "reason.vanished": ("the run's supervisor process disappeared; resume continues from the last checkpoint", "运行的监督进程消失了；“继续”会从最近的检查点接着训练"),
     # scale-out: the Train tab's "Scale out" view (ui/scale_view.py) and the core's scale-out
     # messages (patterns in ui/messages.py)
     "scale.title": ("Scale out: several machines, Kubernetes", "扩展：多台机器、Kubernetes"),
@@ -455,7 +427,10 @@ FIELDS: dict[str, tuple[str, str, str]] = {
 
 
 def t(key: str, lang: str, **values: object) -> str:
-    """The text for ``key`` in ``lang``, with its placeholders filled."""
+    """The text for ``key`` in ``lang``, with its placeholders filled: the studio's own texts
+    first, then the core's catalogue (a run's state, …)."""
+    if key not in TEXT:
+        return Msg(key, values).text(lang)
     english, chinese = TEXT[key]
     text = chinese if lang == "zh" else english
     return text.format(**values) if values else text

@@ -23,7 +23,7 @@ from lorastudio.errors import (
     TemplateMismatchError,
 )
 from lorastudio.llamafactory.spec import LlamaFactoryMissingError
-from lorastudio.messages import Msg
+from lorastudio.messages import VERBATIM, Msg
 from lorastudio.runs.occupancy import DeviceBusyError
 from lorastudio.workspace import DataRegistryError
 from ui.locale import TEXT, field_help, t
@@ -33,7 +33,7 @@ log = logging.getLogger("lorastudio.studio")
 # Error type -> heading key; the first match in order wins (subclasses before their bases).
 ERROR_TYPES: tuple[tuple[type[BaseException], str], ...] = (
     (RecipeError, "error.recipe"),
-    (DeviceBusyError, "error.device_busy"),
+    (DeviceBusyError, "error.run"),
     (RunError, "error.run"),
     (DataRegistryError, "error.setup"),
     (LlamaFactoryMissingError, "error.setup"),
@@ -250,21 +250,6 @@ RUN_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (
         _rx(r"(?P<name>\S+) from (?P<source>\S+) is not LLaMA-Factory v0\.9\.5's .*"),
         "runerror.not_lf",
     ),
-    (_rx(r"run (?P<run>\S+) is not running \(it is (?P<state>\w+)\)"), "runerror.not_running"),
-    (_rx(r"run (?P<run>\S+) is still (?P<state>\w+)"), "runerror.still_live"),
-    (_rx(r"run (?P<run>\S+) already finished; start a new run to train more"), "runerror.finished"),
-    (
-        _rx(r"run (?P<run>\S+) has no checkpoint to resume from .*save_steps=(?P<every>\S+) .*"),
-        "runerror.no_checkpoint",
-    ),
-    (
-        _rx(r"run (?P<run>\S+) is (?P<state>\w+); stop it before deleting it"),
-        "runerror.live_delete",
-    ),
-    (
-        _rx(r"the run's supervisor did not start within (?P<seconds>\d+) s; see (?P<path>.*)"),
-        "runerror.no_supervisor",
-    ),
     # Kubernetes (lorastudio.cluster.kubernetes)
     (_rx(r"Kubernetes needs the kubernetes client: .*"), "runerror.no_kubernetes_client"),
     (
@@ -391,12 +376,6 @@ CHAT_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (
     ),
 )
 
-# Reasons a run ended, as the supervisor writes them.
-REASONS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (_rx(r"stopped by request at step (?P<step>\d+) \((?P<how>.*)\)"), "reason.stopped"),
-    (_rx(r"the run's supervisor process disappeared.*"), "reason.vanished"),
-)
-
 _DID_YOU_MEAN = re.compile(r"did you mean `(?P<word>[^`]+)`\?\s*")
 
 
@@ -465,19 +444,11 @@ def _verbatim(text: Msg | str) -> str:
     return str(text.args.get("text", "")) if isinstance(text, Msg) else text
 
 
-def reason_text(status: dict[str, Any], lang: str) -> str:
-    """Why a run ended, in ``lang`` (the diagnosis kind picks the text where it is known)."""
-    reason = status.get("reason") or ""
-    if lang == "en" or not reason:
-        return reason
-    failure = status.get("failure")
-    if failure and f"failure.{failure}" in _failure_keys():
-        return t(f"failure.{failure}", lang)
-    return _translate(reason, REASONS, lang)
-
-
-def _failure_keys() -> set[str]:
-    return {key for key in TEXT if key.startswith("failure.")}
+def reason_text(reason: Msg | None, lang: str) -> str:
+    """Why a run is as it is (a RunStatus or Progress reason), in ``lang``."""
+    if reason is None:
+        return ""
+    return reason.text(lang) if reason.key != VERBATIM else _verbatim(reason)
 
 
 def explain(error: BaseException, lang: str) -> str:
@@ -492,14 +463,10 @@ def explain(error: BaseException, lang: str) -> str:
     if isinstance(error, TemplateMismatchError):
         return "⚠️ " + t(key, lang, asked=error.asked, trained=error.trained, run=error.run)
     if isinstance(error, DeviceBusyError):
-        state = t(f"state.{error.state}", lang) if error.state in _STATES else error.state
-        return "⚠️ " + t(key, lang, devices=error.claim.describe(), holder=error.holder, state=state)
+        return "⚠️ " + error.text(lang)
     if isinstance(error, LoraStudioError) and error.message.key != "text.verbatim":
         return f"⚠️ {t(key, lang)} {error.text(lang)}"
     return f"⚠️ {t(key, lang)} {_translate(str(error), RUN_ERRORS + CHAT_ERRORS, lang)}"
-
-
-_STATES = frozenset({"starting", "running", "stopping", "succeeded", "failed", "stopped"})
 
 
 def guarded(message: gr.Markdown, fn: Callable[..., dict]) -> Callable[..., dict]:

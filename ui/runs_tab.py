@@ -11,17 +11,11 @@ import gradio as gr
 
 from lorastudio.launch import launcher
 from lorastudio.recipe.schema import diff_recipes, parse_recipe_text
-from lorastudio.runs.index import (
-    LIVE_STATES,
-    LOG_FILE,
-    RECIPE_FILE,
-    TRAINER_LOG,
-    RunIndex,
-    check_deletable,
-    delete_run,
-    reconcile,
-)
+from lorastudio.runs.index import RunIndex, check_deletable, delete_run
+from lorastudio.runs.layout import LOG_FILE, RECIPE_FILE, TRAINER_LOG
+from lorastudio.runs.liveness import reconcile
 from lorastudio.runs.metrics import TrainerLogReader, tail_text
+from lorastudio.runs.status import RunState
 from ui import live, plots, runs_view
 from ui.config import StudioConfig
 from ui.labels import Labels
@@ -147,8 +141,8 @@ class RunsActions:
         out = {tab.table: runs_view.table(infos, lang)}
         out |= {picker: gr.update(choices=ids) for picker in (tab.pick, tab.run_a, tab.run_b)}
         state = next((i.state for i in infos if i.id == run_id), None)
-        out[tab.resume] = gr.update(interactive=state in ("stopped", "failed"))
-        out[tab.delete] = gr.update(interactive=state is not None and state not in LIVE_STATES)
+        out[tab.resume] = gr.update(interactive=state in (RunState.STOPPED, RunState.FAILED))
+        out[tab.delete] = gr.update(interactive=state is not None and not state.live)
         return out
 
     def detail(self, lang: str, run_id: str | None) -> dict:
@@ -158,7 +152,7 @@ class RunsActions:
         run_dir = self._run_dir(run_id)
         reader = TrainerLogReader(run_dir / TRAINER_LOG)
         reader.poll()
-        reason = reason_text(reconcile(run_dir), lang)
+        reason = reason_text(reconcile(run_dir).reason, lang)
         return {
             self.tab.recipe: (run_dir / RECIPE_FILE).read_text(encoding="utf-8"),
             self.tab.curve: plots.update(plots.run_rows(reader.points, lang)),

@@ -10,6 +10,7 @@ from typing import Any
 import pandas as pd
 
 from lorastudio.runs.index import RunInfo
+from lorastudio.runs.status import state_name
 from ui.locale import t
 
 COLUMNS = ("id", "state", "recipe", "started", "duration", "steps", "loss", "adapter")
@@ -28,10 +29,9 @@ def _started(info: RunInfo) -> str:
 
 
 def row(info: RunInfo, lang: str) -> list[str]:
-    known = info.state in ("starting", "running", "stopping", "succeeded", "failed", "stopped")
     return [
         info.id,
-        t(f"state.{info.state}", lang) if known else info.state,
+        state_name(info.state).text(lang),
         info.name,
         _started(info),
         _duration(info.duration),

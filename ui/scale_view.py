@@ -210,7 +210,7 @@ class ScaleActions:
         except Exception as exc:  # explain() logs what it does not know; no traceback shows
             said = f"{explain(exc, lang)}\n\n{t('scale.not_submitted', lang)}"
             return {self.view.message: said}
-        cluster = status["kubernetes"]
+        cluster = status.kubernetes or {}
         done = t(
             "scale.submitted",
             lang,

@@ -25,7 +25,8 @@ import yaml
 
 from lorastudio.chat.setup import TEMPLATE_KEYS, check_adapter, check_base_model, read_run
 from lorastudio.errors import ExportError
-from lorastudio.runs.index import EXPORT_CONFIG, EXPORT_LOG, MERGED_DIR, write_text_atomic
+from lorastudio.files import write_text_atomic
+from lorastudio.runs.layout import EXPORT_CONFIG, EXPORT_LOG, MERGED_DIR
 
 PARTIAL_PREFIX = ".merged.partial-"
 _ERROR_LINE = re.compile(r"^\s*(?:[\w.]+(?:Error|Exception)|Killed)\b.*")

@@ -14,8 +14,9 @@ from typing import Any
 from lorastudio.chat.client import ChatClient
 from lorastudio.chat.params import ChatParams
 from lorastudio.errors import ChatError, ChatInputError, Problem, RecipeError
+from lorastudio.files import write_text_atomic
 from lorastudio.recipe.schema import parse_recipe_text
-from lorastudio.runs.index import PROMPTS_FILE, RECIPE_FILE, write_text_atomic
+from lorastudio.runs.layout import PROMPTS_FILE, RECIPE_FILE
 
 
 @dataclass(frozen=True)

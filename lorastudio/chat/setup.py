@@ -22,7 +22,8 @@ from lorastudio.llamafactory import spec as llamafactory_spec
 from lorastudio.llamafactory.compiler import CONFIG_FILE
 from lorastudio.machine.hardware import Hardware, detect
 from lorastudio.recipe.schema import Recipe, parse_recipe_text
-from lorastudio.runs.index import ADAPTER_FILES, LIVE_STATES, RECIPE_FILE, read_status
+from lorastudio.runs.layout import ADAPTER_FILES, RECIPE_FILE
+from lorastudio.runs.status import RunStatus, read_status
 
 # LLaMA-Factory data arguments that change how a prompt is built; chat copies them from training.
 TEMPLATE_KEYS = ("default_system", "enable_thinking", "tool_format")
@@ -108,10 +109,10 @@ def check_adapter(run_dir: Path) -> None:
     weights, config = (run_dir / name for name in ADAPTER_FILES)
     if not weights.exists() and not config.exists():
         status = read_status(run_dir)
-        state = status.get("state", "unknown")
-        if state in LIVE_STATES:
+        state = status.state.value
+        if status.live:
             raise ChatError(f"run {run_dir.name} is still training; its adapter lands when it ends")
-        reason = f" ({status['reason']})" if status.get("reason") else ""
+        reason = f" ({status.reason_text()})" if status.reason else ""
         raise ChatError(
             f"run {run_dir.name} has no adapter: it is {state}{reason}. Fix: resume or re-run it"
         )
@@ -144,15 +145,15 @@ def check_base_model(model: str, run_dir: Path) -> None:
         )
 
 
-def _resolve_device(recipe: Recipe, status: dict[str, Any], asked: str | None, hw: Hardware):
-    device = asked or status.get("device") or recipe.hardware.device
+def _resolve_device(recipe: Recipe, status: RunStatus, asked: str | None, hw: Hardware):
+    device = asked or status.device or recipe.hardware.device
     if device == "auto":
         device = "npu" if hw.npu else "cuda" if hw.cuda else "cpu"
     if device not in ("cpu", "cuda", "npu"):
         raise ChatError(f"device '{device}' is not one of cpu, cuda, npu")
     if device != "cpu" and not hw.devices(device):
         raise ChatError(
-            f"run {status.get('name', '')} was trained on {device}, which this machine does not "
+            f"run {status.name} was trained on {device}, which this machine does not "
             "have. Fix: chat on the CPU (--device cpu); it is slower but gives the same answers"
         )
     return device

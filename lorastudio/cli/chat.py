@@ -15,7 +15,8 @@ from lorastudio.chat.params import ChatParams, check_messages, make_params
 from lorastudio.chat.prompt_sets import PromptRow, check_prompts, recipe_prompts, run_prompt_set
 from lorastudio.chat.setup import resolve_setup
 from lorastudio.errors import ChatInputError, ExportError, WorkerCrashedError
-from lorastudio.runs.index import CHAT_LOG, MERGED_DIR, PROMPTS_FILE, RunIndex
+from lorastudio.runs.index import RunIndex
+from lorastudio.runs.layout import CHAT_LOG, MERGED_DIR, PROMPTS_FILE
 from lorastudio.workspace import Workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130

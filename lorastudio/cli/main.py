@@ -23,7 +23,6 @@ from lorastudio.cli.scale import (
     add_scale_commands,
     cmd_check,
     cmd_k8s,
-    kubernetes_log,
     node_overrides,
     print_launch_notes,
     progress_prefix,
@@ -34,19 +33,20 @@ from lorastudio.llamafactory import spec as llamafactory_spec
 from lorastudio.llamafactory.compiler import Compiled, Target, compile_recipe
 from lorastudio.machine.hardware import detect
 from lorastudio.recipe.schema import Recipe, recipe_fields
-from lorastudio.runs.index import (
-    FINAL_STATES,
-    LOG_FILE,
-    TRAINER_LOG,
-    RunIndex,
-    read_status,
-    reconcile,
-)
+from lorastudio.runs.backends import backend_for
+from lorastudio.runs.index import RunIndex
+from lorastudio.runs.layout import LOG_FILE, TRAINER_LOG, has_adapter
+from lorastudio.runs.liveness import reconcile
 from lorastudio.runs.metrics import TrainerLogReader, tail_text
+from lorastudio.runs.status import RunState, RunStatus, read_status
 from lorastudio.workspace import Workspace
 
 EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
-EXIT_BY_STATE = {"succeeded": EXIT_OK, "failed": EXIT_FAILED, "stopped": EXIT_STOPPED}
+EXIT_BY_STATE = {
+    RunState.SUCCEEDED: EXIT_OK,
+    RunState.FAILED: EXIT_FAILED,
+    RunState.STOPPED: EXIT_STOPPED,
+}
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -184,7 +184,7 @@ def _progress_line(reader: TrainerLogReader, state: str) -> str:
     )
 
 
-def follow_run(run_dir: Path, out: TextIO, interval: float = 0.5) -> dict:
+def follow_run(run_dir: Path, out: TextIO, interval: float = 0.5) -> RunStatus:
     """Print progress until the run ends; returns its final status."""
     reader = TrainerLogReader(run_dir / TRAINER_LOG)
     tty = out.isatty()
@@ -193,29 +193,26 @@ def follow_run(run_dir: Path, out: TextIO, interval: float = 0.5) -> dict:
     while True:
         reader.poll()
         status = reconcile(run_dir)
-        state = status.get("state", "?")
+        state = status.state.value
         line = f"[{state}] {elsewhere}" if elsewhere else _progress_line(reader, state)
         if line != printed:
             print(
                 ("\r\x1b[2K" + line) if tty else line, end="" if tty else "\n", file=out, flush=True
             )
             printed = line
-        if status.get("state") in FINAL_STATES:
+        if status.final:
             if tty:
                 print(file=out)
             return status
         time.sleep(interval)
 
 
-def _report(status: dict, run_dir: Path, out: TextIO) -> int:
-    state = status.get("state", "?")
-    print(
-        f"run {run_dir.name}: {state}" + (f" — {status['reason']}" if status.get("reason") else ""),
-        file=out,
-    )
-    if state in ("succeeded", "stopped") and status.get("node_rank", 0) == 0:
+def _report(status: RunStatus, run_dir: Path, out: TextIO) -> int:
+    reason = status.reason_text("en")
+    print(f"run {run_dir.name}: {status.state}" + (f" — {reason}" if reason else ""), file=out)
+    if status.final and status.node_rank == 0 and has_adapter(run_dir):
         print(f"adapter: {run_dir}", file=out)
-    return EXIT_BY_STATE.get(state, EXIT_FAILED)
+    return EXIT_BY_STATE.get(status.state, EXIT_FAILED)
 
 
 def _watch(run_dir: Path, out: TextIO) -> int:
@@ -276,15 +273,18 @@ def cmd_runs(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
 
 def cmd_logs(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     run_dir = RunIndex(ws.adapters_dir).find(args.run)
-    if read_status(run_dir).get("backend") == "kubernetes":
-        return kubernetes_log(run_dir, out)
+    status = read_status(run_dir)
+    remote = backend_for(status.backend).log_text(run_dir, status)
+    if remote is not None:  # a run on a cluster: its master pod's log
+        print(remote, end="" if remote.endswith("\n") else "\n", file=out)
+        return EXIT_OK
     log = run_dir / LOG_FILE
     print(tail_text(log), end="", file=out, flush=True)
     if not args.follow:
         return EXIT_OK
     offset = log.stat().st_size if log.exists() else 0
     while True:
-        state = reconcile(run_dir).get("state")
+        final = reconcile(run_dir).final
         size = log.stat().st_size if log.exists() else 0
         if size > offset:
             with log.open("rb") as handle:
@@ -296,7 +296,7 @@ def cmd_logs(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
                     flush=True,
                 )
             offset = size
-        if state in FINAL_STATES:
+        if final:
             return _report(reconcile(run_dir), run_dir, out)
         time.sleep(0.3)
 
@@ -311,8 +311,7 @@ def cmd_resume(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     run_dir = RunIndex(ws.adapters_dir).find(args.run)
     status = launcher.resume(run_dir)
     print(
-        f"run {run_dir.name} resumed (attempt {status.get('attempt')}, from "
-        f"{status.get('resumed_from')})",
+        f"run {run_dir.name} resumed (attempt {status.attempt}, from {status.resumed_from})",
         file=out,
         flush=True,
     )

@@ -19,7 +19,8 @@ from lorastudio.errors import Problem
 from lorastudio.launch import launcher
 from lorastudio.machine.hardware import detect
 from lorastudio.recipe.schema import Recipe
-from lorastudio.runs.index import PREFLIGHT_FILE, read_status
+from lorastudio.runs.layout import PREFLIGHT_FILE
+from lorastudio.runs.status import read_status
 from lorastudio.workspace import Workspace
 
 EXIT_OK, EXIT_USAGE = 0, 2
@@ -67,12 +68,12 @@ def print_launch_notes(run_dir: Path, recipe: Recipe, args: argparse.Namespace, 
 def progress_prefix(run_dir: Path) -> str | None:
     """For a node other than 0, the line shown instead of progress (rank 0 has the progress)."""
     status = read_status(run_dir)
-    rank = status.get("node_rank", 0)
+    rank = status.node_rank
     if rank == 0:
         return None
     return (
-        f"node {rank} of {status.get('nnodes')}: progress and the adapter are on node 0 "
-        f"({status.get('master_addr')})"
+        f"node {rank} of {status.nnodes}: progress and the adapter are on node 0 "
+        f"({status.master_addr})"
     )
 
 
@@ -166,19 +167,11 @@ def cmd_k8s(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     manifest, status = submit_new_run(recipe, options, ws, context=args.context)
     if args.output:
         Path(args.output).write_text(manifest.to_yaml(), encoding="utf-8")
-    cluster = status["kubernetes"]
+    cluster = status.kubernetes or {}
     print(
         f"run {manifest.run_id} submitted: PyTorchJob {cluster['job']} in namespace "
         f"{cluster['namespace']} at {cluster['server']}",
         file=out,
     )
     print("follow it with: python launch.py runs   (logs: python launch.py logs RUN)", file=out)
-    return EXIT_OK
-
-
-def kubernetes_log(run_dir: Path, out: TextIO) -> int:
-    """`logs` of a run on Kubernetes: the Master pod's last lines."""
-    from lorastudio.cluster.kubernetes import master_log
-
-    print(master_log(run_dir), end="", file=out, flush=True)
     return EXIT_OK

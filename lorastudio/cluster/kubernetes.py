@@ -17,30 +17,23 @@ from typing import Any
 
 from lorastudio.cluster.pytorchjob import API_VERSION, CONTAINER, KIND, K8sOptions, Manifest, render
 from lorastudio.errors import RunError
+from lorastudio.messages import Msg, msg
 from lorastudio.recipe.schema import Recipe, dump_recipe
-from lorastudio.runs.index import (
-    FINAL_STATES,
-    RECIPE_FILE,
-    create_run_dir,
-    read_status,
-    update_status,
-    write_text_atomic,
-)
+from lorastudio.runs.layout import MANIFEST_FILE, RECIPE_FILE, create_run_dir, write_run_files
+from lorastudio.runs.status import Backend, RunState, RunStatus, read_status, update_status
 from lorastudio.workspace import Workspace
 
 GROUP, VERSION, PLURAL = "kubeflow.org", "v1", "pytorchjobs"
 TIMEOUT_ENV = "LORASTUDIO_K8S_TIMEOUT"  # seconds one API call may take (connect + answer)
 DEFAULT_TIMEOUT = 30.0
-MANIFEST_FILE = "kubernetes.yaml"
-BACKEND = "kubernetes"
 # PyTorchJob condition types (kubeflow.org/v1 JobConditionType) -> run states.
 _STATES = {
-    "Created": "starting",
-    "Running": "running",
-    "Restarting": "running",
-    "Succeeded": "succeeded",
-    "Failed": "failed",
-    "Suspended": "stopped",
+    "Created": RunState.STARTING,
+    "Running": RunState.RUNNING,
+    "Restarting": RunState.RUNNING,
+    "Succeeded": RunState.SUCCEEDED,
+    "Failed": RunState.FAILED,
+    "Suspended": RunState.STOPPED,
 }
 
 
@@ -168,18 +161,17 @@ def submit(
     except RunError:
         _delete_job(api, namespace, manifest.job_name)
         raise
-    write_text_atomic(run_dir / RECIPE_FILE, dump_recipe(recipe))
-    write_text_atomic(run_dir / MANIFEST_FILE, manifest.to_yaml())
+    write_run_files(run_dir, {RECIPE_FILE: dump_recipe(recipe), MANIFEST_FILE: manifest.to_yaml()})
     now = time.time()
     return update_status(
         run_dir,
         id=run_dir.name,
         name=recipe.name,
-        state="starting",
+        state=RunState.STARTING,
         created_at=now,
         starting_since=now,
         recipe_hash=recipe.content_hash(),
-        backend=BACKEND,
+        backend=Backend.KUBERNETES,
         kubernetes={
             "namespace": namespace,
             "job": manifest.job_name,
@@ -228,27 +220,32 @@ def _delete_job(api: _Api, namespace: str, name: str) -> None:
     )
 
 
-def state_of(job: dict[str, Any]) -> tuple[str, str]:
+def state_of(job: dict[str, Any]) -> tuple[RunState, Msg | None]:
     """(run state, reason) from a PyTorchJob's status conditions (the newest true one)."""
     conditions = [
         c for c in job.get("status", {}).get("conditions") or [] if c.get("status") == "True"
     ]
     if not conditions:
-        return "starting", "waiting for the Training Operator"
+        return RunState.STARTING, msg("reason.k8s_waiting")
     last = max(conditions, key=lambda c: c.get("lastTransitionTime") or "")
-    state = _STATES.get(last.get("type"), "running")
-    reason = "" if state in ("running", "succeeded") else (last.get("message") or "")
+    state = _STATES.get(last.get("type"), RunState.RUNNING)
+    said = last.get("message") or ""
+    reason = None if state in (RunState.RUNNING, RunState.SUCCEEDED) or not said else _cluster(said)
     if last.get("type") == "Restarting":
-        reason = last.get("message") or "restarting a failed pod"
+        reason = _cluster(said) if said else msg("reason.k8s_restarting")
     return state, reason
 
 
-def refresh(run_dir: Path) -> dict[str, Any]:
+def _cluster(text: str) -> Msg:
+    """What the cluster itself said (the operator's own words)."""
+    return msg("reason.k8s_said", text=text)
+
+
+def refresh(run_dir: Path, status: RunStatus) -> RunStatus:
     """Ask the cluster for the job's state and record it (unchanged when the cluster cannot be
     reached: ``cluster_error`` says why)."""
-    status = read_status(run_dir)
-    info = status.get("kubernetes") or {}
-    if status.get("state") in FINAL_STATES:
+    info = status.kubernetes or {}
+    if status.final:
         return status
     try:
         api = _Api(info.get("context"))
@@ -265,37 +262,50 @@ def refresh(run_dir: Path) -> dict[str, Any]:
         if isinstance(exc, ClusterError) and exc.status == 404:
             return update_status(
                 run_dir,
-                state="stopped",
+                state=RunState.STOPPED,
                 ended_at=time.time(),
-                reason=f"the PyTorchJob {info.get('job')} is no longer on the cluster (deleted)",
+                reason=msg("reason.k8s_deleted", job=info.get("job")),
             )
         return update_status(run_dir, cluster_error=str(exc))
     state, reason = state_of(job)
     fields: dict[str, Any] = {"state": state, "reason": reason, "cluster_error": None}
     start_time = (job.get("status") or {}).get("startTime")
-    if start_time and not status.get("started_at"):
+    if start_time and not status.started_at:
         fields["started_at"] = time.time()
-    if state in FINAL_STATES:
+    if state.final:
         fields["ended_at"] = time.time()
     return update_status(run_dir, **fields)
 
 
-def stop(run_dir: Path) -> dict[str, Any]:
+def stop(run_dir: Path, status: RunStatus, wait: bool = True, timeout: float | None = None):
     """Delete the run's PyTorchJob (its pods and ConfigMap go with it)."""
-    info = read_status(run_dir).get("kubernetes") or {}
+    info = status.kubernetes or {}
     api = _Api(info.get("context"))
     _delete_job(api, info["namespace"], info["job"])
     return update_status(
         run_dir,
-        state="stopped",
+        state=RunState.STOPPED,
         ended_at=time.time(),
-        reason=f"PyTorchJob {info['job']} deleted on request (checkpoints stay on the claim)",
+        reason=msg("reason.k8s_stopped", job=info["job"]),
     )
+
+
+def resume(run_dir: Path, status: RunStatus) -> RunStatus:
+    """A run on Kubernetes is not resumed from here: its recipe is submitted again."""
+    raise RunError(
+        msg("run.k8s_resume", run=run_dir.name),
+        msg("fix.k8s_submit_again", path=str(run_dir / RECIPE_FILE)),
+    )
+
+
+def log_text(run_dir: Path, status: RunStatus) -> str:
+    """What `logs` shows for a run on the cluster: its Master pod's log."""
+    return master_log(run_dir)
 
 
 def master_log(run_dir: Path, tail_lines: int = 200) -> str:
     """The last lines the Master pod printed (its rank 0: progress and errors)."""
-    info = read_status(run_dir).get("kubernetes") or {}
+    info = read_status(run_dir).kubernetes or {}
     api = _Api(info.get("context"))
     return api.call(
         "read the master pod's log",

@@ -17,7 +17,6 @@ pod they are numbered from 0, so no visibility variable is set.
 
 from __future__ import annotations
 
-import json
 import re
 import shlex
 import time
@@ -28,16 +27,12 @@ from typing import Any
 import yaml
 
 from lorastudio.errors import Problem, RecipeError
-from lorastudio.launch.launcher import command_script
 from lorastudio.llamafactory.compiler import (
-    CONFIG_FILE,
-    DATASET_INFO_FILE,
-    DEEPSPEED_FILE,
     Target,
     compile_recipe,
 )
-from lorastudio.recipe.schema import Recipe, dump_recipe
-from lorastudio.runs.index import COMMAND_FILE, RECIPE_FILE
+from lorastudio.recipe.schema import Recipe
+from lorastudio.runs.layout import LAUNCH_FILE, run_files
 from lorastudio.workspace import Workspace
 
 API_VERSION = "kubeflow.org/v1"
@@ -243,15 +238,9 @@ def render(recipe: Recipe, options: K8sOptions, local: Workspace, registry: dict
     )
     name = job_name_for(recipe.name, options.run_id)
     labels = {"app.kubernetes.io/name": "lorastudio", "lorastudio/run": options.run_id}
-    files = {
-        RECIPE_FILE: dump_recipe(recipe),
-        CONFIG_FILE: yaml.safe_dump(compiled.args, sort_keys=False, allow_unicode=True),
-        DATASET_INFO_FILE: json.dumps(compiled.dataset_info, indent=2, ensure_ascii=False),
-    }
     pod_env = _pod_env(compiled.env, device)
-    files[COMMAND_FILE] = command_script(replace(compiled, env=pod_env), run_dir)
-    if compiled.deepspeed is not None:
-        files[DEEPSPEED_FILE] = json.dumps(compiled.deepspeed, indent=2)
+    files = run_files(recipe, replace(compiled, env=pod_env), run_dir)
+    del files[LAUNCH_FILE]  # pods run command.sh; no supervisor reads launch.json there
     config_map = {
         "apiVersion": "v1",
         "kind": "ConfigMap",

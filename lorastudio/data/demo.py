@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 from lorastudio.errors import LoraStudioError
-from lorastudio.runs.index import write_bytes_atomic, write_json_atomic
+from lorastudio.files import write_bytes_atomic, write_json_atomic
 
 # LLaMA-Factory v0.9.5's data/ (the version pyproject pins); the hashes are of that tag's files.
 DEFAULT_SOURCE = "https://raw.githubusercontent.com/hiyouga/LLaMA-Factory/v0.9.5/data/"

@@ -1,30 +1,18 @@
 """Starts, stops and resumes runs. `create_run` checks the recipe against this machine and lays
-out the run folder; `start` hands it to a detached supervisor; nothing here waits on training.
-This is the one module that spawns the supervisor (argv lists, never a shell)."""
+out the run folder; `start` hands it to a detached supervisor; `stop` and `resume` go to the
+run's backend (`lorastudio.runs.backends`); nothing here waits on training."""
 
 from __future__ import annotations
 
-import contextlib
-import os
-import shlex
 import shutil
-import signal
 import time
 from pathlib import Path
 
-import yaml
-
 from lorastudio import processes
 from lorastudio.checks.preflight import PreflightReport, run_preflight
-from lorastudio.errors import Problem, RecipeError, RunError
-from lorastudio.llamafactory.compiler import (
-    CONFIG_FILE,
-    DATASET_INFO_FILE,
-    DEEPSPEED_FILE,
-    Compiled,
-    Target,
-    compile_recipe,
-)
+from lorastudio.errors import LoraStudioError, Problem, RecipeError, RunError
+from lorastudio.files import write_json_atomic
+from lorastudio.llamafactory.compiler import Compiled, Target, compile_recipe
 from lorastudio.machine.chips import has_bf16
 from lorastudio.machine.hardware import (
     DeviceUnavailableError,
@@ -33,23 +21,23 @@ from lorastudio.machine.hardware import (
     detect,
     resolve_device,
 )
-from lorastudio.recipe.schema import Recipe, dump_recipe
-from lorastudio.runs.index import (
-    COMMAND_FILE,
-    FINAL_STATES,
-    LAUNCH_FILE,
-    LIVE_STATES,
+from lorastudio.messages import VERBATIM, Msg, msg
+from lorastudio.recipe.schema import Recipe
+from lorastudio.runs.backends import backend_for
+from lorastudio.runs.layout import (
     PREFLIGHT_FILE,
-    RECIPE_FILE,
+    SUPERVISOR_LOG,
+    command_script,
     create_run_dir,
-    read_status,
-    reconcile,
-    update_status,
-    write_json_atomic,
-    write_text_atomic,
+    run_files,
+    write_run_files,
 )
-from lorastudio.runs.occupancy import claim_for, ensure_free, launch_lock, run_claim
+from lorastudio.runs.liveness import reconcile
+from lorastudio.runs.occupancy import claim_for, ensure_free, launch_lock
+from lorastudio.runs.status import RunState, RunStatus, read_status, state_name, update_status
 from lorastudio.workspace import Workspace
+
+STARTED_TIMEOUT_S = 20.0
 
 
 def plan_target(recipe: Recipe, hardware: Hardware) -> Target:
@@ -62,15 +50,9 @@ def plan_target(recipe: Recipe, hardware: Hardware) -> Target:
     try:
         device = resolve_device(spec.device, hardware)
     except DeviceUnavailableError as exc:
+        fix = _said_fix(exc)
         raise RecipeError(
-            [
-                Problem(
-                    "hardware.device",
-                    spec.device,
-                    "is not available here",
-                    str(exc).replace(". Fix: ", "; ", 1),  # Problem says "Fix:" itself
-                )
-            ]
+            [Problem("hardware.device", spec.device, msg("problem.no_device"), fix)]
         ) from None
     problems = [
         Problem("hardware.devices", spec.devices, "does not match this machine", message)
@@ -87,6 +69,13 @@ def plan_target(recipe: Recipe, hardware: Hardware) -> Target:
     return Target(device, max(count, 1), bf16=bf16)
 
 
+def _said_fix(exc: Exception) -> Msg:
+    """What an unavailable device's error says, as the fix of the problem it becomes."""
+    if not isinstance(exc, LoraStudioError):
+        return Msg(VERBATIM, {"text": str(exc).replace(". Fix: ", "; ", 1)})
+    return exc.message if exc.fix is None else msg("fix.then", first=exc.message, then=exc.fix)
+
+
 def preflight(
     recipe: Recipe,
     workspace: Workspace,
@@ -100,37 +89,16 @@ def preflight(
     return run_preflight(recipe, workspace, target, hardware, registry)
 
 
-def command_script(compiled: Compiled, run_dir: Path) -> str:
-    """The exact command the supervisor runs, as a shell script a person can read or re-run."""
-    lines = [
-        "#!/usr/bin/env bash",
-        "# The command LoRA Studio's supervisor runs for this run (re-run it by hand if you like).",
-        f"cd {shlex.quote(str(run_dir))}",
-        *(f"export {key}={shlex.quote(value)}" for key, value in compiled.env.items()),
-        "exec " + shlex.join(compiled.argv),
-    ]
-    return "\n".join(lines) + "\n"
-
-
 def _write_run_files(run_dir: Path, recipe: Recipe, compiled: Compiled, target: Target) -> None:
-    write_text_atomic(run_dir / RECIPE_FILE, dump_recipe(recipe))
-    write_text_atomic(
-        run_dir / CONFIG_FILE, yaml.safe_dump(compiled.args, sort_keys=False, allow_unicode=True)
-    )
-    write_json_atomic(run_dir / DATASET_INFO_FILE, compiled.dataset_info)
-    if compiled.deepspeed is not None:
-        write_json_atomic(run_dir / DEEPSPEED_FILE, compiled.deepspeed)
-    write_json_atomic(
-        run_dir / LAUNCH_FILE, {"argv": compiled.argv, "env": compiled.env, "cwd": str(run_dir)}
-    )
-    write_text_atomic(run_dir / COMMAND_FILE, command_script(compiled, run_dir))
+    write_run_files(run_dir, run_files(recipe, compiled, run_dir))
+    now = time.time()
     update_status(
         run_dir,
         id=run_dir.name,
         name=recipe.name,
-        state="starting",
-        starting_since=time.time(),
-        created_at=time.time(),
+        state=RunState.STARTING,
+        starting_since=now,
+        created_at=now,
         recipe_hash=recipe.content_hash(),
         device=target.device,
         processes_per_node=target.processes_per_node,
@@ -202,22 +170,25 @@ def create_run(recipe: Recipe, workspace: Workspace, hardware: Hardware | None =
     return run_dir
 
 
-def start(run_dir: Path, timeout: float = 20.0) -> dict:
+def start(run_dir: Path, timeout: float = STARTED_TIMEOUT_S) -> RunStatus:
     """Hand the run to a detached supervisor and return once it has taken over."""
     started = processes.run(
         processes.python_module("lorastudio.runs.supervisor", "--daemon", str(run_dir)), 60
     )
     if started.returncode != 0:
-        raise RunError(f"the run's supervisor could not be started: {started.stderr.strip()}")
+        raise RunError(
+            msg("run.supervisor_not_started", reason=started.stderr.strip()[-500:]),
+            msg("fix.see_log", path=str(run_dir / SUPERVISOR_LOG)),
+        )
     deadline = time.time() + timeout
     while time.time() < deadline:
         status = read_status(run_dir)
-        if status.get("supervisor_pid") and status.get("state") != "starting":
+        if status.supervisor_pid and status.state is not RunState.STARTING:
             return status
         time.sleep(0.05)
     raise RunError(
-        f"the run's supervisor did not start within {timeout:.0f} s; see "
-        f"{run_dir / 'supervisor.log'}"
+        msg("run.no_supervisor", seconds=f"{timeout:.0f}"),
+        msg("fix.see_log", path=str(run_dir / SUPERVISOR_LOG)),
     )
 
 
@@ -228,107 +199,36 @@ def launch(recipe: Recipe, workspace: Workspace, hardware: Hardware | None = Non
     return run_dir
 
 
-def wait_until_final(run_dir: Path, timeout: float | None = None) -> dict:
+def wait_until_final(run_dir: Path, timeout: float | None = None) -> RunStatus:
     deadline = None if timeout is None else time.time() + timeout
     while True:
         status = reconcile(run_dir)
-        if status.get("state") in FINAL_STATES:
+        if status.final:
             return status
         if deadline is not None and time.time() > deadline:
             return status
         time.sleep(0.2)
 
 
-def stop(run_dir: Path, wait: bool = True, timeout: float | None = None) -> dict:
+def stop(run_dir: Path, wait: bool = True, timeout: float | None = None) -> RunStatus:
     """Ask the run to stop: it saves the adapter trained so far, then every process ends.
 
     Raises:
         RunError: the run is not live.
     """
     status = reconcile(run_dir)
-    if status.get("state") not in LIVE_STATES:
-        raise RunError(f"run {run_dir.name} is not running (it is {status.get('state')})")
-    if status.get("backend") == "kubernetes":
-        from lorastudio.cluster.kubernetes import stop as stop_job
-
-        return stop_job(run_dir)
-    supervisor = status.get("supervisor_pid")
-    try:
-        os.kill(supervisor, signal.SIGTERM)
-    except (ProcessLookupError, TypeError):
-        # No supervisor (it was killed): end the trainer's group ourselves and record it.
-        pgid = status.get("pgid")
-        if isinstance(pgid, int):
-            with contextlib.suppress(ProcessLookupError):
-                os.killpg(pgid, signal.SIGKILL)
-        return update_status(
-            run_dir,
-            state="stopped",
-            ended_at=time.time(),
-            reason="stopped by request (its supervisor was gone; trainer killed)",
-        )
-    return wait_until_final(run_dir, timeout) if wait else read_status(run_dir)
+    if not status.live:
+        raise RunError(msg("run.not_running", run=run_dir.name, state=state_name(status.state)))
+    return backend_for(status.backend).stop(run_dir, status, wait, timeout)
 
 
-def latest_checkpoint(run_dir: Path) -> Path | None:
-    checkpoints = [
-        p for p in run_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()
-    ]
-    return max(checkpoints, key=lambda p: int(p.name.split("-")[-1]), default=None)
-
-
-def resume(run_dir: Path) -> dict:
-    """Continue a stopped or failed run from its last checkpoint (LLaMA-Factory resumes by
-    itself when the output folder has one), keeping the step count and loss curve.
+def resume(run_dir: Path) -> RunStatus:
+    """Continue a stopped or failed run from its last checkpoint, keeping the step count and
+    loss curve (how is its backend's business).
 
     Raises:
         RunError: the run is live, finished well, or has no checkpoint.
         DeviceBusyError: another live run holds its devices.
     """
     status = reconcile(run_dir)
-    state = status.get("state")
-    if status.get("backend") == "kubernetes":
-        raise RunError(
-            f"run {run_dir.name} ran on Kubernetes; submit its recipe again with "
-            f"`python launch.py k8s {run_dir / RECIPE_FILE} --submit`"
-        )
-    if status.get("nnodes", 1) > 1:
-        raise RunError(
-            f"run {run_dir.name} is one node of a multi-node run, which cannot be resumed yet: "
-            "every node keeps its own run folder, and only node 0's checkpoints hold the adapter "
-            "and optimizer state; start the run again on every node"
-        )
-    if state in LIVE_STATES:
-        raise RunError(f"run {run_dir.name} is still {state}")
-    if state == "succeeded":
-        raise RunError(f"run {run_dir.name} already finished; start a new run to train more")
-    checkpoint = latest_checkpoint(run_dir)
-    if checkpoint is None:
-        recipe = yaml.safe_load((run_dir / RECIPE_FILE).read_text())
-        every = recipe.get("train", {}).get("save_steps")
-        raise RunError(
-            f"run {run_dir.name} has no checkpoint to resume from (one is written every "
-            f"train.save_steps={every} steps); start it again with `python launch.py train`"
-        )
-    claim = run_claim(run_dir)
-    with launch_lock(run_dir.parent):
-        if claim is not None:
-            ensure_free(run_dir.parent, claim, exclude=run_dir)
-        _mark_resuming(run_dir, status, checkpoint)
-    return start(run_dir)
-
-
-def _mark_resuming(run_dir: Path, status: dict, checkpoint: Path) -> None:
-    update_status(
-        run_dir,
-        state="starting",
-        starting_since=time.time(),
-        attempt=int(status.get("attempt", 1)) + 1,
-        resumed_from=checkpoint.name,
-        resumed_from_step=int(checkpoint.name.split("-")[-1]),
-        reason="",
-        ended_at=None,
-        exit_code=None,
-        stop_requested_at=None,
-        supervisor_pid=None,
-    )
+    return backend_for(status.backend).resume(run_dir, status)

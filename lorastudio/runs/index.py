@@ -1,144 +1,40 @@
-"""The run folder — the one module that knows its layout — and the SQLite index over all runs.
-
-A run folder (``adapters/<run-id>/``) is the truth: the recipe, the compiled config, the command,
-the log, LLaMA-Factory's trainer log, ``status.json`` and the adapter. The index is a cache that
-is rebuilt from the folders whenever it is missing or stale.
-"""
+"""The SQLite index over all runs (`RunIndex`: list them, find one by a part of its id) and
+deleting one. A run folder is the truth; the index is a cache, rebuilt from the folders whenever
+it is missing or stale."""
 
 from __future__ import annotations
 
 import json
-import os
-import re
 import shutil
-import socket
 import sqlite3
-import tempfile
 import time
 from contextlib import closing
 from dataclasses import asdict, dataclass
 from pathlib import Path
-from typing import Any
-
-import psutil
 
 from lorastudio.errors import RunError
+from lorastudio.messages import Msg, msg
+from lorastudio.runs.layout import (
+    ADAPTER_FILES,
+    INDEX_FILE,
+    RUN_ID,
+    STATUS_FILE,
+    TRAINER_LOG,
+    has_adapter,
+)
+from lorastudio.runs.liveness import reconcile
 from lorastudio.runs.metrics import summarize_trainer_log
-
-RECIPE_FILE = "recipe.yaml"
-LAUNCH_FILE = "launch.json"
-COMMAND_FILE = "command.sh"
-LOG_FILE = "train.log"
-TRAINER_LOG = "trainer_log.jsonl"
-STATUS_FILE = "status.json"
-PREFLIGHT_FILE = "preflight.json"
-SUPERVISOR_LOG = "supervisor.log"
-ADAPTER_FILES = ("adapter_model.safetensors", "adapter_config.json")
-PROMPTS_FILE = "prompts.jsonl"  # the last prompt-set comparison, base vs adapter
-MERGED_DIR = "merged"  # the adapter merged into the base weights (`export`)
-EXPORT_CONFIG = "export.yaml"
-EXPORT_LOG = "export.log"
-CHAT_LOG = "chat-worker.log"  # the chat worker's own log when the CLI chats with the run
-INDEX_FILE = "runs.sqlite"
-
-LIVE_STATES = frozenset({"starting", "running", "stopping"})
-FINAL_STATES = frozenset({"succeeded", "failed", "stopped"})
-RUN_ID = re.compile(r"^\d{8}-\d{6}-[A-Za-z0-9][A-Za-z0-9._-]*$")
-
-
-def write_bytes_atomic(path: Path, data: bytes) -> None:
-    """Write a file so a reader sees the old one or the new one, never half of either."""
-    fd, temp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
-    try:
-        with os.fdopen(fd, "wb") as handle:
-            handle.write(data)
-            handle.flush()
-            os.fsync(handle.fileno())
-        os.replace(temp, path)
-    except BaseException:
-        Path(temp).unlink(missing_ok=True)
-        raise
-
-
-def write_json_atomic(path: Path, data: dict[str, Any]) -> None:
-    write_bytes_atomic(path, json.dumps(data, indent=2, ensure_ascii=False).encode("utf-8"))
-
-
-def write_text_atomic(path: Path, text: str) -> None:
-    write_bytes_atomic(path, text.encode("utf-8"))
-
-
-def read_status(run_dir: Path) -> dict[str, Any]:
-    try:
-        return json.loads((run_dir / STATUS_FILE).read_text(encoding="utf-8"))
-    except (OSError, ValueError):
-        return {}
-
-
-def update_status(run_dir: Path, **fields: Any) -> dict[str, Any]:
-    """Merge ``fields`` into status.json (atomically) and return the new status."""
-    status = read_status(run_dir) | fields
-    write_json_atomic(run_dir / STATUS_FILE, status)
-    return status
-
-
-def create_run_dir(adapters_dir: Path, name: str) -> Path:
-    """Make a fresh, uniquely named run folder ``<YYYYmmdd-HHMMSS>-<name>``."""
-    adapters_dir.mkdir(parents=True, exist_ok=True)
-    stamp = time.strftime("%Y%m%d-%H%M%S")
-    for attempt in range(1, 1000):
-        run_id = f"{stamp}-{name}" if attempt == 1 else f"{stamp}-{name}-{attempt}"
-        try:
-            (adapters_dir / run_id).mkdir()
-        except FileExistsError:
-            continue
-        return adapters_dir / run_id
-    raise RunError(f"could not create a run folder for {name} in {adapters_dir}")
-
-
-def _alive(pid: Any, create_time: Any) -> bool:
-    if not isinstance(pid, int):
-        return False
-    try:
-        process = psutil.Process(pid)
-        if create_time is not None and abs(process.create_time() - float(create_time)) > 1.0:
-            return False  # the pid was reused by another process
-        return process.status() != psutil.STATUS_ZOMBIE
-    except (psutil.NoSuchProcess, psutil.AccessDenied):
-        return False
-
-
-def reconcile(run_dir: Path) -> dict[str, Any]:
-    """The run's status, corrected when it claims to be live but its supervisor is gone (or, for
-    a run submitted to Kubernetes, as its cluster reports it)."""
-    status = read_status(run_dir)
-    if status.get("backend") == "kubernetes" and status.get("state") in LIVE_STATES:
-        from lorastudio.cluster.kubernetes import refresh
-
-        return refresh(run_dir)
-    if status.get("state") not in LIVE_STATES or status.get("host") != socket.gethostname():
-        return status
-    if _alive(status.get("supervisor_pid"), status.get("supervisor_create_time")):
-        return status
-    if status.get("state") == "starting" and time.time() - status.get("starting_since", 0) < 60:
-        return status  # its supervisor is being started
-    if _alive(status.get("pid"), status.get("pid_create_time")):
-        return status  # the trainer runs on without its supervisor; it still writes its log
-    return update_status(
-        run_dir,
-        state="failed",
-        ended_at=time.time(),
-        reason="the run's supervisor process disappeared (machine restart or kill -9); "
-        "`python launch.py resume` continues from the last checkpoint",
-    )
+from lorastudio.runs.status import RunState, read_status, state_name
 
 
 def check_deletable(run_dir: Path) -> None:
     """Raise RunError when the run may not be deleted (it is live), so a UI can refuse before
     it asks for a confirmation."""
-    state = reconcile(run_dir).get("state")
-    if state in LIVE_STATES:
-        raise RunError(f"run {run_dir.name} is {state}; stop it before deleting it")
+    state = reconcile(run_dir).state
+    if state.live:
+        raise RunError(
+            msg("run.live_delete", run=run_dir.name, state=state_name(state)), msg("fix.stop_first")
+        )
 
 
 def delete_run(run_dir: Path) -> None:
@@ -158,7 +54,7 @@ class RunInfo:
 
     id: str
     name: str
-    state: str
+    state: RunState
     recipe_hash: str
     created_at: float
     started_at: float | None
@@ -167,10 +63,20 @@ class RunInfo:
     total_steps: int
     final_loss: float | None
     adapter: str | None
-    reason: str
+    reason: str  # why it ended, in English (`reason_msg` says it in any language)
     device: str
     node_rank: int = 0  # this machine's rank in a multi-node run (0: it has the adapter)
     backend: str = "local"  # local, or kubernetes for a submitted PyTorchJob
+    reason_msg: dict | None = None  # the reason's key and arguments (Msg.as_dict)
+    failure: str | None = None  # a failed run's diagnosis kind
+
+    def __post_init__(self) -> None:
+        self.state = RunState(self.state)  # read back from the index's JSON as a plain string
+
+    @property
+    def reason_message(self) -> Msg | None:
+        """Why it ended, as a keyed message (None when the run gave no reason)."""
+        return Msg.from_dict(self.reason_msg)
 
     @property
     def duration(self) -> float | None:
@@ -183,23 +89,24 @@ def summarize_run(run_dir: Path) -> RunInfo:
     """Read a run folder into a RunInfo (reconciling a vanished supervisor first)."""
     status = reconcile(run_dir)
     summary = summarize_trainer_log(run_dir / TRAINER_LOG)
-    has_adapter = all((run_dir / name).is_file() for name in ADAPTER_FILES)
     return RunInfo(
         id=run_dir.name,
-        name=status.get("name", run_dir.name),
-        state=status.get("state", "unknown"),
-        recipe_hash=status.get("recipe_hash", ""),
-        created_at=status.get("created_at", 0.0),
-        started_at=status.get("started_at"),
-        ended_at=status.get("ended_at"),
+        name=status.name or run_dir.name,
+        state=status.state,
+        recipe_hash=status.recipe_hash,
+        created_at=status.created_at,
+        started_at=status.started_at,
+        ended_at=status.ended_at,
         step=summary.step,
         total_steps=summary.total_steps,
         final_loss=summary.last_loss,
-        adapter=str(run_dir) if has_adapter else None,
-        reason=status.get("reason", ""),
-        device=status.get("device") or (status.get("kubernetes") or {}).get("device", ""),
-        node_rank=status.get("node_rank", 0),
-        backend=status.get("backend", "local"),
+        adapter=str(run_dir) if has_adapter(run_dir) else None,
+        reason=status.reason_text("en"),
+        reason_msg=status.reason.as_dict() if status.reason else None,
+        failure=status.failure,
+        device=status.device or (status.kubernetes or {}).get("device", ""),
+        node_rank=status.node_rank,
+        backend=status.backend.value,
     )
 
 
@@ -249,8 +156,9 @@ class RunIndex:
             for run_dir in dirs:
                 stamp = self._stamp(run_dir)
                 row = cached.get(run_dir.name)
-                if row and row[0] == stamp and json.loads(row[1])["state"] not in LIVE_STATES:
-                    infos.append(RunInfo(**json.loads(row[1])))
+                cached_info = _cached(row, stamp)
+                if cached_info is not None:
+                    infos.append(cached_info)
                     continue
                 info = summarize_run(run_dir)
                 db.execute(
@@ -266,12 +174,23 @@ class RunIndex:
         """The folder of run ``ref``: a full id, a unique prefix, or ``latest``."""
         dirs = self.run_dirs()
         if ref == "latest" and dirs:
-            return max(dirs, key=lambda d: read_status(d).get("created_at", 0))
+            return max(dirs, key=lambda d: read_status(d).created_at)
         exact = [d for d in dirs if d.name == ref]
         matches = exact or [d for d in dirs if d.name.startswith(ref) or ref in d.name]
         if len(matches) == 1:
             return matches[0]
         if not matches:
-            raise RunError(f"no run matches '{ref}'; `python launch.py runs` lists them")
+            raise RunError(msg("run.no_match", ref=ref), msg("fix.list_runs"))
         names = ", ".join(m.name for m in matches[:5])
-        raise RunError(f"'{ref}' matches several runs ({names}); give more of the id")
+        raise RunError(msg("run.ambiguous", ref=ref, names=names), msg("fix.more_of_the_id"))
+
+
+def _cached(row: tuple[str, str] | None, stamp: str) -> RunInfo | None:
+    """The index's row for a run, when its files have not changed and it is not live."""
+    if row is None or row[0] != stamp:
+        return None
+    try:
+        info = RunInfo(**json.loads(row[1]))
+    except (TypeError, ValueError):
+        return None  # written by another version of LoRA Studio: summarize the folder again
+    return None if info.state.live else info

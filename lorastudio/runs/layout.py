@@ -20,6 +20,7 @@ from lorastudio.llamafactory.compiler import (
     DEEPSPEED_FILE,
     Compiled,
 )
+from lorastudio.messages import msg
 from lorastudio.recipe.schema import Recipe, dump_recipe
 
 RECIPE_FILE = "recipe.yaml"
@@ -53,7 +54,9 @@ def create_run_dir(adapters_dir: Path, name: str) -> Path:
         except FileExistsError:
             continue
         return adapters_dir / run_id
-    raise RunError(f"could not create a run folder for {name} in {adapters_dir}")
+    raise RunError(
+        msg("run.folder_taken", name=name, folder=str(adapters_dir)), msg("fix.folder_taken")
+    )
 
 
 def has_adapter(run_dir: Path) -> bool:

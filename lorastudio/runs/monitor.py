@@ -8,15 +8,12 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from lorastudio.runs.index import (
-    LIVE_STATES,
-    LOG_FILE,
-    TRAINER_LOG,
-    RunIndex,
-    read_status,
-    reconcile,
-)
+from lorastudio.messages import Msg
+from lorastudio.runs.index import RunIndex
+from lorastudio.runs.layout import LOG_FILE, TRAINER_LOG
+from lorastudio.runs.liveness import reconcile
 from lorastudio.runs.metrics import LogPoint, LogTail, TrainerLogReader
+from lorastudio.runs.status import RunState, RunStatus, read_status
 
 
 @dataclass(frozen=True)
@@ -24,8 +21,8 @@ class Progress:
     """Where a run stands, for a progress bar."""
 
     run_id: str
-    state: str
-    reason: str
+    state: RunState
+    reason: Msg | None  # why it is in this state (said in the reader's language)
     step: int
     total_steps: int
     loss: float | None
@@ -34,6 +31,7 @@ class Progress:
     elapsed: str  # LLaMA-Factory's own clock, "0:01:02"
     remaining: str
     since_start: float  # seconds since the run (or its last resume) started
+    failure: str | None = None  # a failed run's diagnosis kind
 
     @property
     def fraction(self) -> float:
@@ -41,7 +39,7 @@ class Progress:
 
     @property
     def live(self) -> bool:
-        return self.state in LIVE_STATES
+        return self.state.live
 
 
 @dataclass(frozen=True)
@@ -61,7 +59,7 @@ class RunMonitor:
     run_dir: Path
     reader: TrainerLogReader = field(init=False)
     log: LogTail = field(init=False)
-    last_state: str | None = None
+    last_state: RunState | None = None
 
     def __post_init__(self) -> None:
         self.reader = TrainerLogReader(self.run_dir / TRAINER_LOG)
@@ -75,23 +73,24 @@ class RunMonitor:
         new_points = len(self.reader.poll())
         log_changed = self.log.poll()
         status = reconcile(self.run_dir)
-        state = status.get("state", "unknown")
+        state = status.state
         state_changed = state != self.last_state
         self.last_state = state
         return Change(self._progress(status), new_points, log_changed, state_changed)
 
-    def _progress(self, status: dict) -> Progress:
+    def _progress(self, status: RunStatus) -> Progress:
         points = self.reader.points
         last = points[-1] if points else None
         losses = [p.loss for p in points if p.loss is not None]
         evals = [p.eval_loss for p in points if p.eval_loss is not None]
         speeds = [p.throughput for p in points if p.throughput]
-        started = status.get("started_at") or status.get("created_at") or time.time()
-        ended = status.get("ended_at") if status.get("state") not in LIVE_STATES else None
+        started = status.started_at or status.created_at or time.time()
+        ended = status.ended_at if not status.live else None
         return Progress(
             run_id=self.run_dir.name,
-            state=status.get("state", "unknown"),
-            reason=status.get("reason", ""),
+            state=status.state,
+            reason=status.reason,
+            failure=status.failure,
             step=last.step if last else 0,
             total_steps=last.total_steps if last else 0,
             loss=losses[-1] if losses else None,
@@ -123,9 +122,7 @@ def run_to_watch(adapters_dir: Path) -> Path | None:
     """The run a freshly opened studio shows: the newest live run, else the newest run."""
     dirs = RunIndex(adapters_dir).run_dirs()  # named by start time, oldest first
     for run_dir in reversed(dirs):
-        if read_status(run_dir).get("state") in LIVE_STATES and (
-            reconcile(run_dir).get("state") in LIVE_STATES
-        ):
+        if read_status(run_dir).live and (reconcile(run_dir).live):
             return run_dir
     return dirs[-1] if dirs else None
 
@@ -135,6 +132,6 @@ def newer_live_run(adapters_dir: Path, than: Path | None) -> Path | None:
     for run_dir in reversed(RunIndex(adapters_dir).run_dirs()):
         if than is not None and run_dir.name <= than.name:
             return None
-        if reconcile(run_dir).get("state") in LIVE_STATES:
+        if reconcile(run_dir).live:
             return run_dir
     return None

@@ -17,7 +17,11 @@ from pathlib import Path
 import yaml
 
 from lorastudio.errors import RunError
-from lorastudio.runs.index import LIVE_STATES, RECIPE_FILE, RunIndex, read_status, reconcile
+from lorastudio.messages import msg
+from lorastudio.runs.index import RunIndex
+from lorastudio.runs.layout import RECIPE_FILE
+from lorastudio.runs.liveness import reconcile
+from lorastudio.runs.status import RunState, read_status, state_name
 
 LOCK_FILE = ".launch.lock"
 
@@ -45,12 +49,13 @@ class Claim:
 class DeviceBusyError(RunError):
     """A live run already holds (some of) the devices a new run asks for."""
 
-    def __init__(self, claim: Claim, holder: str, state: str):
+    def __init__(self, claim: Claim, holder: str, state: RunState):
         self.claim, self.holder, self.state = claim, holder, state
         super().__init__(
-            f"{claim.describe()} is in use by run {holder} ({state}); wait until it ends, "
-            f"stop it (python launch.py stop {holder}), or pick other cards with "
-            "hardware.devices"
+            msg(
+                "run.device_busy", devices=claim.describe(), holder=holder, state=state_name(state)
+            ),
+            msg("fix.device_busy", holder=holder),
         )
 
 
@@ -63,7 +68,7 @@ def claim_for(device: str, ids: list[int] | None) -> Claim:
 
 def run_claim(run_dir: Path) -> Claim | None:
     """What a run folder's run holds (None when its folder does not say)."""
-    device = read_status(run_dir).get("device")
+    device = read_status(run_dir).device
     if not device:
         return None
     try:
@@ -79,7 +84,7 @@ def holder_of(adapters_dir: Path, claim: Claim, exclude: Path | None = None) -> 
     for run_dir in RunIndex(adapters_dir).run_dirs():
         if exclude is not None and run_dir.resolve() == exclude.resolve():
             continue
-        if reconcile(run_dir).get("state") not in LIVE_STATES:
+        if not reconcile(run_dir).live:
             continue
         held = run_claim(run_dir)
         if held is not None and held.overlaps(claim):
@@ -95,7 +100,7 @@ def ensure_free(adapters_dir: Path, claim: Claim, exclude: Path | None = None) -
     """
     holder = holder_of(adapters_dir, claim, exclude)
     if holder is not None:
-        raise DeviceBusyError(claim, holder.name, read_status(holder).get("state", "running"))
+        raise DeviceBusyError(claim, holder.name, read_status(holder).state)
 
 
 @contextlib.contextmanager

@@ -19,17 +19,12 @@ from pathlib import Path
 
 import psutil
 
+from lorastudio import processes
+from lorastudio.messages import msg
 from lorastudio.runs.diagnosis import diagnose
-from lorastudio.runs.index import (
-    ADAPTER_FILES,
-    LAUNCH_FILE,
-    LOG_FILE,
-    SUPERVISOR_LOG,
-    TRAINER_LOG,
-    read_status,
-    update_status,
-)
+from lorastudio.runs.layout import LAUNCH_FILE, LOG_FILE, SUPERVISOR_LOG, TRAINER_LOG, has_adapter
 from lorastudio.runs.metrics import summarize_trainer_log, tail_text
+from lorastudio.runs.status import RunState, RunStatus, read_status, update_status
 
 POLL_SECONDS = 0.25
 AFTER_TRAINERS_GRACE_S = 10.0
@@ -87,21 +82,14 @@ class Supervisor:
 
     def _spawn(self) -> subprocess.Popen:
         launch = json.loads((self.run_dir / LAUNCH_FILE).read_text())
-        env = os.environ.copy() | launch["env"]
-        # LLaMA-Factory runs bare `torchrun`; it must come from this interpreter's environment.
-        env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")
-        argv = launch["argv"]
-        script = Path(sys.executable).with_name(argv[0])
-        if script.exists():
-            argv = [str(script), *argv[1:]]
+        argv = [processes.tool(launch["argv"][0]), *launch["argv"][1:]]
         log = (self.run_dir / LOG_FILE).open("ab")
         log.write(f"# LoRA Studio: starting {' '.join(argv)} at {time.ctime()}\n".encode())
         log.flush()
-        return subprocess.Popen(
+        return processes.start(
             argv,
             cwd=launch["cwd"],
-            env=env,
-            stdin=subprocess.DEVNULL,
+            env=processes.child_env(launch["env"]),
             stdout=log,
             stderr=subprocess.STDOUT,
             start_new_session=True,  # its own process group: a stop reaches every rank
@@ -164,7 +152,7 @@ class Supervisor:
         root = psutil.Process(proc.pid)
         status = update_status(
             self.run_dir,
-            state="running",
+            state=RunState.RUNNING,
             started_at=time.time(),
             pid=proc.pid,
             pid_create_time=root.create_time(),
@@ -177,7 +165,7 @@ class Supervisor:
             exit_code = proc.poll()
             if self.stop_requested_at is not None and not self.abort_sent:
                 update_status(
-                    self.run_dir, state="stopping", stop_requested_at=self.stop_requested_at
+                    self.run_dir, state=RunState.STOPPING, stop_requested_at=self.stop_requested_at
                 )
                 self._send_abort(root)
                 deadline = time.time() + stop_grace_seconds()
@@ -198,34 +186,40 @@ class Supervisor:
                 exit_code = proc.wait(timeout=10)
         return self._finish(status, exit_code, killed=killed)
 
-    def _finish(self, status: dict, exit_code: int, killed: bool) -> int:
+    def _finish(self, status: RunStatus, exit_code: int | None, killed: bool) -> int:
         summary = summarize_trainer_log(self.run_dir / TRAINER_LOG)
-        has_adapter = all((self.run_dir / name).is_file() for name in ADAPTER_FILES)
+        saved = has_adapter(self.run_dir)
         fields: dict = {"exit_code": exit_code, "ended_at": time.time(), "step": summary.step}
         if self.stop_requested_at is not None:
-            saved = "the adapter trained so far is saved" if has_adapter else "no adapter was saved"
-            how = (
-                f"killed after {stop_grace_seconds():.0f} s grace" if killed else "stopped cleanly"
-            )
             fields |= {
-                "state": "stopped",
-                "reason": f"stopped by request at step {summary.step} ({how}; {saved})",
+                "state": RunState.STOPPED,
+                "reason": msg(
+                    "reason.stopped",
+                    step=summary.step,
+                    how=msg("reason.killed_after_grace", seconds=f"{stop_grace_seconds():.0f}")
+                    if killed
+                    else msg("reason.stopped_cleanly"),
+                    saved=msg("reason.adapter_saved" if saved else "reason.no_adapter_saved"),
+                ),
             }
-        elif exit_code == 0 and has_adapter:
-            fields |= {"state": "succeeded", "reason": ""}
-        elif exit_code == 0 and status.get("node_rank", 0) > 0:
+        elif exit_code == 0 and saved:
+            fields |= {"state": RunState.SUCCEEDED, "reason": None}
+        elif exit_code == 0 and status.node_rank > 0:
             # Rank 0 writes the adapter and the trainer log; this node's ranks just took part.
             fields |= {
-                "state": "succeeded",
-                "reason": f"node {status['node_rank']}'s ranks finished; the adapter is on node 0 "
-                f"({status.get('master_addr')})",
+                "state": RunState.SUCCEEDED,
+                "reason": msg("reason.node_done", rank=status.node_rank, master=status.master_addr),
             }
         else:
             tail = tail_text(self.run_dir / LOG_FILE, 12_000)
             if exit_code == 0:
                 tail += "\nthe trainer exited without writing an adapter"
             diagnosis = diagnose(tail, exit_code, nan_loss=summary.nan_loss)
-            fields |= {"state": "failed", "reason": diagnosis.message, "failure": diagnosis.kind}
+            fields |= {
+                "state": RunState.FAILED,
+                "reason": diagnosis.message,
+                "failure": diagnosis.kind,
+            }
         update_status(self.run_dir, **fields)
         return 0
 
@@ -261,12 +255,12 @@ def _supervise(run_dir: Path) -> int:
     try:
         return Supervisor(run_dir).run()
     except Exception as exc:  # the run must end with a recorded status, whatever happened
-        if read_status(run_dir).get("state") not in ("succeeded", "failed", "stopped"):
+        if not read_status(run_dir).final:
             update_status(
                 run_dir,
-                state="failed",
+                state=RunState.FAILED,
                 ended_at=time.time(),
-                reason=f"the supervisor failed: {exc!r}",
+                reason=msg("reason.supervisor_failed", error=repr(exc)),
             )
         raise
 

@@ -1,0 +1,206 @@
+"""A run's ``status.json`` as a typed record (`RunStatus`, its `RunState`), read and written only
+here: written atomically and merged field by field, so the supervisor, the launcher and a backend
+can each record their part; read without ever failing, a damaged file saying so in ``damaged``."""
+
+from __future__ import annotations
+
+import dataclasses
+import json
+import types
+import typing
+from dataclasses import dataclass
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+from lorastudio.files import write_json_atomic
+from lorastudio.messages import VERBATIM, Msg
+from lorastudio.runs.layout import STATUS_FILE
+
+
+class RunState(StrEnum):
+    """Where a run is in its life. A live run has a process (or a cluster job) working on it."""
+
+    STARTING = "starting"
+    RUNNING = "running"
+    STOPPING = "stopping"
+    SUCCEEDED = "succeeded"
+    FAILED = "failed"
+    STOPPED = "stopped"
+    UNKNOWN = "unknown"  # status.json is missing or damaged
+
+    @property
+    def live(self) -> bool:
+        return self in LIVE_STATES
+
+    @property
+    def final(self) -> bool:
+        return self in FINAL_STATES
+
+
+def state_name(state: RunState) -> Msg:
+    """The state as a message argument, said in the reader's language."""
+    return Msg(f"state.{state.value}")
+
+
+LIVE_STATES = frozenset({RunState.STARTING, RunState.RUNNING, RunState.STOPPING})
+FINAL_STATES = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.STOPPED})
+
+
+class Backend(StrEnum):
+    """Who runs it: a supervisor on this machine, or a PyTorchJob on a Kubernetes cluster."""
+
+    LOCAL = "local"
+    KUBERNETES = "kubernetes"
+
+
+@dataclass(frozen=True)
+class RunStatus:
+    """Everything ``status.json`` records about one run (every field optional on disk)."""
+
+    id: str = ""
+    name: str = ""
+    state: RunState = RunState.UNKNOWN
+    reason: Msg | None = None  # why the run is in this state (a final one, mostly)
+    failure: str | None = None  # the diagnosis kind of a failed run (runs.diagnosis)
+    created_at: float = 0.0
+    starting_since: float | None = None
+    started_at: float | None = None
+    ended_at: float | None = None
+    exit_code: int | None = None
+    step: int | None = None
+    recipe_hash: str = ""
+    device: str = ""  # cpu, cuda or npu, as resolved on the machine that runs it
+    processes_per_node: int = 1
+    attempt: int = 1  # 2 after the first resume, …
+    resumed_from: str | None = None
+    resumed_from_step: int | None = None
+    stop_requested_at: float | None = None
+    host: str | None = None  # the machine its supervisor runs on
+    supervisor_pid: int | None = None
+    supervisor_create_time: float | None = None
+    pid: int | None = None  # the trainer's main process, leader of its process group
+    pid_create_time: float | None = None
+    pgid: int | None = None
+    node_rank: int = 0  # this machine's rank in a multi-node run (0: it has the adapter)
+    nnodes: int = 1
+    master_addr: str | None = None
+    master_port: int | None = None
+    backend: Backend = Backend.LOCAL
+    kubernetes: dict[str, Any] | None = None  # a submitted run: namespace, job, context, …
+    cluster_error: str | None = None  # why the cluster could not be asked, last time
+    damaged: str | None = None  # not on disk: why status.json could not be read whole
+
+    @property
+    def live(self) -> bool:
+        return self.state.live
+
+    @property
+    def final(self) -> bool:
+        return self.state.final
+
+    def reason_text(self, lang: str = "en") -> str:
+        return self.reason.text(lang) if self.reason is not None else ""
+
+
+_FIELDS = {f.name: f for f in dataclasses.fields(RunStatus)}
+_HINTS = typing.get_type_hints(RunStatus)
+
+
+def read_status(run_dir: Path) -> RunStatus:
+    """The run's status; a missing file is an UNKNOWN state, a damaged one too, with
+    ``damaged`` saying what is wrong (fields that do read are kept)."""
+    path = run_dir / STATUS_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        return RunStatus(id=run_dir.name)
+    except (OSError, ValueError) as exc:
+        return RunStatus(id=run_dir.name, damaged=f"{path} cannot be read ({exc})")
+    if not isinstance(raw, dict):
+        return RunStatus(id=run_dir.name, damaged=f"{path} holds no JSON object")
+    return from_json(raw, run_dir.name)
+
+
+def from_json(raw: dict[str, Any], run_id: str = "") -> RunStatus:
+    """A RunStatus from status.json's object; values of the wrong type are dropped (and named
+    in ``damaged``), keys it does not know are ignored."""
+    values: dict[str, Any] = {"id": run_id}
+    wrong: list[str] = []
+    for key, value in raw.items():
+        if key in ("damaged", "reason_msg") or key not in _FIELDS:
+            continue
+        if key == "reason":
+            values["reason"] = _reason(value, raw.get("reason_msg"))
+            continue
+        converted = _convert(value, _HINTS[key])
+        if converted is _WRONG:
+            wrong.append(key)
+        else:
+            values[key] = converted
+    if wrong:
+        values["damaged"] = f"{STATUS_FILE} has values of the wrong type: {', '.join(wrong)}"
+    return RunStatus(**values)
+
+
+def to_json(fields: dict[str, Any]) -> dict[str, Any]:
+    """RunStatus fields as status.json stores them (a reason as its English words, for a person
+    reading the file, and as its key and arguments, for either language)."""
+    out: dict[str, Any] = {}
+    for key, value in fields.items():
+        if key not in _FIELDS or key == "damaged":
+            raise TypeError(f"status.json has no field {key!r}")
+        if key == "reason":
+            out["reason"] = value.text("en") if isinstance(value, Msg) else (value or "")
+            out["reason_msg"] = value.as_dict() if isinstance(value, Msg) else None
+        elif isinstance(value, StrEnum):
+            out[key] = value.value
+        else:
+            out[key] = value
+    return out
+
+
+def update_status(run_dir: Path, **fields: Any) -> RunStatus:
+    """Merge ``fields`` (RunStatus names and types) into status.json, atomically, keeping what
+    other writers recorded; returns the new status."""
+    path = run_dir / STATUS_FILE
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        raw = {}
+    merged = (raw if isinstance(raw, dict) else {}) | to_json(fields)
+    write_json_atomic(path, merged)
+    return from_json(merged, run_dir.name)
+
+
+_WRONG = object()
+
+
+def _reason(text: Any, keyed: Any) -> Msg | None:
+    found = Msg.from_dict(keyed)
+    if found is not None:
+        return found
+    if isinstance(text, str) and text:
+        return Msg(VERBATIM, {"text": text})  # written before reasons had keys
+    return None
+
+
+def _convert(value: Any, hint: Any) -> Any:
+    """``value`` as the type ``hint`` names, or _WRONG."""
+    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
+    if value is None:
+        return None if type(None) in options else _WRONG
+    for option in options:
+        origin = typing.get_origin(option) or option
+        if isinstance(origin, type) and issubclass(origin, StrEnum):
+            try:
+                return origin(value)
+            except ValueError:
+                continue
+        if origin is float and isinstance(value, int | float) and not isinstance(value, bool):
+            return float(value)
+        if origin is int and isinstance(value, int) and not isinstance(value, bool):
+            return value
+        if origin in (str, dict) and isinstance(value, origin):
+            return value
+    return _WRONG
