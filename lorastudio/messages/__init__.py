@@ -9,8 +9,9 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from typing import Any
 
-LANGUAGES = ("en", "zh")
-DEFAULT_LANGUAGE = "en"
+from lorastudio.messages.catalog import DEFAULT_LANGUAGE, LANGUAGES, template
+
+__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "Bilingual", "Msg", "msg", "say", "shorten"]
 MAX_ARG_CHARS = 200  # an argument is user input at worst: never print it unbounded
 VERBATIM = "text.verbatim"  # text shown as written: a name, a path, a tool's own words
 
@@ -24,8 +25,6 @@ class Msg:
     args: Mapping[str, Any] = field(default_factory=dict)
 
     def text(self, lang: str = DEFAULT_LANGUAGE) -> str:
-        from lorastudio.messages.catalog import template
-
         if self.key == VERBATIM:  # the caller's own words (a tool's output), bounded by it
             return str(self.args.get("text", ""))
         pattern = template(self.key, lang)

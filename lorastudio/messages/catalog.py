@@ -7,10 +7,11 @@ from __future__ import annotations
 
 import functools
 
-from lorastudio.messages import DEFAULT_LANGUAGE
 from lorastudio.messages.texts import chat, cluster, data, general, machine, recipe, runs
 
 AREAS = (general, recipe, data, machine, cluster, runs, chat)
+LANGUAGES = ("en", "zh")
+DEFAULT_LANGUAGE = "en"
 
 
 @functools.cache
