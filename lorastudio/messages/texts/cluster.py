@@ -14,7 +14,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "cluster.fix.kubeconfig": ("put a kubeconfig at ~/.kube/config or point KUBECONFIG at one (`kubectl config current-context` must work), or render the manifest without --submit and apply it with kubectl", "请把 kubeconfig 放在 ~/.kube/config，或用 KUBECONFIG 指向它（`kubectl config current-context` 须能运行）；也可以不加 --submit 生成清单（或在工作室下载清单），再用 kubectl apply 提交"),
     "cluster.bad_timeout": ("{name}={value} is not a number of seconds above 0", "{name}={value} 不是大于 0 的秒数"),
     "cluster.fix.timeout": ("unset it or give e.g. 30", "请删除该变量，或设为如 30"),
-    "cluster.timeout": ("the Kubernetes API server at {server} did not answer within {seconds} s when asked to {what}", "{server} 上的 Kubernetes API 服务器在被要求{what}后 {seconds} 秒内没有应答"),
+    "cluster.timeout": ("the Kubernetes API server at {server} did not answer within {seconds} s when asked to {what}", "{server} 上的 Kubernetes API 服务器在 {seconds} 秒内没有应答（请求：{what}）"),
     "cluster.fix.timeout_more": ("check the cluster is up and your kubeconfig's context (or allow more time with {name}=SECONDS)", "请确认集群在运行，并检查 kubeconfig 的上下文（或用 {name}=秒数 放宽时限）"),
     "cluster.unreachable": ("cannot reach the Kubernetes API server at {server} to {what} ({reason})", "无法连接 {server} 上的 Kubernetes API 服务器来{what}（{reason}）"),
     "cluster.fix.check_cluster": ("check the cluster is up and your kubeconfig's context", "请确认集群在运行，并检查 kubeconfig 的上下文"),
