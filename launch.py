@@ -9,6 +9,7 @@ import contextlib
 import sys
 from pathlib import Path
 
+from lorastudio.cli.exit_codes import ExitCode
 from lorastudio.cli.main import main
 from ui.options import is_studio_call
 from ui.options import main as studio
@@ -22,5 +23,5 @@ if __name__ == "__main__":
         with contextlib.suppress(SystemExit):
             main(argv, root=root)
         print("\nWithout a command: " + studio_parser().format_help().removeprefix("usage: "))
-        sys.exit(0)
+        sys.exit(ExitCode.OK)
     sys.exit(main(argv, root=root))

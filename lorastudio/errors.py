@@ -26,6 +26,11 @@ class Problem:
         return "" if self.value is MISSING else shorten(repr(self.value), 120)
 
     def text(self, lang: str = DEFAULT_LANGUAGE) -> str:
+        return self.as_msg().text(lang)
+
+    def as_msg(self) -> Msg:
+        """The whole problem as one message (field, value, what is wrong, the fix), for an
+        error that quotes it."""
         value = self.shown_value()
         return msg(
             "problem.line",
@@ -33,7 +38,7 @@ class Problem:
             shown=f" = {value}" if value else "",
             message=_said(self.message),
             fix=_said(self.fix),
-        ).text(lang)
+        )
 
     def __str__(self) -> str:
         return self.text(DEFAULT_LANGUAGE)
@@ -93,10 +98,8 @@ class TemplateMismatchError(ChatError):
     def __init__(self, asked: str, trained: str, run: str):
         self.asked, self.trained, self.run = asked, trained, run
         super().__init__(
-            f"template '{asked}' is not the template run {run} was trained with ('{trained}'); "
-            "chatting with another template is the usual cause of answers that never stop or "
-            f"repeat. Fix: use '{trained}' (the default), or force '{asked}' if you know why "
-            "(--force-template)"
+            msg("chat.template_mismatch", asked=asked, trained=trained, run=run),
+            msg("chat.fix.template", asked=asked, trained=trained),
         )
 
 
@@ -113,7 +116,13 @@ class ChatInputError(ChatError):
 
     def __init__(self, problems: list[Problem]):
         self.problems = list(problems)
-        super().__init__("; ".join(str(p) for p in self.problems))
+        count = len(self.problems)
+        key = "chat.input_problem_one" if count == 1 else "chat.input_problems"
+        super().__init__(msg(key, count=count))
+
+    def text(self, lang: str = DEFAULT_LANGUAGE) -> str:
+        head = self.message.text(lang)
+        return "\n".join([head, *(f"  - {p.text(lang)}" for p in self.problems)])
 
 
 class WorkerCrashedError(ChatError):

@@ -221,3 +221,47 @@ def chat_client(learned_run: LearnedRun):
     client.load(resolve_setup(learned_run.run_dir))
     yield client
     client.close()
+
+
+# ---------------------------------------------------------------- a run folder, without training
+
+
+def compiled_run(
+    folder: Path,
+    device: str = "cuda",
+    bf16: bool = True,
+    recipe_file: str = "qwen2.5-0.5b-lora.yaml",
+    status: dict | None = None,
+) -> Path:
+    """A run folder as `launch.py train` leaves it for a shipped recipe compiled for ``device``
+    (cards with or without bf16), with a small but whole adapter: what chat and export read,
+    without training anything. ``status`` goes into status.json over a succeeded state."""
+    import struct
+
+    import yaml
+
+    from lorastudio.llamafactory.compiler import Target, compile_recipe
+    from lorastudio.recipe.schema import dump_recipe, parse_recipe_text
+    from lorastudio.workspace import Workspace
+
+    workspace = Workspace(folder, LF_DATA, folder / "adapters")
+    source = REPO / "recipes" / recipe_file
+    recipe = parse_recipe_text(source.read_text(encoding="utf-8"), source=str(source))
+    run_dir = workspace.adapters_dir / f"20260101-000000-{recipe.name}"
+    compiled = compile_recipe(
+        recipe,
+        target=Target(device, 1, bf16=bf16),
+        run_dir=run_dir,
+        workspace=workspace,
+        registry=workspace.dataset_registry(),
+    )
+    run_dir.mkdir(parents=True)
+    (run_dir / "recipe.yaml").write_text(dump_recipe(recipe), encoding="utf-8")
+    (run_dir / "llamafactory.yaml").write_text(yaml.safe_dump(compiled.args), encoding="utf-8")
+    state = {"id": run_dir.name, "name": recipe.name, "state": "succeeded", "device": device}
+    (run_dir / "status.json").write_text(json.dumps(state | (status or {})), encoding="utf-8")
+    (run_dir / "adapter_config.json").write_text(json.dumps({"peft_type": "LORA", "r": 8}))
+    header = json.dumps({"w": {"dtype": "F32", "shape": [1], "data_offsets": [0, 4]}}).encode()
+    weights = struct.pack("<Q", len(header)) + header + bytes(4)
+    (run_dir / "adapter_model.safetensors").write_bytes(weights)
+    return run_dir

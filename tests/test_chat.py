@@ -123,7 +123,7 @@ def test_a_different_template_is_refused_naming_both(learned_run: LearnedRun):
 def test_an_expert_can_force_another_template(learned_run: LearnedRun, chat_client: ChatClient):
     setup = resolve_setup(learned_run.run_dir, template="llama3", force_template=True)
     assert setup.template == "llama3" and setup.trained_template == "qwen"
-    assert any("forced" in note for note in setup.notes)
+    assert [note.key for note in setup.notes] == ["chat.note.template_forced"]
     try:
         assert chat_client.load(setup)["template"] == "llama3"
         assert isinstance(chat_client.answer(ask("Who are you?"), GREEDY), str)
@@ -154,8 +154,9 @@ def test_a_crashed_worker_raises_a_typed_error_and_a_fresh_worker_answers_after(
     stream = chat_client.stream(ask("Who are you?"), GREEDY)
     next(stream)
     os.kill(old_pid, signal.SIGKILL)
-    with pytest.raises(WorkerCrashedError, match="killed by signal 9"):
+    with pytest.raises(WorkerCrashedError, match="killed by signal 9 while answering") as crash:
         list(stream)
+    assert "对话工作进程在回答时被信号 9 杀死" in crash.value.text("zh")
     answer = chat_client.answer(ask("Who are you?"), GREEDY)
     assert answer.startswith(learned_run.answers["Who are you?"])
     assert chat_client.pid not in (None, old_pid)
@@ -192,9 +193,16 @@ def test_an_adapter_that_does_not_fit_its_base_gives_a_clear_error_from_the_work
     (run / "adapter_config.json").write_text(json.dumps(config | {"r": 4}))  # weights are r=16
     setup = resolve_setup(run)
     try:
-        with pytest.raises(AdapterDamagedError, match="does not load onto"):
+        with pytest.raises(AdapterDamagedError, match="does not load onto") as misfit:
             chat_client.load(setup)
         assert chat_client.pid is not None  # the worker survived and can load another run
+        # the worker's error crossed the process boundary as keys, said here in either language
+        assert (misfit.value.message.key, misfit.value.fix.key) == (
+            "chat.adapter_misfit",
+            "chat.fix.adapter_misfit",
+        )
+        assert "中的适配器无法加载到" in misfit.value.text("zh")
+        assert "修正：确认该运行是在这个基础模型上训练的" in misfit.value.text("zh")
     finally:
         chat_client.load(resolve_setup(learned_run.run_dir))
 
@@ -216,8 +224,10 @@ def test_a_hub_model_that_cannot_be_fetched_is_a_clear_error(
 ):
     setup = resolve_setup(learned_run.run_dir, model="no-such-org/no-such-model")
     try:
-        with pytest.raises(BaseModelMissingError, match="no-such-org/no-such-model"):
+        with pytest.raises(BaseModelMissingError, match="no-such-org/no-such-model") as missing:
             chat_client.load(setup)
+        assert missing.value.message.key == "chat.base_unloadable"
+        assert "无法加载基础模型 'no-such-org/no-such-model'" in missing.value.text("zh")
     finally:
         chat_client.load(resolve_setup(learned_run.run_dir))
 
@@ -245,17 +255,25 @@ def test_every_bad_setting_is_reported_at_once():
 
 
 def test_a_conversation_must_alternate_user_and_assistant():
-    with pytest.raises(ChatInputError, match="messages\\[1\\]"):
+    with pytest.raises(ChatInputError, match="messages\\[1\\]") as refused:
         check_messages([*ask("hi"), *ask("hi again")])
+    assert refused.value.text("en").endswith(
+        ": should be an assistant turn. Fix: alternate user and assistant turns, starting and "
+        "ending with the user"
+    )
+    assert refused.value.text("zh").startswith("消息有 1 个问题：\n  - messages[1] = ")
+    assert "应为助手的发言。修正：用户与助手轮流发言" in refused.value.text("zh")
     turns = [*ask("hi"), {"role": "assistant", "content": "hello"}, *ask("and?")]
     assert check_messages(turns) == turns
 
 
 @pytest.mark.gpu
 @pytest.mark.skipif(not detect().cuda, reason="needs an NVIDIA GPU")
-def test_on_a_gpu_the_run_loads_in_bf16_and_streams(learned_run: LearnedRun):
+def test_on_a_gpu_a_run_trained_on_the_cpu_loads_in_its_float32_and_streams(
+    learned_run: LearnedRun,
+):
     setup = resolve_setup(learned_run.run_dir, device="cuda")
-    assert setup.dtype == "bfloat16"  # train.precision auto: bf16 on a GPU
+    assert setup.dtype == "float32"  # the dtype it trained in (tests/test_chat_setup.py: fp16)
     with ChatClient(env={"HF_HUB_OFFLINE": "1"}) as client:
         assert client.load(setup)["device"] == "cuda"
         assert list(client.side_by_side(ask("Who are you?"), GREEDY))

@@ -87,6 +87,10 @@ def test_a_missing_base_model_or_a_damaged_adapter_is_a_message_not_a_traceback(
     missing = studio.cli("chat", run.name, "--prompt", "hi")
     assert missing.returncode == 2
     assert "/nonexistent/base" in missing.stderr and "Traceback" not in missing.stderr
+    chinese = studio.cli("--lang", "zh", "chat", run.name, "--prompt", "hi")
+    assert chinese.returncode == 2
+    assert "基础模型目录 /nonexistent/base" in chinese.stderr
+    assert "修正：把模型放到那里，或用 --model PATH" in chinese.stderr
 
     (run / "adapter_config.json").write_text("{not json")
     damaged = studio.cli("export", run.name)

@@ -96,5 +96,7 @@ def test_a_failed_export_leaves_no_merged_folder(learned_run: LearnedRun, tmp_pa
             lines.append(line)
     assert lines, "the log streamed while it ran"
     assert "export.log" in str(failed.value)
+    assert f"运行 {run.name} 的 llamafactory-cli export 失败" in failed.value.text("zh")
+    assert "merged/ 中没有写入任何内容" in failed.value.text("zh")
     assert not (run / "merged").exists()
     assert not list(run.glob(".merged.*"))

@@ -167,7 +167,20 @@ def test_job_names_are_dns_labels_short_enough_for_worker_pod_names():
 def test_auto_device_cannot_be_resolved_for_a_cluster():
     with pytest.raises(RecipeError) as error:
         rendered(shipped("qwen2.5-0.5b-lora", hardware={"device": "auto"}))
-    assert error.value.problems[0].field == "hardware.device"
+    (problem,) = error.value.problems
+    assert (problem.field, problem.message.key, problem.fix.key) == (
+        "hardware.device",
+        "cluster.auto_on_cluster",
+        "cluster.fix.device",
+    )
+    assert problem.text("en") == (
+        "hardware.device = 'auto': is resolved on the machine that runs it, and a cluster is not "
+        "this machine. Fix: set hardware.device: cuda or npu, or pass --device cuda|npu"
+    )
+    assert problem.text("zh") == (
+        "hardware.device = 'auto'：要在运行它的机器上才能确定，而集群不是本机。"
+        "修正：请设 hardware.device: cuda 或 npu（命令行可用 --device cuda|npu）"
+    )
     assert rendered(shipped("qwen2.5-0.5b-lora", hardware={"device": "auto"}), device="cuda")
 
 
@@ -175,7 +188,12 @@ def test_a_model_folder_outside_the_studio_cannot_reach_the_pods(tmp_path):
     recipe = shipped("qwen2.5-0.5b-lora", model={"id": str(tmp_path)})
     with pytest.raises(RecipeError) as error:
         rendered(recipe)
-    assert error.value.problems[0].field == "model.id"
+    (problem,) = error.value.problems
+    assert (problem.field, problem.message.key) == ("model.id", "cluster.model_off_claim")
+    assert "Fix: copy it onto the claim (e.g. /workspace/models/NAME)" in problem.text("en")
+    assert "pod 看不到它。修正：请把它复制到存储卷上（如 /workspace/models/NAME）" in problem.text(
+        "zh"
+    )
 
 
 def test_a_model_folder_inside_the_studio_is_found_on_the_claim(tmp_path):

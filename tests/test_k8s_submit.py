@@ -116,6 +116,10 @@ def test_without_a_kubeconfig_submit_says_how_to_configure_one(studio: Studio):
     assert "no Kubernetes cluster is configured" in result.stderr
     assert "KUBECONFIG" in result.stderr and "Traceback" not in result.stderr
     assert studio.run_dirs() == []  # nothing was submitted, so no run is recorded
+    studio.env["LORASTUDIO_LANG"] = "zh"
+    chinese = submit(studio).stderr
+    assert "没有配置 Kubernetes 集群" in chinese and "修正：请把 kubeconfig 放在" in chinese
+    assert "no Kubernetes cluster" not in chinese
 
 
 def test_an_unreachable_cluster_is_named_with_its_address(studio: Studio, crd_schema):
@@ -139,19 +143,29 @@ def test_a_cluster_that_never_answers_is_given_up_after_the_timeout(studio, crd_
         studio.env["KUBECONFIG"] = str(api.kubeconfig(studio.home / "kubeconfig"))
         studio.env["LORASTUDIO_K8S_TIMEOUT"] = "1.5"
         result = submit(studio)
+        studio.env["LORASTUDIO_LANG"] = "zh"
+        chinese = submit(studio).stderr
     finally:
         silent.close()
     assert result.returncode == 2, result.stderr
     assert f"the Kubernetes API server at {api.url} did not answer within 1.5 s" in result.stderr
     assert "Traceback" not in result.stderr and studio.run_dirs() == []
+    assert (
+        f"{api.url} 上的 Kubernetes API 服务器在 1.5 秒内没有应答（请求：创建 PyTorchJob）"
+        in chinese
+    )
+    assert "LORASTUDIO_K8S_TIMEOUT=秒数" in chinese
 
 
 def test_a_cluster_without_the_training_operator_is_told_to_install_it(studio, crd_schema):
     with FakeKubernetesApi(crd_schema, has_training_operator=False) as api:
         studio.env["KUBECONFIG"] = str(api.kubeconfig(studio.home / "kubeconfig"))
         result = submit(studio)
+        chinese = studio.cli("--lang", "zh", "k8s", str(RECIPE), "--nnodes", "2", "--submit")
     assert result.returncode == 2
     assert "install the Kubeflow Training Operator" in result.stderr
+    assert chinese.returncode == 2
+    assert "没有 PyTorchJob 资源" in chinese.stderr and "请在那里安装" in chinese.stderr
 
 
 def test_the_core_imports_the_kubernetes_client_only_when_it_talks_to_a_cluster():

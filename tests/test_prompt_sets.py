@@ -47,5 +47,7 @@ def test_prompts_given_by_the_caller_replace_the_recipes(chat_client: ChatClient
 def test_an_empty_prompt_set_or_an_empty_prompt_is_refused_before_anything_runs(
     chat_client: ChatClient, prompts: list[str]
 ):
-    with pytest.raises(ChatInputError, match=r"eval\.prompts"):
+    with pytest.raises(ChatInputError, match=r"eval\.prompts") as refused:
         iter_prompt_set(chat_client, prompts)
+    assert [p.message.key for p in refused.value.problems] == ["chat.empty"]
+    assert "是空的。修正：请" in refused.value.text("zh")

@@ -14,11 +14,12 @@ from pathlib import Path
 
 import gradio as gr
 import pytest
-from conftest import LF_DATA, NAME, LearnedRun
+from conftest import LF_DATA, NAME, LearnedRun, compiled_run
 
 from lorastudio.chat.client import ChatClient
 from lorastudio.chat.setup import check_adapter, check_base_model, resolve_setup
 from lorastudio.machine.hardware import Hardware
+from lorastudio.messages import msg
 from lorastudio.runs.layout import PROMPTS_FILE
 from lorastudio.workspace import Workspace
 from ui import chat_tab
@@ -249,6 +250,13 @@ def test_export_streams_its_log_and_ends_with_the_merged_folder(learned):
 # ---------------------------------------------------------------- core chat errors, in Chinese
 
 
+def damaged_adapter(tmp: Path) -> Path:
+    """A run folder whose adapter weights were cut short in copying."""
+    run = compiled_run(tmp)
+    (run / "adapter_model.safetensors").write_bytes(b"\x10")
+    return run
+
+
 def _raised(call) -> Exception:
     try:
         call()
@@ -268,9 +276,14 @@ def _raised(call) -> Exception:
             "在本机不存在",
         ),
         (
-            lambda tmp: ChatClient(log_path=tmp / "w.log")._crashed("answering"),
-            "the chat worker exited",
-            "对话工作进程退出",
+            lambda tmp: ChatClient(log_path=tmp / "w.log")._crashed(msg("chat.doing.answering")),
+            "the chat worker exited with code None while answering",
+            "对话工作进程在回答时退出",
+        ),
+        (
+            lambda tmp: resolve_setup(damaged_adapter(tmp), hardware=Hardware((), (), 2)),
+            "is empty or truncated",
+            "为空或被截断",
         ),
         (
             lambda tmp: ChatClient(log_path=tmp / "w.log").stream(

@@ -44,9 +44,11 @@ def bounds(name: str) -> tuple[float | None, float | None, bool]:
 
 
 def param_help(name: str, lang: str) -> str:
-    """A setting's help (the schema's description in English), with its range for numbers."""
-    text = t(f"chat.help.{name}", lang)
+    """A setting's help, written beside it in the schema (its description, and the Chinese in
+    ``json_schema_extra``), with its range for numbers."""
     field = ChatParams.model_fields[name]
+    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
+    text = str(extra.get("zh", field.description)) if lang == "zh" else str(field.description)
     if field.annotation is int:
         low, high, _ = bounds(name)
         text += " " + t("field.range", lang, range=f"{low}–{high}")
@@ -107,7 +109,7 @@ def status_text(client: ChatClient, lang: str) -> str:
         dtype=info.get("dtype", setup.dtype),
         memory=memory(client.worker_memory()),
     )
-    return "\n\n".join([text, *(f"ℹ️ {note}" for note in setup.notes)])
+    return "\n\n".join([text, *(f"ℹ️ {note.text(lang)}" for note in setup.notes)])
 
 
 def prompt_table(rows: list[PromptRow], lang: str, pending: str | None = None) -> pd.DataFrame:

@@ -6,15 +6,11 @@ from __future__ import annotations
 
 import functools
 
-from lorastudio.chat.params import ChatParams
 from lorastudio.messages import Msg
 from lorastudio.recipe.schema import recipe_fields
 
 LANGUAGES = {"en": "English", "zh": "中文"}
 DEFAULT_LANGUAGE = "en"
-
-# The chat settings' English help is their schema description (lorastudio.chat.params).
-_CHAT_HELP = {name: field.description for name, field in ChatParams.model_fields.items()}
 
 # fmt: off
 # key: (English, Chinese)
@@ -276,36 +272,10 @@ TEXT: dict[str, tuple[str, str]] = {
     "problem.loopback": ("is a loopback address: only nodes on this same machine can reach it", "是回环地址：只有同一台机器上的节点能访问它"),
     "problem.not_this_machine": ("is not an address of this machine, but this is node 0 (the master)", "不是本机的地址，而本机是节点 0（主节点）"),
     "problem.no_interface": ("is not a network interface of this machine (it has {names})", "不是本机的网络接口（本机有：{names}）"),
-    "problem.auto_on_cluster": ("is resolved on the machine that runs it, and a cluster is not this machine", "要在运行它的机器上才能确定，而集群不是本机"),
-    "problem.model_off_claim": ("is a folder on this machine, outside the studio folder, so the pods cannot see it", "是本机上 studio 目录之外的文件夹，pod 看不到它"),
     "fix.free_port": ("pick a free port, e.g. --master-port {port} on every node", "请换一个空闲端口，例如在每个节点上都加 --master-port {port}（或设置 hardware.nodes.master_port）"),
     "fix.shared_address": ("set it to this machine's address on the network the nodes share", "请设为本机在各节点共用网络上的地址"),
     "fix.master_here": ("run node 0 on the machine with that address, or set --master-addr to this one's", "请在拥有该地址的机器上运行节点 0，或把 --master-addr 设为本机的地址"),
     "fix.interface": ("name the interface the nodes reach each other on, or remove it", "请写各节点互连所用的网卡名，或删除这一项"),
-    "fix.cluster_device": ("set hardware.device: cuda or npu", "请设 hardware.device: cuda 或 npu（命令行可用 --device cuda|npu）"),
-    "fix.model_on_claim": ("copy it onto the claim (e.g. {path}) and give model.id as models/NAME, or use a hub id", "请把它复制到存储卷上（如 {path}），并把 model.id 写成 models/NAME，或使用模型仓库 id"),
-    "runerror.no_kubernetes_client": ("Kubernetes needs the kubernetes client: pip install -e '.[k8s]'", "使用 Kubernetes 需要 kubernetes 客户端：pip install -e '.[k8s]'"),
-    "runerror.no_kubeconfig": (
-        "no Kubernetes cluster is configured ({reason}); put a kubeconfig at ~/.kube/config or point KUBECONFIG at one",
-        "没有配置 Kubernetes 集群（{reason}）。请把 kubeconfig 放在 ~/.kube/config，或用 KUBECONFIG 指向它（`kubectl config current-context` 须能运行）；也可以下载清单，用 kubectl apply 提交",
-    ),
-    "runerror.unreachable": (
-        "cannot reach the Kubernetes API server at {server} ({reason})",
-        "无法连接 {server} 上的 Kubernetes API 服务器（{reason}）；请确认集群在运行，并检查 kubeconfig 的上下文",
-    ),
-    "runerror.no_operator": (
-        "the cluster at {server} has no PyTorchJob resource; install the Kubeflow Training Operator there",
-        "{server} 上的集群没有 PyTorchJob 资源（kubeflow.org/v1）；请在那里安装 Kubeflow Training Operator（v1.9）",
-    ),
-    "runerror.cluster_refused": (
-        "the cluster at {server} refused ({status} {reason}); your kubeconfig user needs the right to create pytorchjobs and configmaps",
-        "{server} 上的集群拒绝了请求（{status} {reason}）；你的 kubeconfig 用户需要在该命名空间创建 pytorchjobs 和 configmaps 的权限",
-    ),
-    "runerror.already_exists": (
-        "it already exists ({reason}); delete it or render a new run",
-        "它已经存在（{reason}）；请先删除它，或重新生成一次新的运行",
-    ),
-    "runerror.cluster_failed": ("the cluster at {server} could not do it: {status} {reason}", "{server} 上的集群未能完成请求：{status} {reason}"),
     # chat tab
     "tab.chat": ("Chat", "对话"),
     "chat.run": ("Run (its adapter)", "运行（其适配器）"),
@@ -326,11 +296,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "chat.param.top_p": ("Top-p", "Top-p（核采样）"),
     "chat.param.max_new_tokens": ("Max new tokens", "最多生成的 token 数"),
     "chat.param.seed": ("Seed", "随机种子"),
-    "chat.help.system": (_CHAT_HELP["system"], "系统提示词；留空则使用模板的默认值，与训练时一致。"),
-    "chat.help.temperature": (_CHAT_HELP["temperature"], "采样的随机程度；0 为贪心解码（结果确定）。"),
-    "chat.help.top_p": (_CHAT_HELP["top_p"], "只在累计概率达到该值的最可能的 token 中采样。"),
-    "chat.help.max_new_tokens": (_CHAT_HELP["max_new_tokens"], "每次回复最多生成的 token 数。"),
-    "chat.help.seed": (_CHAT_HELP["seed"], "随机种子；相同的种子给出相同的采样回复。"),
     "chat.base": ("Base model", "基础模型"),
     "chat.adapter": ("Base + adapter", "基础模型 + 适配器"),
     "chat.prompt": ("Message (sent to both)", "消息（同时发给两者）"),
@@ -353,29 +318,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "error.chat_input": ("Not sent:", "未发送："),
     "error.export": ("The export failed:", "导出失败："),
     "error.template_guard": ("Template `{asked}` is not the one run {run} was trained with (`{trained}`); chatting with another template is the usual cause of answers that never stop or repeat. Pick `{trained}`, or tick “Use this template anyway” if you know why.", "模板 `{asked}` 不是运行 {run} 训练时使用的模板（`{trained}`）；用其他模板对话，往往导致回答不停止或反复重复。请选择 `{trained}`；若确知原因，可勾选“仍然使用此模板”。"),
-    "problem.empty": ("is empty", "是空的"),
-    "fix.write_prompt": ("write what to ask", "请写下要问的内容"),
-    "fix.remove_it": ("remove it", "请删除它"),
-    "fix.add_prompts": ("add test prompts to the recipe (eval.prompts)", "请在配方中加入测试提示词（eval.prompts），如 prompts: [\"你是谁？\"]"),
-    "chaterror.not_loaded": ("no run is loaded; pick a run first", "尚未加载任何运行；请先选择一个运行"),
-    "chaterror.killed": ("the chat worker was killed by signal {signal}; the next message starts a fresh one. Its log: {log}", "对话工作进程被信号 {signal} 杀死；下一条消息会启动新的工作进程。其日志：{log}"),
-    "chaterror.exited": ("the chat worker exited with code {code}; the next message starts a fresh one. Its log: {log}", "对话工作进程退出（退出码 {code}）；下一条消息会启动新的工作进程。其日志：{log}"),
-    "chaterror.not_a_run": ("{path} is not a readable run folder ({reason})", "{path} 不是可读取的运行目录（{reason}）"),
-    "chaterror.still_training": ("run {run} is still training; its adapter lands when it ends", "运行 {run} 仍在训练；训练结束时才会保存适配器"),
-    "chaterror.no_adapter": ("run {run} has no adapter: it is {state}{reason}", "运行 {run} 没有适配器：状态为 {state}{reason}。修正：继续或重新运行它"),
-    "chaterror.adapter_missing": ("the adapter file {path} is missing", "适配器文件 {path} 缺失。修正：从训练它的机器重新复制运行目录，或重新运行配方"),
-    "chaterror.adapter_json": ("{path} is not valid JSON ({reason})", "{path} 不是合法的 JSON（{reason}）。修正：从训练它的机器重新复制运行目录，或重新运行配方"),
-    "chaterror.adapter_config": ("{path} is not a PEFT adapter config", "{path} 不是 PEFT 适配器配置。修正：从训练它的机器重新复制运行目录，或重新运行配方"),
-    "chaterror.adapter_weights": ("the adapter weights {path} {problem}", "适配器权重 {path} 已损坏（{problem}）。修正：从训练它的机器重新复制运行目录，或重新运行配方"),
-    "chaterror.base_folder_missing": ("the base model folder {path}, recorded in {config}, does not exist on this machine", "基础模型目录 {path}（记录在 {config} 中）在本机不存在。修正：把模型放到那里，或用 `chat --model` 指定同一基础模型的另一份拷贝"),
-    "chaterror.base_folder_empty": ("the base model folder {path}, recorded in {config}, holds no config.json on this machine", "基础模型目录 {path}（记录在 {config} 中）在本机没有 config.json。修正：把模型放到那里，或用 `chat --model` 指定同一基础模型的另一份拷贝"),
-    "chaterror.base_unloadable": ("the base model '{model}' could not be loaded ({reason})", "无法加载基础模型 '{model}'（{reason}）。修正：检查目录中是否有模型，或模型仓库 id 是否正确、能否连接（或模型已在本地缓存中）"),
-    "chaterror.adapter_misfit": ("the adapter in {path} does not load onto '{model}' ({reason})", "{path} 中的适配器无法加载到 '{model}' 上（{reason}）。修正：确认该运行是在这个基础模型上训练的；重新复制其目录或重新运行配方"),
-    "chaterror.no_device": ("run {run} was trained on {device}, which this machine does not have", "运行 {run} 是在 {device} 上训练的，而本机没有该设备。修正：在 CPU 上对话（`chat --device cpu`），更慢但答案相同"),
-    "chaterror.unknown_template": ("template '{template}' is not one LLaMA-Factory knows", "模板 '{template}' 不是 LLaMA-Factory 认识的模板（`python launch.py templates` 列出全部）"),
-    "chaterror.no_recipe": ("cannot read the run's recipe for its test prompts: {reason}", "无法读取该运行的配方及其测试提示词：{reason}"),
-    "chaterror.export_failed": ("llamafactory-cli export failed for run {run}: {reason}. Nothing was written to merged/; the full log is {log}", "运行 {run} 的 llamafactory-cli export 失败：{reason}。merged/ 中没有写入任何内容；完整日志见 {log}"),
-    "chaterror.export_empty": ("llamafactory-cli export ended without writing a model for {run}; see {log}", "llamafactory-cli export 结束了，但没有为 {run} 写出模型；请查看 {log}"),
 }
 
 # recipe field path: (English label, Chinese label, Chinese help)

@@ -108,14 +108,6 @@ PROBLEM_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
         _rx(r"is not a network interface of this machine \(it has (?P<names>.*)\)"),
         "problem.no_interface",
     ),
-    (
-        _rx(r"is resolved on the machine that runs it, and a cluster is not this machine"),
-        "problem.auto_on_cluster",
-    ),
-    (
-        _rx(r"is a folder on this machine, outside the studio folder, so the pods cannot see it"),
-        "problem.model_off_claim",
-    ),
     (_rx(r"is empty, and so is data\.files"), "problem.no_data_either"),
     (_rx(r"is not set, and neither is train\.epochs"), "problem.no_length"),
     (_rx(r"must be below nodes\.count (?P<count>\d+)"), "problem.rank_count"),
@@ -130,8 +122,6 @@ PROBLEM_MESSAGES: tuple[tuple[re.Pattern[str], str], ...] = (
         "problem.extra_type",
     ),
     (_rx(r"points outside the studio folder \((?P<path>.*)\)"), "problem.outside_studio"),
-    # chat
-    (_rx(r"is empty"), "problem.empty"),
 )
 
 # The core's fixes (Problem.fix), for the common cases; pydantic's wording comes lower-cased.
@@ -232,15 +222,6 @@ FIXES: tuple[tuple[re.Pattern[str], str], ...] = (
         "fix.master_here",
     ),
     (_rx(r"name the interface the nodes reach each other on, or remove it"), "fix.interface"),
-    (_rx(r"set hardware\.device: cuda or npu, or pass --device cuda\|npu"), "fix.cluster_device"),
-    (
-        _rx(r"copy it onto the claim \(e\.g\. (?P<path>\S+)\) and give model\.id as models/NAME.*"),
-        "fix.model_on_claim",
-    ),
-    # chat
-    (_rx(r"write what to ask"), "fix.write_prompt"),
-    (_rx(r"remove it"), "fix.remove_it"),
-    (_rx(r"add test prompts to the recipe, e\.g\. .*"), "fix.add_prompts"),
 )
 
 # The core's RunError messages.
@@ -249,130 +230,6 @@ RUN_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (
     (
         _rx(r"(?P<name>\S+) from (?P<source>\S+) is not LLaMA-Factory v0\.9\.5's .*"),
         "runerror.not_lf",
-    ),
-    # Kubernetes (lorastudio.cluster.kubernetes)
-    (_rx(r"Kubernetes needs the kubernetes client: .*"), "runerror.no_kubernetes_client"),
-    (
-        _rx(r"no Kubernetes cluster is configured \((?P<reason>.*)\)\. Put a kubeconfig .*"),
-        "runerror.no_kubeconfig",
-    ),
-    (
-        _rx(
-            r"cannot reach the Kubernetes API server at (?P<server>\S+) to .*? "
-            r"\((?P<reason>.*)\); check .*"
-        ),
-        "runerror.unreachable",
-    ),
-    (_rx(r"the cluster at (?P<server>\S+) has no PyTorchJob resource .*"), "runerror.no_operator"),
-    (
-        _rx(
-            r"the cluster at (?P<server>\S+) refused to .*? "
-            r"\((?P<status>\d+) ?(?P<reason>.*)\); your .*"
-        ),
-        "runerror.cluster_refused",
-    ),
-    (
-        _rx(r"cannot .*?: it already exists \((?P<reason>.*)\); delete it or render a new run"),
-        "runerror.already_exists",
-    ),
-    (
-        _rx(r"the cluster at (?P<server>\S+) could not .*?: (?P<status>\S+) ?(?P<reason>.*)"),
-        "runerror.cluster_failed",
-    ),
-)
-
-# The core's chat and export messages (ChatError, ExportError).
-CHAT_ERRORS: tuple[tuple[re.Pattern[str], str], ...] = (
-    (_rx(r"no run is loaded; pick a run first"), "chaterror.not_loaded"),
-    (
-        _rx(
-            r"the chat worker was killed by signal (?P<signal>\d+) while .*?; the next message "
-            r"starts a fresh one\. Its log: (?P<log>.*)"
-        ),
-        "chaterror.killed",
-    ),
-    (
-        _rx(
-            r"the chat worker exited with code (?P<code>\S+) while .*?; the next message starts "
-            r"a fresh one\. Its log: (?P<log>.*)"
-        ),
-        "chaterror.exited",
-    ),
-    (
-        _rx(r"(?P<path>.*) is not a readable run folder \((?P<reason>.*)\); .*"),
-        "chaterror.not_a_run",
-    ),
-    (
-        _rx(r"run (?P<run>\S+) is still training; its adapter lands when it ends"),
-        "chaterror.still_training",
-    ),
-    (
-        _rx(r"run (?P<run>\S+) has no adapter: it is (?P<state>\w+)(?P<reason>.*)\. Fix: .*"),
-        "chaterror.no_adapter",
-    ),
-    (_rx(r"the adapter file (?P<path>.*) is missing\. Fix: .*"), "chaterror.adapter_missing"),
-    (
-        _rx(r"(?P<path>\S+) is not valid JSON \((?P<reason>.*)\)\. Fix: .*"),
-        "chaterror.adapter_json",
-    ),
-    (_rx(r"(?P<path>\S+) is not a PEFT adapter config\. Fix: .*"), "chaterror.adapter_config"),
-    (
-        _rx(r"the adapter weights (?P<path>\S+) (?P<problem>.*)\. Fix: copy the run folder .*"),
-        "chaterror.adapter_weights",
-    ),
-    (
-        _rx(
-            r"the base model folder (?P<path>.*), recorded in (?P<config>.*), does not exist "
-            r"on this machine\. Fix: .*"
-        ),
-        "chaterror.base_folder_missing",
-    ),
-    (
-        _rx(
-            r"the base model folder (?P<path>.*), recorded in (?P<config>.*), holds no "
-            r"config\.json on this machine\. Fix: .*"
-        ),
-        "chaterror.base_folder_empty",
-    ),
-    (
-        _rx(r"the base model '(?P<model>.*)' could not be loaded \((?P<reason>.*)\)\. Fix: .*"),
-        "chaterror.base_unloadable",
-    ),
-    (
-        _rx(
-            r"the adapter in (?P<path>.*) does not load onto '(?P<model>.*)' "
-            r"\((?P<reason>.*)\)\. Fix: .*"
-        ),
-        "chaterror.adapter_misfit",
-    ),
-    (
-        _rx(
-            r"run (?P<run>\S*) was trained on (?P<device>\w+), which this machine does not "
-            r"have\. Fix: .*"
-        ),
-        "chaterror.no_device",
-    ),
-    (
-        _rx(r"template '(?P<template>.*)' is not one LLaMA-Factory knows .*"),
-        "chaterror.unknown_template",
-    ),
-    (
-        _rx(r"cannot read the run's recipe for its test prompts: (?P<reason>.*)"),
-        "chaterror.no_recipe",
-    ),
-    (
-        _rx(
-            r"llamafactory-cli export failed for run (?P<run>\S+): (?P<reason>.*)\. Nothing was "
-            r"written to merged/; the full log is (?P<log>.*)"
-        ),
-        "chaterror.export_failed",
-    ),
-    (
-        _rx(
-            r"llamafactory-cli export ended without writing a model for (?P<run>\S+); "
-            r"see (?P<log>.*)"
-        ),
-        "chaterror.export_empty",
     ),
 )
 
@@ -413,8 +270,8 @@ def _help_of(field: str, lang: str = "zh") -> str:
     field = re.sub(r"\[[^\]]*\]", "", field)  # data.files[2], extra[1]: the list's own help
     try:
         return field_help(field, lang)
-    except KeyError:  # a chat setting, a whole section, or no field at all
-        key = next((k for k in (f"chat.help.{field}", f"section.help.{field}") if k in TEXT), "")
+    except KeyError:  # a whole section, or no field at all
+        key = f"section.help.{field}" if f"section.help.{field}" in TEXT else ""
         return t(key, lang) if key else ""
 
 
@@ -466,7 +323,7 @@ def explain(error: BaseException, lang: str) -> str:
         return "⚠️ " + error.text(lang)
     if isinstance(error, LoraStudioError) and error.message.key != "text.verbatim":
         return f"⚠️ {t(key, lang)} {error.text(lang)}"
-    return f"⚠️ {t(key, lang)} {_translate(str(error), RUN_ERRORS + CHAT_ERRORS, lang)}"
+    return f"⚠️ {t(key, lang)} {_translate(str(error), RUN_ERRORS, lang)}"
 
 
 def guarded(message: gr.Markdown, fn: Callable[..., dict]) -> Callable[..., dict]:

@@ -12,7 +12,8 @@ import tempfile
 import time
 from pathlib import Path
 
-EXIT_USAGE = 2
+from lorastudio.cli.exit_codes import ExitCode
+
 DEFAULT_PORT = 7860
 
 
@@ -42,8 +43,14 @@ def parser() -> argparse.ArgumentParser:
 
 
 def is_studio_call(argv: list[str]) -> bool:
-    """True when argv holds no command, only studio options (``--help`` is the CLI's)."""
-    return not argv or (argv[0].startswith("-") and argv[0] not in ("-h", "--help"))
+    """True when argv holds no command, only studio options (``--help`` is the CLI's; a leading
+    ``--lang`` is both's: ``--lang zh validate R`` is the CLI's)."""
+    rest = list(argv)
+    if rest[:1] == ["--lang"]:
+        rest = rest[2:]
+    elif rest and rest[0].startswith("--lang="):
+        rest = rest[1:]
+    return not rest or (rest[0].startswith("-") and rest[0] not in ("-h", "--help"))
 
 
 def is_loopback(host: str) -> bool:
@@ -89,11 +96,11 @@ def main(argv: list[str], root: Path) -> int:
         auth = parse_auth(args.auth or os.environ.get("LORASTUDIO_AUTH"))
     except ValueError:
         print("error: --auth / LORASTUDIO_AUTH must look like user:password", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     problem = exposure_problem(args.host, auth)
     if problem:
         print(f"error: {problem}", file=sys.stderr)
-        return EXIT_USAGE
+        return ExitCode.USAGE
     from lorastudio.machine.hardware import detect
     from lorastudio.workspace import Workspace
     from ui.app import serve  # gradio is imported here, never by the CLI's commands

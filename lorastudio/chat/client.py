@@ -29,6 +29,7 @@ from lorastudio.errors import (
     ChatError,
     WorkerCrashedError,
 )
+from lorastudio.messages import Msg, msg
 from lorastudio.processes import child_env, python_module, start
 
 Column = Literal["adapter", "base"]
@@ -114,7 +115,7 @@ class ChatClient:
         with self._lock:
             self._setup, self._info = None, None
             if self.pid:
-                self._request({"op": "unload"}, "unloading")
+                self._request({"op": "unload"}, msg("chat.doing.unloading"))
 
     def close(self) -> None:
         """Stop the worker (the model's memory is freed with it)."""
@@ -154,7 +155,7 @@ class ChatClient:
         """
         checked = check_messages(messages)
         if self._setup is None:
-            raise ChatError("no run is loaded; pick a run first")
+            raise ChatError(msg("chat.not_loaded"))
         return self._pieces(checked, params or ChatParams(), adapter)
 
     def answer(
@@ -168,7 +169,7 @@ class ChatClient:
         included), for checking what a reply answers."""
         checked = check_messages(messages)
         if self._setup is None:
-            raise ChatError("no run is loaded; pick a run first")
+            raise ChatError(msg("chat.not_loaded"))
         request = {
             "op": "prompt",
             "messages": checked,
@@ -176,7 +177,7 @@ class ChatClient:
         }
         with self._lock:
             self._ensure_loaded()
-            return self._request(request, "building a prompt")["text"]
+            return self._request(request, msg("chat.doing.prompt"))["text"]
 
     def side_by_side(
         self, messages: list[Message], params: ChatParams | None = None
@@ -206,7 +207,7 @@ class ChatClient:
             try:
                 while True:
                     try:
-                        event = self._receive(request_id, "answering")
+                        event = self._receive(request_id, msg("chat.doing.answering"))
                     except ChatError:
                         finished = True  # the worker reported the end of this request
                         raise
@@ -222,7 +223,7 @@ class ChatClient:
     def _cancel(self, request_id: int) -> None:
         try:
             self._write(self._proc, {"op": "cancel", "id": request_id})
-            while self._receive(request_id, "stopping a reply")["event"] != "done":
+            while self._receive(request_id, msg("chat.doing.stopping"))["event"] != "done":
                 pass
         except (OSError, ChatError):
             pass  # a worker that died meanwhile is restarted by the next request
@@ -231,9 +232,9 @@ class ChatClient:
         if self.pid is None:
             self._start()
         if self._info is None and self._setup is not None:
-            self._info = self._request(
-                {"op": "load", "setup": self._setup.to_json()}, f"loading {self._setup.run_id}"
-            )["info"]
+            loading = msg("chat.doing.loading", run=self._setup.run_id)
+            request = {"op": "load", "setup": self._setup.to_json()}
+            self._info = self._request(request, loading)["info"]
         return self._info or {}
 
     def _start(self) -> None:
@@ -251,7 +252,7 @@ class ChatClient:
                 start_new_session=True,  # Ctrl-C in a terminal reaches the client, not the worker
             )
         self._info = None
-        self._receive(None, "starting")
+        self._receive(None, msg("chat.doing.starting"))
 
     def _write(self, proc: subprocess.Popen, message: dict[str, Any]) -> None:
         assert proc.stdin is not None
@@ -263,13 +264,13 @@ class ChatClient:
         try:
             self._write(self._proc, message | {"id": request_id})
         except OSError:
-            self._crashed("sending a request")
+            self._crashed(msg("chat.doing.sending"))
         return request_id
 
-    def _request(self, message: dict[str, Any], doing: str) -> dict[str, Any]:
+    def _request(self, message: dict[str, Any], doing: Msg) -> dict[str, Any]:
         return self._receive(self._send(message), doing)
 
-    def _receive(self, request_id: int | None, doing: str) -> dict[str, Any]:
+    def _receive(self, request_id: int | None, doing: Msg) -> dict[str, Any]:
         """The next event for ``request_id`` (events of abandoned requests are skipped)."""
         assert self._proc is not None and self._proc.stdout is not None
         while True:
@@ -283,10 +284,10 @@ class ChatClient:
             if event.get("id") != request_id:
                 continue  # a late event of a reply that was stopped
             if event["event"] == "error":
-                raise _ERRORS.get(event["kind"], ChatError)(event["message"])
+                raise _worker_error(event)
             return event
 
-    def _crashed(self, doing: str) -> None:
+    def _crashed(self, doing: Msg) -> None:
         proc, self._proc, self._info = self._proc, None, None
         code = None
         if proc is not None:
@@ -295,16 +296,22 @@ class ChatClient:
             except subprocess.TimeoutExpired:
                 proc.kill()
                 code = proc.wait()
-        how = f"was killed by signal {-code}" if code and code < 0 else f"exited with code {code}"
-        raise WorkerCrashedError(
-            f"the chat worker {how} while {doing}; the next message starts a fresh one. "
-            f"Its log: {self.log_path}{_log_tail(self.log_path)}"
-        )
+        where = {"doing": doing, "log": self.log_path, "tail": _log_tail(self.log_path)}
+        if code and code < 0:
+            raise WorkerCrashedError(msg("chat.worker_killed", signal=-code, **where))
+        raise WorkerCrashedError(msg("chat.worker_exited", code=code, **where))
 
 
-def _log_tail(path: Path, lines: int = 3) -> str:
+def _worker_error(event: dict[str, Any]) -> ChatError:
+    """The error the worker reported, as its type, with its message and fix (keyed)."""
+    message = Msg.from_dict(event.get("message")) or msg("chat.worker_failed", error="?")
+    return _ERRORS.get(event.get("kind"), ChatError)(message, Msg.from_dict(event.get("fix")))
+
+
+def _log_tail(path: Path, lines: int = 3) -> Msg:
+    """The last lines of the worker's log, as it wrote them (each cut to a readable length)."""
     try:
         tail = path.read_text(encoding="utf-8", errors="replace").strip().splitlines()[-lines:]
     except OSError:
-        return ""
-    return "".join(f"\n  {line}" for line in tail)
+        tail = []
+    return msg("text.verbatim", text="".join(f"\n  {line[:300]}" for line in tail))

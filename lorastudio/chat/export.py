@@ -14,7 +14,6 @@ import os
 import re
 import shutil
 import subprocess
-import sys
 import time
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass
@@ -26,6 +25,8 @@ import yaml
 from lorastudio.chat.setup import TEMPLATE_KEYS, check_adapter, check_base_model, read_run
 from lorastudio.errors import ExportError
 from lorastudio.files import write_text_atomic
+from lorastudio.messages import msg
+from lorastudio.processes import start, tool
 from lorastudio.runs.layout import EXPORT_CONFIG, EXPORT_LOG, MERGED_DIR
 
 PARTIAL_PREFIX = ".merged.partial-"
@@ -58,11 +59,6 @@ def export_config(run_dir: Path, export_dir: Path, model: str | None = None) -> 
         "export_device": "cpu",  # merging needs no accelerator; the merged model runs anywhere
         "export_legacy_format": False,  # safetensors
     }
-
-
-def _cli() -> list[str]:
-    script = Path(sys.executable).with_name("llamafactory-cli")
-    return [str(script)] if script.exists() else [sys.executable, "-m", "llamafactory.cli"]
 
 
 class Export:
@@ -99,18 +95,12 @@ class Export:
         partial = self.run_dir / f"{PARTIAL_PREFIX}{os.getpid()}-{time.time_ns()}"
         log_path = self.run_dir / EXPORT_LOG
         config = self._write_config(partial)
-        env = os.environ | {
-            "PATH": os.path.dirname(sys.executable) + os.pathsep + os.environ.get("PATH", ""),
-            "PYTHONUNBUFFERED": "1",
-        }
         tail: list[str] = []
         try:
             with log_path.open("w", encoding="utf-8") as log:
-                proc = subprocess.Popen(
-                    [*_cli(), "export", config.name],
+                proc = start(
+                    [tool("llamafactory-cli"), "export", config.name],
                     cwd=self.run_dir,
-                    env=env,
-                    stdin=subprocess.DEVNULL,
                     stdout=subprocess.PIPE,
                     stderr=subprocess.STDOUT,
                     text=True,  # universal newlines: progress bars' \r becomes a line break
@@ -140,16 +130,17 @@ class Export:
     def _check_output(self, code: int, partial: Path, tail: list[str]) -> None:
         if code != 0:
             errors = [line.strip() for line in tail if _ERROR_LINE.match(line)]
-            reason = errors[-1][:500] if errors else f"exit code {code}"
-            raise ExportError(
-                f"llamafactory-cli export failed for run {self.run_dir.name}: {reason}. "
-                f"Nothing was written to {MERGED_DIR}/; the full log is {self.run_dir / EXPORT_LOG}"
+            reason = (
+                msg("text.verbatim", text=errors[-1][:500])
+                if errors
+                else msg("chat.exit_code", code=code)
             )
+            log = self.run_dir / EXPORT_LOG
+            failed = msg("chat.export_failed", run=self.run_dir.name, reason=reason, log=log)
+            raise ExportError(failed)
         if not (partial / "config.json").is_file() or not list(partial.glob("*.safetensors")):
-            raise ExportError(
-                f"llamafactory-cli export ended without writing a model for {self.run_dir.name}; "
-                f"see {self.run_dir / EXPORT_LOG}"
-            )
+            log = self.run_dir / EXPORT_LOG
+            raise ExportError(msg("chat.export_empty", run=self.run_dir.name, log=log))
 
     def _install(self, partial: Path) -> Path:
         """Put the finished merge in place of merged/ (an older merge is replaced)."""

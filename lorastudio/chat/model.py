@@ -27,20 +27,24 @@ from transformers import (
     TextIteratorStreamer,
 )
 
+from lorastudio.messages import Msg, msg
+
 TOP_K = 50  # LLaMA-Factory's GeneratingArguments default, used when sampling
 
 
 class LoadFailure(Exception):
-    """Loading failed for a reason the user can act on; ``kind`` names it for the client."""
+    """Loading failed for a reason the user can act on; ``kind`` names it for the client, and
+    the message and fix cross to it as keys and arguments."""
 
-    def __init__(self, kind: str, message: str):
-        self.kind = kind
-        super().__init__(message)
+    def __init__(self, kind: str, message: Msg, fix: Msg):
+        self.kind, self.message, self.fix = kind, message, fix
+        super().__init__(message.text())
 
 
-def _first_line(exc: BaseException) -> str:
+def _first_line(exc: BaseException) -> Msg:
+    """The error's first line, as the library wrote it."""
     text = str(exc).strip().splitlines()
-    return f"{type(exc).__name__}: {text[0] if text else ''}"[:400]
+    return msg("text.verbatim", text=f"{type(exc).__name__}: {text[0] if text else ''}"[:400])
 
 
 def _model_path(setup: dict[str, Any]) -> str:
@@ -117,19 +121,19 @@ class LoadedRun:
         except (OSError, ValueError, ImportError) as exc:
             raise LoadFailure(
                 "model_missing",
-                f"the base model '{setup['model']}' could not be loaded ({_first_line(exc)}). "
-                "Fix: check that the folder holds the model, or that the hub id is right and the "
-                "hub can be reached (or the model is in the local cache)",
+                msg("chat.base_unloadable", model=setup["model"], reason=_first_line(exc)),
+                msg("chat.fix.base_unloadable"),
             ) from exc
         try:
             self.model = PeftModel.from_pretrained(base, setup["run_dir"], is_trainable=False)
         except Exception as exc:
-            raise LoadFailure(
-                "adapter_damaged",
-                f"the adapter in {setup['run_dir']} does not load onto '{setup['model']}' "
-                f"({_first_line(exc)}). Fix: make sure the run was trained on this base model; "
-                "copy its folder again or re-run the recipe",
-            ) from exc
+            misfit = msg(
+                "chat.adapter_misfit",
+                path=setup["run_dir"],
+                model=setup["model"],
+                reason=_first_line(exc),
+            )
+            raise LoadFailure("adapter_damaged", misfit, msg("chat.fix.adapter_misfit")) from exc
         self.model.eval()
         self.stop_ids = self.template.get_stop_token_ids(self.tokenizer)
         self.load_seconds = time.monotonic() - started

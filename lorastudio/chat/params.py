@@ -8,6 +8,7 @@ from typing import Any
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
 from lorastudio.errors import ChatInputError, Problem
+from lorastudio.messages import msg
 from lorastudio.schema_problems import problems_from_validation
 
 MAX_NEW_TOKENS_CAP = 8192
@@ -20,19 +21,37 @@ class ChatParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     system: str = Field(
-        "", description="System prompt; empty uses the template's default, as training did."
+        "",
+        description="System prompt; empty uses the template's default, as training did.",
+        json_schema_extra={"zh": "系统提示词；留空则使用模板的默认值，与训练时一致。"},
     )
     temperature: float = Field(
-        0.95, ge=0.0, le=2.0, description="Randomness of sampling; 0 is greedy (deterministic)."
+        0.95,
+        ge=0.0,
+        le=2.0,
+        description="Randomness of sampling; 0 is greedy (deterministic).",
+        json_schema_extra={"zh": "采样的随机程度；0 为贪心解码（结果确定）。"},
     )
     top_p: float = Field(
-        0.7, gt=0.0, le=1.0, description="Sample from the most likely tokens that add up to this."
+        0.7,
+        gt=0.0,
+        le=1.0,
+        description="Sample from the most likely tokens that add up to this.",
+        json_schema_extra={"zh": "只在累计概率达到该值的最可能的 token 中采样。"},
     )
     max_new_tokens: int = Field(
-        1024, ge=1, le=MAX_NEW_TOKENS_CAP, description="Tokens generated at most per reply."
+        1024,
+        ge=1,
+        le=MAX_NEW_TOKENS_CAP,
+        description="Tokens generated at most per reply.",
+        json_schema_extra={"zh": "每次回复最多生成的 token 数。"},
     )
     seed: int = Field(
-        42, ge=0, lt=2**32, description="Random seed; the same seed makes the same sampled reply."
+        42,
+        ge=0,
+        lt=2**32,
+        description="Random seed; the same seed makes the same sampled reply.",
+        json_schema_extra={"zh": "随机种子；相同的种子给出相同的采样回复。"},
     )
 
 
@@ -56,29 +75,24 @@ def check_messages(messages: list[Message]) -> list[Message]:
         ChatInputError: the conversation is empty, malformed, or its last prompt is blank.
     """
     if not messages:
-        raise ChatInputError([Problem("prompt", "", "is empty", "write what to ask")])
+        raise ChatInputError([_empty_prompt("")])
     checked = []
     for index, message in enumerate(messages):
         role = "user" if index % 2 == 0 else "assistant"
         if not isinstance(message, dict) or message.get("role") != role:
-            raise ChatInputError(
-                [
-                    Problem(
-                        f"messages[{index}]",
-                        message,
-                        f"should be a {role} turn",
-                        "alternate user and assistant turns, starting and ending with the user",
-                    )
-                ]
-            )
+            wrong = msg(f"chat.wrong_turn.{role}")
+            problem = Problem(f"messages[{index}]", message, wrong, msg("chat.fix.alternate"))
+            raise ChatInputError([problem])
         content = message.get("content")
         if not isinstance(content, str):
-            raise ChatInputError(
-                [Problem(f"messages[{index}].content", content, "is not text", "send a string")]
-            )
+            field = f"messages[{index}].content"
+            problem = Problem(field, content, msg("chat.not_text"), msg("chat.fix.send_text"))
+            raise ChatInputError([problem])
         checked.append({"role": role, "content": content})
     if checked[-1]["role"] != "user" or not checked[-1]["content"].strip():
-        raise ChatInputError(
-            [Problem("prompt", checked[-1]["content"], "is empty", "write what to ask")]
-        )
+        raise ChatInputError([_empty_prompt(checked[-1]["content"])])
     return checked
+
+
+def _empty_prompt(value: str) -> Problem:
+    return Problem("prompt", value, msg("chat.empty"), msg("chat.fix.write_prompt"))

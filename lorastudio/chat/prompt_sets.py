@@ -15,6 +15,7 @@ from lorastudio.chat.client import ChatClient
 from lorastudio.chat.params import ChatParams
 from lorastudio.errors import ChatError, ChatInputError, Problem, RecipeError
 from lorastudio.files import write_text_atomic
+from lorastudio.messages import msg
 from lorastudio.recipe.schema import parse_recipe_text
 from lorastudio.runs.layout import PROMPTS_FILE, RECIPE_FILE
 
@@ -33,28 +34,22 @@ def recipe_prompts(run_dir: Path) -> list[str]:
     try:
         text = (Path(run_dir) / RECIPE_FILE).read_text(encoding="utf-8")
         return list(parse_recipe_text(text, source=str(run_dir / RECIPE_FILE)).eval.prompts)
-    except (OSError, RecipeError) as exc:
-        raise ChatError(f"cannot read the run's recipe for its test prompts: {exc}") from None
+    except OSError as exc:
+        raise ChatError(msg("chat.no_recipe", reason=exc)) from None
+    except RecipeError as exc:
+        problems = [problem.as_msg() for problem in exc.problems]
+        raise ChatError(msg("chat.no_recipe", reason=problems)) from None
 
 
 def check_prompts(prompts: list[str]) -> list[str]:
     """The prompts, when there is at least one and none is blank (else ChatInputError)."""
+    empty = msg("chat.empty")
     if not prompts:
-        raise ChatInputError(
-            [
-                Problem(
-                    "eval.prompts",
-                    [],
-                    "is empty",
-                    'add test prompts to the recipe, e.g. eval: {prompts: ["Who are you?"]}',
-                )
-            ]
-        )
+        raise ChatInputError([Problem("eval.prompts", [], empty, msg("chat.fix.add_prompts"))])
     blank = [i for i, prompt in enumerate(prompts) if not str(prompt).strip()]
     if blank:
-        raise ChatInputError(
-            [Problem(f"eval.prompts[{i}]", prompts[i], "is empty", "remove it") for i in blank]
-        )
+        fix = msg("chat.fix.remove_prompt")
+        raise ChatInputError([Problem(f"eval.prompts[{i}]", prompts[i], empty, fix) for i in blank])
     return prompts
 
 
@@ -112,7 +107,7 @@ def run_prompt_set(
     """
     setup = client.setup
     if setup is None:
-        raise ChatError("no run is loaded; pick a run first")
+        raise ChatError(msg("chat.not_loaded"))
     run_dir = Path(setup.run_dir)
     params = params or ChatParams()
     chosen = recipe_prompts(run_dir) if prompts is None else list(prompts)

@@ -19,11 +19,12 @@ from lorastudio.errors import (
     TemplateMismatchError,
 )
 from lorastudio.llamafactory import spec as llamafactory_spec
-from lorastudio.llamafactory.compiler import CONFIG_FILE
-from lorastudio.machine.hardware import Hardware, detect
+from lorastudio.llamafactory.compiler import CONFIG_FILE, compiled_precision
+from lorastudio.machine.hardware import DeviceUnavailableError, Hardware, detect, resolve_device
+from lorastudio.messages import Msg, msg
 from lorastudio.recipe.schema import Recipe, parse_recipe_text
 from lorastudio.runs.layout import ADAPTER_FILES, RECIPE_FILE
-from lorastudio.runs.status import RunStatus, read_status
+from lorastudio.runs.status import RunStatus, read_status, state_name
 
 # LLaMA-Factory data arguments that change how a prompt is built; chat copies them from training.
 TEMPLATE_KEYS = ("default_system", "enable_thinking", "tool_format")
@@ -45,10 +46,10 @@ class ChatSetup:
     dtype: str  # float32 | bfloat16 | float16
     quantization: int | None  # 4 or 8 (bitsandbytes) or None
     trust_remote_code: bool
-    notes: tuple[str, ...] = field(default=())
+    notes: tuple[Msg, ...] = field(default=())  # what the user should know about this setup
 
     def to_json(self) -> dict[str, Any]:
-        return asdict(self)
+        return asdict(self) | {"notes": [note.as_dict() for note in self.notes]}
 
 
 def read_run(run_dir: Path) -> tuple[Recipe, dict[str, Any]]:
@@ -62,40 +63,42 @@ def read_run(run_dir: Path) -> tuple[Recipe, dict[str, Any]]:
         train_args = yaml.safe_load((run_dir / CONFIG_FILE).read_text(encoding="utf-8"))
     except (OSError, yaml.YAMLError) as exc:
         raise ChatError(
-            f"{run_dir} is not a readable run folder ({exc}); `python launch.py runs` lists runs"
+            msg("chat.not_a_run", path=run_dir, reason=exc), msg("chat.fix.list_runs")
         ) from None
     try:
         recipe = parse_recipe_text(recipe_text, source=str(run_dir / RECIPE_FILE))
     except RecipeError as exc:
-        raise ChatError(f"{run_dir / RECIPE_FILE} is damaged: {exc.render()}") from None
+        problems = [problem.as_msg() for problem in exc.problems]
+        damaged = msg("chat.recipe_damaged", path=run_dir / RECIPE_FILE, problems=problems)
+        raise ChatError(damaged) from None
     if not isinstance(train_args, dict) or not train_args.get("model_name_or_path"):
-        raise ChatError(f"{run_dir / CONFIG_FILE} names no model_name_or_path; the run is damaged")
+        raise ChatError(msg("chat.no_model_path", path=run_dir / CONFIG_FILE))
     return recipe, train_args
 
 
-def _safetensors_problem(path: Path) -> str | None:
+def _safetensors_problem(path: Path) -> Msg | None:
     """Why ``path`` is not a complete safetensors file (None when it is), read without torch."""
     size = path.stat().st_size
     with path.open("rb") as handle:
         head = handle.read(8)
         if len(head) < 8:
-            return "is empty or truncated"
+            return msg("chat.weights.empty")
         (length,) = struct.unpack("<Q", head)
         if length > min(size - 8, 100 << 20):
-            return "is truncated or not a safetensors file"
+            return msg("chat.weights.not_safetensors")
         try:
             header = json.loads(handle.read(length))
         except ValueError:
-            return "has an unreadable header (truncated or overwritten)"
+            return msg("chat.weights.bad_header")
     ends = [
         entry["data_offsets"][1]
         for key, entry in header.items()
         if key != "__metadata__" and isinstance(entry, dict) and "data_offsets" in entry
     ]
     if not ends:
-        return "holds no tensors"
+        return msg("chat.weights.no_tensors")
     if 8 + length + max(ends) != size:
-        return f"is {size} bytes but its header describes {8 + length + max(ends)} (truncated)"
+        return msg("chat.weights.short", size=size, described=8 + length + max(ends))
     return None
 
 
@@ -109,26 +112,26 @@ def check_adapter(run_dir: Path) -> None:
     weights, config = (run_dir / name for name in ADAPTER_FILES)
     if not weights.exists() and not config.exists():
         status = read_status(run_dir)
-        state = status.state.value
         if status.live:
-            raise ChatError(f"run {run_dir.name} is still training; its adapter lands when it ends")
-        reason = f" ({status.reason_text()})" if status.reason else ""
-        raise ChatError(
-            f"run {run_dir.name} has no adapter: it is {state}{reason}. Fix: resume or re-run it"
+            raise ChatError(msg("chat.still_training", run=run_dir.name))
+        because = msg("chat.because", reason=status.reason) if status.reason else ""
+        no_adapter = msg(
+            "chat.no_adapter", run=run_dir.name, state=state_name(status.state), reason=because
         )
-    fix = "copy the run folder again from where it was trained, or re-run the recipe"
+        raise ChatError(no_adapter, msg("chat.fix.resume"))
+    fix = msg("chat.fix.copy_run")
     for path in (weights, config):
         if not path.is_file():
-            raise AdapterDamagedError(f"the adapter file {path} is missing. Fix: {fix}")
+            raise AdapterDamagedError(msg("chat.adapter_missing", path=path), fix)
     try:
         adapter_config = json.loads(config.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise AdapterDamagedError(f"{config} is not valid JSON ({exc}). Fix: {fix}") from None
+        raise AdapterDamagedError(msg("chat.adapter_json", path=config, reason=exc), fix) from None
     if not isinstance(adapter_config, dict) or "peft_type" not in adapter_config:
-        raise AdapterDamagedError(f"{config} is not a PEFT adapter config. Fix: {fix}")
+        raise AdapterDamagedError(msg("chat.adapter_config", path=config), fix)
     problem = _safetensors_problem(weights)
     if problem:
-        raise AdapterDamagedError(f"the adapter weights {weights} {problem}. Fix: {fix}")
+        raise AdapterDamagedError(msg("chat.adapter_weights", path=weights, problem=problem), fix)
 
 
 def check_base_model(model: str, run_dir: Path) -> None:
@@ -137,26 +140,29 @@ def check_base_model(model: str, run_dir: Path) -> None:
     if not path.is_absolute() and not model.startswith((".", "~")):
         return  # a hub id; the worker loads it from the hub cache (or downloads it)
     if not (path / "config.json").is_file():
-        where = "does not exist" if not path.exists() else "holds no config.json"
+        key = "chat.base_folder_missing" if not path.exists() else "chat.base_folder_empty"
         raise BaseModelMissingError(
-            f"the base model folder {path}, recorded in {run_dir / CONFIG_FILE}, {where} on this "
-            "machine. Fix: put the model there, or name another copy of the same base model "
-            "(--model PATH)"
+            msg(key, path=path, config=run_dir / CONFIG_FILE), msg("chat.fix.base_model")
         )
 
 
 def _resolve_device(recipe: Recipe, status: RunStatus, asked: str | None, hw: Hardware):
+    """The device to chat on: the one asked for, else the one the run trained on; ``auto`` is
+    resolved by the rule training uses (`lorastudio.machine.hardware.resolve_device`)."""
     device = asked or status.device or recipe.hardware.device
-    if device == "auto":
-        device = "npu" if hw.npu else "cuda" if hw.cuda else "cpu"
-    if device not in ("cpu", "cuda", "npu"):
-        raise ChatError(f"device '{device}' is not one of cpu, cuda, npu")
-    if device != "cpu" and not hw.devices(device):
-        raise ChatError(
-            f"run {status.name} was trained on {device}, which this machine does not "
-            "have. Fix: chat on the CPU (--device cpu); it is slower but gives the same answers"
-        )
-    return device
+    try:
+        return resolve_device(str(device), hw)
+    except DeviceUnavailableError:
+        missing = msg("chat.no_device", run=status.name, device=device)
+        raise ChatError(missing, msg("chat.fix.cpu")) from None
+    except ValueError:
+        raise ChatError(msg("chat.bad_device", device=device)) from None
+
+
+def chat_dtype(device: str, train_args: dict[str, Any]) -> str:
+    """The torch dtype to chat in: the precision the run trained in (its compiled arguments say
+    which: bf16, or fp16 on cards without bf16), float32 on the CPU, which computes in fp32."""
+    return "float32" if device == "cpu" else DTYPES[compiled_precision(train_args)]
 
 
 def resolve_setup(
@@ -193,23 +199,18 @@ def resolve_setup(
     if chosen != trained and not force_template:
         raise TemplateMismatchError(chosen, trained, run_dir.name)
     if chosen not in llamafactory_spec.known_templates():
-        raise ChatError(f"template '{chosen}' is not one LLaMA-Factory knows (see `templates`)")
+        raise ChatError(msg("chat.unknown_template", template=chosen))
     base = model or str(train_args["model_name_or_path"])
     check_base_model(base, run_dir)
     status = read_status(run_dir)
     device = _resolve_device(recipe, status, device, hardware or detect())
     notes = []
     if chosen != trained:
-        notes.append(f"template '{chosen}' forced; the adapter was trained with '{trained}'")
+        notes.append(msg("chat.note.template_forced", asked=chosen, trained=trained))
     quantization = None if recipe.lora.quantization == "none" else int(recipe.lora.quantization)
     if quantization and device != "cuda":
-        notes.append(
-            f"the base was {quantization}-bit (QLoRA) in training; bitsandbytes needs CUDA, so "
-            f"it loads unquantized on {device} (answers may differ slightly)"
-        )
+        notes.append(msg("chat.note.unquantized", bits=quantization, device=device))
         quantization = None
-    precision = recipe.train.precision  # auto: bf16 on a GPU/NPU; the CPU always computes fp32
-    dtype = "float32" if device == "cpu" else DTYPES.get(precision, "bfloat16")
     return ChatSetup(
         run_dir=str(run_dir),
         run_id=run_dir.name,
@@ -219,7 +220,7 @@ def resolve_setup(
         trained_template=trained,
         template_args={k: train_args[k] for k in TEMPLATE_KEYS if k in train_args},
         device=device,
-        dtype=dtype,
+        dtype=chat_dtype(device, train_args),
         quantization=quantization,
         trust_remote_code=recipe.model.trust_remote_code,
         notes=tuple(notes),

@@ -12,8 +12,10 @@ Requests (client → worker), one JSON object per line, each with an integer ``i
     {"op": "shutdown", "id": 4}                           → bye, and the worker exits
 Events (worker → client): {"id": …, "event": "loaded" | "piece" | "done" | "unloaded" | "bye" |
 "error", …}; the first line is {"id": null, "event": "ready", "pid": …}. An error carries
-``kind`` (model_missing, adapter_damaged, not_loaded, bad_request, internal) and ``message``.
-The worker exits when stdin closes, so it never outlives its client.
+``kind`` (model_missing, adapter_damaged, not_loaded, bad_request, internal), ``message`` and
+``fix`` (null or) as keyed messages, ``{"key": …, "args": {…}}`` (``Msg.as_dict``), which the
+client says in the user's language. The worker exits when stdin closes, so it never outlives its
+client.
 """
 
 from __future__ import annotations
@@ -25,6 +27,8 @@ import sys
 import threading
 import traceback
 from typing import Any, TextIO
+
+from lorastudio.messages import Msg, msg
 
 
 def _claim_stdout() -> TextIO:
@@ -51,12 +55,17 @@ class Worker:
             self.out.write(json.dumps(event, ensure_ascii=False) + "\n")
             self.out.flush()
 
+    def refuse(self, request_id: Any, kind: str, message: Msg, fix: Msg | None = None) -> None:
+        """An error event: what went wrong and the fix, as keys and arguments."""
+        fix_data = fix.as_dict() if fix else None
+        self.send(id=request_id, event="error", kind=kind, message=message.as_dict(), fix=fix_data)
+
     def read_requests(self, stream: TextIO) -> None:
         for line in stream:
             try:
                 request = json.loads(line)
             except ValueError:
-                self.send(id=None, event="error", kind="bad_request", message="not JSON")
+                self.refuse(None, "bad_request", msg("chat.worker_not_json"))
                 continue
             if request.get("op") == "cancel":
                 self.cancelled.add(request.get("id"))
@@ -79,13 +88,15 @@ class Worker:
                 from lorastudio.chat.model import LoadFailure
 
                 traceback.print_exc()
-                kind = exc.kind if isinstance(exc, LoadFailure) else "internal"
-                message = str(exc) if kind != "internal" else f"{type(exc).__name__}: {exc}"
-                self.send(id=request_id, event="error", kind=kind, message=message)
+                if isinstance(exc, LoadFailure):
+                    self.refuse(request_id, exc.kind, exc.message, exc.fix)
+                else:
+                    error = msg("text.verbatim", text=f"{type(exc).__name__}: {exc}"[:1000])
+                    self.refuse(request_id, "internal", msg("chat.worker_failed", error=error))
 
     def handle(self, op: str, request_id: int, request: dict[str, Any]) -> None:
         if op in ("generate", "prompt") and self.run is None:
-            self.send(id=request_id, event="error", kind="not_loaded", message="no run is loaded")
+            self.refuse(request_id, "not_loaded", msg("chat.not_loaded"))
         elif op == "load":
             from lorastudio.chat.model import LoadedRun, release_memory
 
@@ -106,7 +117,7 @@ class Worker:
             text = self.run.tokenizer.decode(ids, skip_special_tokens=False)
             self.send(id=request_id, event="prompt", text=text, tokens=len(ids))
         else:
-            self.send(id=request_id, event="error", kind="bad_request", message=f"unknown op {op}")
+            self.refuse(request_id, "bad_request", msg("chat.worker_unknown_op", op=op))
 
     def generate(self, request_id: int, request: dict[str, Any]) -> None:
         assert self.run is not None

@@ -4,6 +4,7 @@ to stdout; `python launch.py export RUN` merges the adapter into adapters/<run>/
 from __future__ import annotations
 
 import argparse
+import dataclasses
 import re
 import sys
 from pathlib import Path
@@ -14,12 +15,12 @@ from lorastudio.chat.export import Export
 from lorastudio.chat.params import ChatParams, check_messages, make_params
 from lorastudio.chat.prompt_sets import PromptRow, check_prompts, recipe_prompts, run_prompt_set
 from lorastudio.chat.setup import resolve_setup
+from lorastudio.cli.exit_codes import ExitCode
 from lorastudio.errors import ChatInputError, ExportError, WorkerCrashedError
 from lorastudio.runs.index import RunIndex
 from lorastudio.runs.layout import CHAT_LOG, MERGED_DIR, PROMPTS_FILE
 from lorastudio.workspace import Workspace
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_INTERRUPTED = 0, 1, 2, 130
 # The export log lines worth showing (LLaMA-Factory's own messages, errors); all go to export.log.
 _EXPORT_PROGRESS = re.compile(r"llamafactory\.[\w.]+:\d+ >> (.*)|^(\w*Error\b.*)")
 
@@ -80,13 +81,13 @@ def _params(args: argparse.Namespace) -> ChatParams:
     return make_params(**values)
 
 
-def _input_error(exc: ChatInputError) -> int:
+def _input_error(exc: ChatInputError, lang: str) -> int:
+    """Each refused value, named by its flag (``--max-new-tokens``) where it has one."""
+    flags = [*ChatParams.model_fields, "prompt"]
     for problem in exc.problems:
-        flags = [*ChatParams.model_fields, "prompt"]
         field = _flag(problem.field) if problem.field in flags else problem.field
-        shown = f"{field} = {problem.value!r}"
-        print(f"error: {shown}: {problem.message}. Fix: {problem.fix}", file=sys.stderr)
-    return EXIT_USAGE
+        print(f"error: {dataclasses.replace(problem, field=field).text(lang)}", file=sys.stderr)
+    return ExitCode.USAGE
 
 
 def cmd_chat(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
@@ -97,7 +98,7 @@ def cmd_chat(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
         run_dir = RunIndex(ws.adapters_dir).find(args.run)
         prompts = check_prompts(recipe_prompts(run_dir)) if args.prompt_set else [args.prompt]
     except ChatInputError as exc:
-        return _input_error(exc)
+        return _input_error(exc, args.lang)
     setup = resolve_setup(
         run_dir,
         template=args.template,
@@ -106,7 +107,7 @@ def cmd_chat(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
         model=args.model,
     )
     for note in setup.notes:
-        print(f"note: {note}", file=sys.stderr)
+        print(f"note: {note.text(args.lang)}", file=sys.stderr)
     print(
         f"loading {setup.run_id} (base {setup.model}, template {setup.template}, {setup.device} "
         f"{setup.dtype})…",
@@ -118,7 +119,7 @@ def cmd_chat(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
         client.load(setup)
         if args.prompt_set:
             _print_prompt_set(run_prompt_set(client, prompts, params), run_dir, out)
-            return EXIT_OK
+            return ExitCode.OK
         messages = [{"role": "user", "content": prompts[0]}]
         columns = [True, False] if args.both else [not args.base]
         for adapter in columns:
@@ -128,13 +129,13 @@ def cmd_chat(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
                 out.write(piece)
                 out.flush()
             print(file=out, flush=True)
-        return EXIT_OK
+        return ExitCode.OK
     except WorkerCrashedError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        print(f"error: {exc.text(args.lang)}", file=sys.stderr)
+        return ExitCode.FAILED
     except KeyboardInterrupt:
         print("\ninterrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     finally:
         client.close()
 
@@ -155,11 +156,11 @@ def cmd_export(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
             if progress:
                 print(f"  {progress.group(1) or progress.group(2)}", file=out, flush=True)
     except ExportError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_FAILED
+        print(f"error: {exc.text(args.lang)}", file=sys.stderr)
+        return ExitCode.FAILED
     except KeyboardInterrupt:
         print("\ninterrupted; nothing was written to merged/", file=sys.stderr)
-        return EXIT_INTERRUPTED
+        return ExitCode.INTERRUPTED
     result = job.result
     assert result is not None
     print(
@@ -167,7 +168,7 @@ def cmd_export(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
         f"log: {result.log}",
         file=out,
     )
-    return EXIT_OK
+    return ExitCode.OK
 
 
 COMMANDS = {"chat": cmd_chat, "export": cmd_export}

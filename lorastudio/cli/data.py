@@ -6,10 +6,10 @@ from __future__ import annotations
 import argparse
 from typing import TextIO
 
+from lorastudio.cli.exit_codes import ExitCode
 from lorastudio.data import demo as demo_data
 from lorastudio.workspace import Workspace
 
-EXIT_OK = 0
 _OUTCOMES = {
     "fetched": "fetched",
     "filled": "placeholders filled",
@@ -57,7 +57,7 @@ def cmd_demo_data(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
             "--author 示例团队",
             file=out,
         )
-    return EXIT_OK
+    return ExitCode.OK
 
 
 COMMANDS = {"demo-data": cmd_demo_data}

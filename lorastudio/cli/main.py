@@ -1,11 +1,13 @@
 """The headless face of LoRA Studio:
 `python launch.py validate|compile|train|runs|logs|stop|resume|check|k8s|chat|export|demo-data`.
-Same engine as the studio; bad input exits with status 2 and a message, never a traceback."""
+Same engine as the studio; bad input exits with status 2 and a message, never a traceback, in
+English or Chinese (`--lang zh` or LORASTUDIO_LANG=zh)."""
 
 from __future__ import annotations
 
 import argparse
 import json
+import os
 import shlex
 import sys
 import time
@@ -18,6 +20,7 @@ import yaml
 from lorastudio.checks.validation import check_recipe_file
 from lorastudio.cli import chat as cli_chat
 from lorastudio.cli import data as cli_data
+from lorastudio.cli.exit_codes import ExitCode, for_state
 from lorastudio.cli.scale import (
     add_node_flags,
     add_scale_commands,
@@ -32,21 +35,17 @@ from lorastudio.launch import launcher
 from lorastudio.llamafactory import spec as llamafactory_spec
 from lorastudio.llamafactory.compiler import Compiled, Target, compile_recipe
 from lorastudio.machine.hardware import detect
+from lorastudio.messages import DEFAULT_LANGUAGE, LANGUAGES
 from lorastudio.recipe.schema import Recipe, recipe_fields
 from lorastudio.runs.backends import backend_for
 from lorastudio.runs.index import RunIndex
 from lorastudio.runs.layout import LOG_FILE, TRAINER_LOG, has_adapter
 from lorastudio.runs.liveness import reconcile
 from lorastudio.runs.metrics import TrainerLogReader, tail_text
-from lorastudio.runs.status import RunState, RunStatus, read_status
+from lorastudio.runs.status import RunStatus, read_status
 from lorastudio.workspace import Workspace
 
-EXIT_OK, EXIT_FAILED, EXIT_USAGE, EXIT_STOPPED = 0, 1, 2, 3
-EXIT_BY_STATE = {
-    RunState.SUCCEEDED: EXIT_OK,
-    RunState.FAILED: EXIT_FAILED,
-    RunState.STOPPED: EXIT_STOPPED,
-}
+LANGUAGE_ENV = "LORASTUDIO_LANG"  # the language of messages when --lang is not given
 
 
 def _parser() -> argparse.ArgumentParser:
@@ -54,6 +53,13 @@ def _parser() -> argparse.ArgumentParser:
         prog="python launch.py",
         description="LoRA Studio: LoRA fine-tuning of Qwen models with LLaMA-Factory. "
         "Without a command, opens the studio in the browser.",
+    )
+    parser.add_argument(
+        "--lang",
+        choices=LANGUAGES,
+        default=_language_from_env(),
+        help=f"language of problems and errors (default: ${LANGUAGE_ENV}, else en); "
+        "give it before the command: python launch.py --lang zh validate RECIPE",
     )
     sub = parser.add_subparsers(dest="command")
 
@@ -110,18 +116,23 @@ def _parser() -> argparse.ArgumentParser:
     return parser
 
 
+def _language_from_env() -> str:
+    language = os.environ.get(LANGUAGE_ENV, "").strip().lower()
+    return language if language in LANGUAGES else DEFAULT_LANGUAGE
+
+
 def _load(path: str, overrides: list[str], workspace: Workspace) -> Recipe:
     return check_recipe_file(path, workspace, overrides=overrides)
 
 
 def cmd_validate(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
-    status = EXIT_OK
+    status = ExitCode.OK
     for path in args.recipes:
         try:
             recipe = _load(path, args.overrides, ws)
         except RecipeError as exc:
-            print(f"{path}: {exc.render()}", file=out)
-            status = EXIT_USAGE
+            print(f"{path}: {exc.text(args.lang)}", file=out)
+            status = ExitCode.USAGE
         else:
             print(f"{path}: OK ({recipe.name}, hash {recipe.content_hash()})", file=out)
     return status
@@ -150,7 +161,7 @@ def cmd_compile(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     print(f"{env} {shlex.join(compiled.argv)}", file=out)
     if args.check:
         return _check_with_llamafactory(compiled, target, out)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def _check_with_llamafactory(compiled: Compiled, target: Target, out: TextIO) -> int:
@@ -166,7 +177,7 @@ def _check_with_llamafactory(compiled: Compiled, target: Target, out: TextIO) ->
         level, checked = "types", f"keys, types and choices; no {target.device} here for more"
     (error,) = check_train_args_many([ArgsCheck(compiled.args, compiled.env, level)])
     print(f"\n# LLaMA-Factory's parser ({checked}): {error or 'accepted'}", file=out)
-    return EXIT_USAGE if error else EXIT_OK
+    return ExitCode.USAGE if error else ExitCode.OK
 
 
 def _progress_line(reader: TrainerLogReader, state: str) -> str:
@@ -208,11 +219,11 @@ def follow_run(run_dir: Path, out: TextIO, interval: float = 0.5) -> RunStatus:
 
 
 def _report(status: RunStatus, run_dir: Path, out: TextIO) -> int:
-    reason = status.reason_text("en")
+    reason = status.reason_text(_language_from_env())
     print(f"run {run_dir.name}: {status.state}" + (f" — {reason}" if reason else ""), file=out)
     if status.final and status.node_rank == 0 and has_adapter(run_dir):
         print(f"adapter: {run_dir}", file=out)
-    return EXIT_BY_STATE.get(status.state, EXIT_FAILED)
+    return for_state(status.state)
 
 
 def _watch(run_dir: Path, out: TextIO) -> int:
@@ -238,7 +249,7 @@ def _watch(run_dir: Path, out: TextIO) -> int:
             "--follow",
             file=out,
         )
-        return EXIT_OK
+        return ExitCode.OK
 
 
 def cmd_train(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
@@ -248,7 +259,7 @@ def cmd_train(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     print_launch_notes(run_dir, recipe, args, out)
     if args.detach:
         print(run_dir.name, file=out)
-        return EXIT_OK
+        return ExitCode.OK
     return _watch(run_dir, out)
 
 
@@ -256,19 +267,19 @@ def cmd_runs(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     infos = RunIndex(ws.adapters_dir).sync()
     if args.json:
         print(json.dumps([asdict(i) | {"duration": i.duration} for i in infos], indent=2), file=out)
-        return EXIT_OK
+        return ExitCode.OK
     if not infos:
         print(
             "no runs yet; start one with: python launch.py train recipes/cpu-smoke.yaml", file=out
         )
-        return EXIT_OK
+        return ExitCode.OK
     print(f"{'RUN':<44} {'STATUS':<10} {'STEPS':>11} {'LOSS':>8}  ADAPTER", file=out)
     for info in infos:
         loss = f"{info.final_loss:.4f}" if info.final_loss is not None else "–"
         steps = f"{info.step}/{info.total_steps}"
         adapter = "yes" if info.adapter else "–"
         print(f"{info.id:<44} {info.state:<10} {steps:>11} {loss:>8}  {adapter}", file=out)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_logs(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
@@ -277,11 +288,11 @@ def cmd_logs(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     remote = backend_for(status.backend).log_text(run_dir, status)
     if remote is not None:  # a run on a cluster: its master pod's log
         print(remote, end="" if remote.endswith("\n") else "\n", file=out)
-        return EXIT_OK
+        return ExitCode.OK
     log = run_dir / LOG_FILE
     print(tail_text(log), end="", file=out, flush=True)
     if not args.follow:
-        return EXIT_OK
+        return ExitCode.OK
     offset = log.stat().st_size if log.exists() else 0
     while True:
         final = reconcile(run_dir).final
@@ -304,7 +315,7 @@ def cmd_logs(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
 def cmd_stop(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     run_dir = RunIndex(ws.adapters_dir).find(args.run)
     status = launcher.stop(run_dir, wait=not args.no_wait)
-    return _report(status, run_dir, out) if not args.no_wait else EXIT_OK
+    return _report(status, run_dir, out) if not args.no_wait else ExitCode.OK
 
 
 def cmd_resume(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
@@ -315,19 +326,19 @@ def cmd_resume(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
         file=out,
         flush=True,
     )
-    return EXIT_OK if args.detach else _watch(run_dir, out)
+    return ExitCode.OK if args.detach else _watch(run_dir, out)
 
 
 def cmd_templates(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     print("\n".join(sorted(llamafactory_spec.known_templates())), file=out)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 def cmd_fields(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     for field in recipe_fields():
         default = "(required)" if field.required else json.dumps(field.default)
         print(f"{field.path:<24} {field.type_name:<34} {default:<14} {field.help}", file=out)
-    return EXIT_OK
+    return ExitCode.OK
 
 
 COMMANDS = {
@@ -353,12 +364,12 @@ def main(argv: list[str] | None = None, root: Path | None = None, out: TextIO = 
     workspace = Workspace.from_env(root)
     if args.command is None:
         _parser().print_help(out)
-        return EXIT_OK
+        return ExitCode.OK
     try:
         return COMMANDS[args.command](args, workspace, out)
     except RecipeError as exc:
-        print(exc.render(), file=sys.stderr)
-        return EXIT_USAGE
+        print(exc.text(args.lang), file=sys.stderr)
+        return ExitCode.USAGE
     except LoraStudioError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return EXIT_USAGE
+        print(f"error: {exc.text(args.lang)}", file=sys.stderr)
+        return ExitCode.USAGE

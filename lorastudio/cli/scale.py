@@ -14,16 +14,16 @@ from typing import TextIO
 from lorastudio.checks.memory import gib
 from lorastudio.checks.preflight import PreflightReport
 from lorastudio.checks.validation import check_recipe_file
+from lorastudio.cli.exit_codes import ExitCode
 from lorastudio.cluster.multinode import NodeFlags, per_node_commands
 from lorastudio.errors import Problem
 from lorastudio.launch import launcher
 from lorastudio.machine.hardware import detect
+from lorastudio.messages import Msg
 from lorastudio.recipe.schema import Recipe
 from lorastudio.runs.layout import PREFLIGHT_FILE
 from lorastudio.runs.status import read_status
 from lorastudio.workspace import Workspace
-
-EXIT_OK, EXIT_USAGE = 0, 2
 
 
 def add_node_flags(command: argparse.ArgumentParser) -> None:
@@ -41,11 +41,20 @@ def node_overrides(args: argparse.Namespace) -> list[str]:
     return flags.overrides()
 
 
-def _print_problems(title: str, problems: list[Problem], out: TextIO) -> None:
+def _print_problems(title: str, problems: list[Problem], out: TextIO, lang: str) -> None:
     if problems:
         print(title, file=out)
         for problem in problems:
-            print(f"  - {problem}", file=out)
+            print(f"  - {problem.text(lang)}", file=out)
+
+
+def _problem_from_json(data: dict) -> Problem:
+    """A problem as preflight.json keeps it (its message and fix as keys and arguments)."""
+    said = {
+        part: Msg.from_dict(data.get(part)) or str(data.get(part, ""))
+        for part in ("message", "fix")
+    }
+    return Problem(data.get("field", ""), data.get("value"), **said)
 
 
 def print_launch_notes(run_dir: Path, recipe: Recipe, args: argparse.Namespace, out: TextIO):
@@ -55,7 +64,7 @@ def print_launch_notes(run_dir: Path, recipe: Recipe, args: argparse.Namespace, 
     except (OSError, ValueError):
         report = {}
     for warning in report.get("warnings", []):
-        print(f"warning: {Problem(**warning)}", file=out)
+        print(f"warning: {_problem_from_json(warning).text(args.lang)}", file=out)
     nodes = recipe.hardware.nodes
     if nodes.count > 1 and nodes.rank == 0:
         extra = tuple(a for pair in args.overrides for a in ("--set", pair))
@@ -119,7 +128,7 @@ def cmd_check(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     report = launcher.preflight(recipe, ws, target, ws.dataset_registry(), hardware)
     if args.json:
         print(json.dumps(report.as_dict(), indent=2, default=str), file=out)
-        return EXIT_USAGE if report.problems else EXIT_OK
+        return ExitCode.USAGE if report.problems else ExitCode.OK
     print(f"devices: {_describe_cards(report)}", file=out)
     if report.memory is not None:
         budget = f" of {gib(report.memory_budget)}" if report.memory_budget else ""
@@ -132,11 +141,11 @@ def cmd_check(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
         print("versions: " + ", ".join(f"{k} {v}" for k, v in versions.items()), file=out)
     for note in report.notes:
         print(f"note: {note}", file=out)
-    _print_problems("warnings:", report.warnings, out)
-    _print_problems("problems (nothing would start):", report.problems, out)
+    _print_problems("warnings:", report.warnings, out, args.lang)
+    _print_problems("problems (nothing would start):", report.problems, out, args.lang)
     if not report.problems:
         print(f"ready: python launch.py train {shlex.quote(args.recipe)}", file=out)
-    return EXIT_USAGE if report.problems else EXIT_OK
+    return ExitCode.USAGE if report.problems else ExitCode.OK
 
 
 def cmd_k8s(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
@@ -161,7 +170,7 @@ def cmd_k8s(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
             Path(args.output).write_text(manifest.to_yaml(), encoding="utf-8")
         else:
             print(manifest.to_yaml(), end="", file=out)
-        return EXIT_OK
+        return ExitCode.OK
     from lorastudio.cluster.kubernetes import submit_new_run
 
     manifest, status = submit_new_run(recipe, options, ws, context=args.context)
@@ -174,4 +183,4 @@ def cmd_k8s(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
         file=out,
     )
     print("follow it with: python launch.py runs   (logs: python launch.py logs RUN)", file=out)
-    return EXIT_OK
+    return ExitCode.OK

@@ -40,8 +40,8 @@ _STATES = {
 class ClusterError(RunError):
     """The cluster answered with an error, or could not be reached (``status`` is None then)."""
 
-    def __init__(self, message: str, status: int | None = None):
-        super().__init__(message)
+    def __init__(self, message: Msg, fix: Msg | None = None, status: int | None = None):
+        super().__init__(message, fix)
         self.status = status
 
 
@@ -52,17 +52,12 @@ class _Api:
         try:
             from kubernetes import client, config
         except ImportError:
-            raise RunError(
-                "Kubernetes needs the kubernetes client: pip install -e '.[k8s]'"
-            ) from None
+            raise RunError(msg("cluster.no_client")) from None
         try:
             api_client = config.new_client_from_config(context=context)
         except (config.ConfigException, OSError, TypeError) as exc:
-            raise RunError(
-                f"no Kubernetes cluster is configured ({exc}). Put a kubeconfig at ~/.kube/config "
-                "or point KUBECONFIG at one (`kubectl config current-context` must work), or "
-                "render the manifest without --submit and apply it with kubectl"
-            ) from None
+            missing = msg("cluster.no_kubeconfig", reason=exc)
+            raise RunError(missing, msg("cluster.fix.kubeconfig")) from None
         self.server = api_client.configuration.host
         self.context = context
         self.timeout = _timeout()
@@ -70,26 +65,23 @@ class _Api:
         self.core = client.CoreV1Api(api_client)
         self.ApiException = client.ApiException
 
-    def call(self, what: str, function, *args, **kwargs) -> Any:
-        """Run one API call; every failure becomes a RunError that says what to do."""
+    def call(self, what: Msg, function, *args, **kwargs) -> Any:
+        """Run one API call (``what`` says which, ``cluster.what.*``); every failure becomes a
+        RunError that says what to do."""
         import urllib3
 
         kwargs.setdefault("_request_timeout", self.timeout)
         try:
             return function(*args, **kwargs)
         except self.ApiException as exc:
-            raise ClusterError(_explain(exc, what, self.server), exc.status) from None
+            raise ClusterError(*_explain(exc, what, self.server), status=exc.status) from None
         except urllib3.exceptions.TimeoutError:
-            raise ClusterError(
-                f"the Kubernetes API server at {self.server} did not answer within "
-                f"{self.timeout:g} s when asked to {what}; check the cluster is up and your "
-                f"kubeconfig's context (or allow more time with {TIMEOUT_ENV}=SECONDS)"
-            ) from None
+            seconds = f"{self.timeout:g}"
+            late = msg("cluster.timeout", server=self.server, seconds=seconds, what=what)
+            raise ClusterError(late, msg("cluster.fix.timeout_more", name=TIMEOUT_ENV)) from None
         except (urllib3.exceptions.HTTPError, OSError) as exc:
-            raise ClusterError(
-                f"cannot reach the Kubernetes API server at {self.server} to {what} ({exc}); "
-                "check the cluster is up and your kubeconfig's context"
-            ) from None
+            away = msg("cluster.unreachable", server=self.server, what=what, reason=exc)
+            raise ClusterError(away, msg("cluster.fix.check_cluster")) from None
 
 
 def _timeout() -> float:
@@ -101,28 +93,23 @@ def _timeout() -> float:
     except ValueError:
         value = -1.0
     if not value > 0:
-        raise RunError(
-            f"{TIMEOUT_ENV}={text!r} is not a number of seconds above 0; unset it or give e.g. 30"
-        )
+        bad = msg("cluster.bad_timeout", name=TIMEOUT_ENV, value=repr(text))
+        raise RunError(bad, msg("cluster.fix.timeout"))
     return value
 
 
-def _explain(exc: Any, what: str, server: str) -> str:
+def _explain(exc: Any, what: Msg, server: str) -> tuple[Msg, Msg | None]:
+    """What the API's error means for the user, and the fix where there is one."""
     status = getattr(exc, "status", None)
     reason = (getattr(exc, "reason", "") or "").strip()
-    if status == 404 and what == "create the pytorchjob":
-        return (
-            f"the cluster at {server} has no PyTorchJob resource ({GROUP}/{VERSION}), so it "
-            f"cannot {what}; install the Kubeflow Training Operator (v1.9) there"
-        )
+    if status == 404 and what.key == "cluster.what.create_job":
+        return msg("cluster.no_operator", server=server, what=what), msg("cluster.fix.operator")
     if status in (401, 403):
-        return (
-            f"the cluster at {server} refused to {what} ({status} {reason}); your kubeconfig "
-            "user needs the right to create pytorchjobs and configmaps in that namespace"
-        )
+        refused = msg("cluster.refused", server=server, what=what, status=status, reason=reason)
+        return refused, msg("cluster.fix.rights")
     if status == 409:
-        return f"cannot {what}: it already exists ({reason}); delete it or render a new run"
-    return f"the cluster at {server} could not {what}: {status} {reason}"
+        return msg("cluster.already_exists", what=what, reason=reason), msg("cluster.fix.exists")
+    return msg("cluster.failed", server=server, what=what, status=status, reason=reason), None
 
 
 def submit(
@@ -137,7 +124,7 @@ def submit(
     api = _Api(context)
     namespace = manifest.namespace
     created = api.call(
-        "create the pytorchjob",
+        msg("cluster.what.create_job"),
         api.custom.create_namespaced_custom_object,
         GROUP,
         VERSION,
@@ -156,7 +143,10 @@ def submit(
     ]
     try:
         api.call(
-            "create the configmap", api.core.create_namespaced_config_map, namespace, config_map
+            msg("cluster.what.create_config_map"),
+            api.core.create_namespaced_config_map,
+            namespace,
+            config_map,
         )
     except RunError:
         _delete_job(api, namespace, manifest.job_name)
@@ -209,7 +199,7 @@ def submit_new_run(
 
 def _delete_job(api: _Api, namespace: str, name: str) -> None:
     api.call(
-        "delete the pytorchjob",
+        msg("cluster.what.delete_job"),
         api.custom.delete_namespaced_custom_object,
         GROUP,
         VERSION,
@@ -250,7 +240,7 @@ def refresh(run_dir: Path, status: RunStatus) -> RunStatus:
     try:
         api = _Api(info.get("context"))
         job = api.call(
-            "read the pytorchjob",
+            msg("cluster.what.read_job"),
             api.custom.get_namespaced_custom_object,
             GROUP,
             VERSION,
@@ -308,7 +298,7 @@ def master_log(run_dir: Path, tail_lines: int = 200) -> str:
     info = read_status(run_dir).kubernetes or {}
     api = _Api(info.get("context"))
     return api.call(
-        "read the master pod's log",
+        msg("cluster.what.read_log"),
         api.core.read_namespaced_pod_log,
         f"{info['job']}-master-0",
         info["namespace"],

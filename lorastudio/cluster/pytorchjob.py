@@ -31,6 +31,7 @@ from lorastudio.llamafactory.compiler import (
     Target,
     compile_recipe,
 )
+from lorastudio.messages import msg
 from lorastudio.recipe.schema import Recipe
 from lorastudio.runs.layout import LAUNCH_FILE, run_files
 from lorastudio.workspace import Workspace
@@ -142,18 +143,9 @@ def _pod_model(recipe: Recipe, local: Workspace) -> Recipe:
     try:
         relative = folder.resolve().relative_to(local.root)
     except ValueError:
-        raise RecipeError(
-            [
-                Problem(
-                    "model.id",
-                    recipe.model.id,
-                    "is a folder on this machine, outside the studio folder, so the pods cannot "
-                    "see it",
-                    f"copy it onto the claim (e.g. {POD_ROOT}/models/NAME) and give model.id as "
-                    "models/NAME, or use a hub id",
-                )
-            ]
-        ) from None
+        fix = msg("cluster.fix.model_on_claim", path=POD_ROOT / "models" / "NAME")
+        off_claim = Problem("model.id", recipe.model.id, msg("cluster.model_off_claim"), fix)
+        raise RecipeError([off_claim]) from None
     model = recipe.model.model_copy(update={"id": str(POD_ROOT / relative)})
     return recipe.model_copy(update={"model": model})
 
@@ -161,16 +153,8 @@ def _pod_model(recipe: Recipe, local: Workspace) -> Recipe:
 def _device(recipe: Recipe, options: K8sOptions) -> str:
     device = options.device or recipe.hardware.device
     if device == "auto":
-        raise RecipeError(
-            [
-                Problem(
-                    "hardware.device",
-                    "auto",
-                    "is resolved on the machine that runs it, and a cluster is not this machine",
-                    "set hardware.device: cuda or npu, or pass --device cuda|npu",
-                )
-            ]
-        )
+        auto = msg("cluster.auto_on_cluster")
+        raise RecipeError([Problem("hardware.device", "auto", auto, msg("cluster.fix.device"))])
     return device
 
 

@@ -5,6 +5,7 @@ inputs give the same output, byte for byte, which the golden-file tests rely on.
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -127,6 +128,15 @@ def resolved_precision(recipe: Recipe, target: Target) -> str:
     if target.device == "cpu":
         return "fp32"
     return "bf16" if target.bf16 else "fp16"
+
+
+def compiled_precision(args: Mapping[str, Any]) -> str:
+    """The precision a compiled run trains in (bf16, fp16 or fp32), read back from its
+    LLaMA-Factory arguments: what :func:`resolved_precision` decided on the machine that
+    trained it, so whoever loads the run later (chat) uses the same."""
+    if args.get("bf16") or args.get("pure_bf16"):
+        return "bf16"
+    return "fp16" if args.get("fp16") else "fp32"
 
 
 def _device_args(recipe: Recipe, target: Target) -> dict[str, Any]:

@@ -29,7 +29,6 @@ import io
 import json
 import os
 import socket
-import subprocess
 import sys
 import tempfile
 import types
@@ -41,6 +40,7 @@ from typing import Any, Literal
 
 import yaml
 
+from lorastudio import processes
 from lorastudio.errors import LoraStudioError
 from lorastudio.machine.hardware import Hardware, detect
 
@@ -119,17 +119,10 @@ def _run_batch(checks: Sequence[ArgsCheck]) -> list[str | None]:
         request, answer = Path(tmp) / "checks.json", Path(tmp) / "results.json"
         payload = [asdict(check) | {"env": dict(check.env)} for check in checks]
         request.write_text(json.dumps(payload))
-        command = [
-            sys.executable,
-            "-m",
-            "lorastudio.llamafactory.parser_check",
-            "--batch",
-            str(request),
-            str(answer),
-        ]
-        result = subprocess.run(
-            command, capture_output=True, text=True, timeout=BATCH_TIMEOUT_S, check=False
+        command = processes.python_module(
+            "lorastudio.llamafactory.parser_check", "--batch", str(request), str(answer)
         )
+        result = processes.run(command, timeout=BATCH_TIMEOUT_S)
         if result.returncode == 0 and answer.is_file():
             return json.loads(answer.read_text())
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]

@@ -13,6 +13,8 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any, Literal
 
+from lorastudio import processes
+
 SMI_TIMEOUT_S = 10.0
 NVIDIA_SMI_CSV_ARGV = [
     "nvidia-smi",
@@ -229,7 +231,7 @@ def parse_npu_smi(text: str) -> list[Accelerator]:
 def _run_text(run: Callable[..., Any], argv: list[str]) -> str | None:
     """Runs a tool and returns its stdout, or None if it is missing, fails or hangs."""
     try:
-        result = run(argv, capture_output=True, text=True, timeout=SMI_TIMEOUT_S, check=False)
+        result = run(argv, timeout=SMI_TIMEOUT_S)
     except (OSError, subprocess.SubprocessError, ValueError):
         return None
     if getattr(result, "returncode", 1) != 0:
@@ -247,7 +249,7 @@ def _cpu_count() -> int:
     return os.cpu_count() or 1
 
 
-def detect(run: Callable[..., Any] = subprocess.run) -> Hardware:
+def detect(run: Callable[..., Any] = processes.run) -> Hardware:
     """Finds the GPUs, NPUs and CPU cores of this machine.
 
     Runs the ``nvidia-smi`` CSV query (falling back to the plain ``nvidia-smi`` table when it
@@ -256,7 +258,7 @@ def detect(run: Callable[..., Any] = subprocess.run) -> Hardware:
     tools report; ``CUDA_VISIBLE_DEVICES`` set in this process is not applied.
 
     Args:
-        run: Stand-in for :func:`subprocess.run`, for tests.
+        run: Stand-in for :func:`lorastudio.processes.run` (``run(argv, timeout=…)``), for tests.
     """
     csv_text = _run_text(run, NVIDIA_SMI_CSV_ARGV)
     cuda = parse_nvidia_smi_csv(csv_text) if csv_text is not None else []

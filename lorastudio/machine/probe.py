@@ -19,6 +19,7 @@ from typing import Any
 from packaging.specifiers import SpecifierSet
 from packaging.version import InvalidVersion, Version
 
+from lorastudio import processes
 from lorastudio.errors import Problem
 
 PROBE_TIMEOUT_S = 120.0
@@ -67,9 +68,7 @@ def _cann_version() -> tuple[str | None, str | None]:
 def _driver() -> dict[str, str | None]:
     """NVIDIA driver version and the newest CUDA it runs, from nvidia-smi's header."""
     try:
-        text = subprocess.run(
-            ["nvidia-smi"], capture_output=True, text=True, timeout=10, check=False
-        ).stdout
+        text = processes.run(["nvidia-smi"], timeout=10).stdout
     except (OSError, subprocess.SubprocessError):
         text = ""
     driver = re.search(r"Driver Version:\s*(\S+)", text)
@@ -108,13 +107,7 @@ def collect() -> dict[str, Any]:
 def run_probe(timeout: float = PROBE_TIMEOUT_S) -> dict[str, Any]:
     """Run :func:`collect` in a subprocess; on failure, ``probe_error`` says why."""
     try:
-        result = subprocess.run(
-            [sys.executable, "-m", "lorastudio.machine.probe"],
-            capture_output=True,
-            text=True,
-            timeout=timeout,
-            check=False,
-        )
+        result = processes.run(processes.python_module("lorastudio.machine.probe"), timeout=timeout)
     except subprocess.TimeoutExpired:
         return {"probe_error": f"the version probe did not answer within {timeout:.0f} s"}
     lines = result.stdout.strip().splitlines()

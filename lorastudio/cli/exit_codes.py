@@ -1,0 +1,32 @@
+"""The exit statuses of `python launch.py`, declared once: what each command returns, and what a
+run's final state becomes (0 succeeded, 1 failed, 2 the input was wrong and nothing started,
+3 stopped, 130 interrupted)."""
+
+from __future__ import annotations
+
+from enum import IntEnum
+
+from lorastudio.runs.status import RunState
+
+
+class ExitCode(IntEnum):
+    """What a command's exit status says."""
+
+    OK = 0  # done; a run that succeeded
+    FAILED = 1  # a run failed, or the chat worker or an export did
+    USAGE = 2  # the recipe, the command or the run named was wrong; nothing was started
+    STOPPED = 3  # the run was stopped; the adapter trained so far is saved
+    INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
+
+
+# A run's final state -> the exit status of the command that followed it.
+BY_STATE: dict[RunState, ExitCode] = {
+    RunState.SUCCEEDED: ExitCode.OK,
+    RunState.FAILED: ExitCode.FAILED,
+    RunState.STOPPED: ExitCode.STOPPED,
+}
+
+
+def for_state(state: RunState) -> ExitCode:
+    """The exit status for a run that ended in ``state`` (anything unknown is a failure)."""
+    return BY_STATE.get(state, ExitCode.FAILED)
