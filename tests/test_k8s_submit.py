@@ -15,7 +15,7 @@ import yaml
 from conftest import FIXTURES, REPO, Studio
 from k8s_api import FakeKubernetesApi
 
-from lorastudio.cluster.multinode import free_port
+from lorastudio.machine.network import free_port
 
 RECIPE = REPO / "recipes" / "qwen2.5-7b-lora-ds-zero3.yaml"
 

@@ -27,7 +27,7 @@ from lorastudio.checks.memory import (
     model_shape,
     suggest,
 )
-from lorastudio.cluster.multinode import node_problems
+from lorastudio.checks.nodes import node_problems
 from lorastudio.data.demo import DEMO_FILES
 from lorastudio.errors import Problem
 from lorastudio.llamafactory.compiler import Target, resolved_precision
