@@ -54,7 +54,7 @@ def print_launch_notes(run_dir: Path, recipe: Recipe, args: argparse.Namespace, 
     except (OSError, ValueError):
         report = {}
     for warning in report.get("warnings", []):
-        print(f"warning: {Problem(**warning)}", file=out)
+        print(f"warning: {Problem.from_dict(warning)}", file=out)
     nodes = recipe.hardware.nodes
     if nodes.count > 1 and nodes.rank == 0:
         extra = tuple(a for pair in args.overrides for a in ("--set", pair))

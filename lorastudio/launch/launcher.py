@@ -16,7 +16,7 @@ import yaml
 
 from lorastudio import processes
 from lorastudio.checks.preflight import PreflightReport, run_preflight
-from lorastudio.errors import Problem, RecipeError, RunError
+from lorastudio.errors import RecipeError, RunError
 from lorastudio.llamafactory.compiler import (
     CONFIG_FILE,
     DATASET_INFO_FILE,
@@ -29,8 +29,8 @@ from lorastudio.machine.chips import has_bf16
 from lorastudio.machine.hardware import (
     DeviceUnavailableError,
     Hardware,
-    check_device_ids,
     detect,
+    device_id_problems,
     resolve_device,
 )
 from lorastudio.recipe.schema import Recipe, dump_recipe
@@ -62,20 +62,8 @@ def plan_target(recipe: Recipe, hardware: Hardware) -> Target:
     try:
         device = resolve_device(spec.device, hardware)
     except DeviceUnavailableError as exc:
-        raise RecipeError(
-            [
-                Problem(
-                    "hardware.device",
-                    spec.device,
-                    "is not available here",
-                    str(exc).replace(". Fix: ", "; ", 1),  # Problem says "Fix:" itself
-                )
-            ]
-        ) from None
-    problems = [
-        Problem("hardware.devices", spec.devices, "does not match this machine", message)
-        for message in check_device_ids(device, spec.devices, hardware)
-    ]
+        raise RecipeError([exc.problem()]) from None
+    problems = device_id_problems(device, spec.devices, hardware)
     if problems:
         raise RecipeError(problems)
     if device == "cpu":

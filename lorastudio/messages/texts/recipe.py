@@ -9,7 +9,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "recipe.at_line": ("line {line}, column {column}", "第 {line} 行第 {column} 列"),
     "recipe.unknown_place": ("unknown place", "位置未知"),
     "recipe.parser_said": ("{text}", "YAML 解析器报告“{text}”"),
-    "recipe.duplicate_key": ("the key '{key}' is written twice", "键 '{key}' 写了两次"),
+    "recipe.duplicate_key": ("the key '{name}' is written twice", "键 '{name}' 写了两次"),
     "fix.yaml_syntax": (
         "fix the YAML syntax there (indentation, a missing ':' or quote)",
         "请修正该处的 YAML 语法（缩进、缺少的冒号或引号）",
@@ -46,10 +46,10 @@ TEXTS: dict[str, tuple[str, str]] = {
     # --set overrides (lorastudio.recipe.schema.parse_overrides)
     "problem.not_key_value": ("is not KEY=VALUE", "不是 KEY=VALUE 的形式"),
     "fix.set_example": ("write it like --set train.max_steps=50", "请写成 --set train.max_steps=50 这样"),
-    "problem.set_clash": ("clashes with another --set of {key}", "与另一个设置 {key} 的 --set 冲突"),
+    "problem.set_clash": ("clashes with another --set of {name}", "与另一个设置 {name} 的 --set 冲突"),
     "fix.set_once": (
-        "set {key} once: either the whole value or fields inside it",
-        "{key} 只能设置一次：要么设置整个值，要么设置其中的字段",
+        "set {name} once: either the whole value or fields inside it",
+        "{name} 只能设置一次：要么设置整个值，要么设置其中的字段",
     ),
     # rules across fields and the schema's own validators (lorastudio.recipe.schema)
     "problem.no_data_either": ("is empty, and so is data.files", "为空，data.files 也为空"),
