@@ -20,19 +20,37 @@ class ChatParams(BaseModel):
     model_config = ConfigDict(extra="forbid", frozen=True)
 
     system: str = Field(
-        "", description="System prompt; empty uses the template's default, as training did."
+        "",
+        description="System prompt; empty uses the template's default, as training did.",
+        json_schema_extra={"zh": "系统提示词；留空则使用模板的默认值，与训练时一致。"},
     )
     temperature: float = Field(
-        0.95, ge=0.0, le=2.0, description="Randomness of sampling; 0 is greedy (deterministic)."
+        0.95,
+        ge=0.0,
+        le=2.0,
+        description="Randomness of sampling; 0 is greedy (deterministic).",
+        json_schema_extra={"zh": "采样的随机程度；0 为贪心解码（结果确定）。"},
     )
     top_p: float = Field(
-        0.7, gt=0.0, le=1.0, description="Sample from the most likely tokens that add up to this."
+        0.7,
+        gt=0.0,
+        le=1.0,
+        description="Sample from the most likely tokens that add up to this.",
+        json_schema_extra={"zh": "只在累计概率达到该值的最可能的 token 中采样。"},
     )
     max_new_tokens: int = Field(
-        1024, ge=1, le=MAX_NEW_TOKENS_CAP, description="Tokens generated at most per reply."
+        1024,
+        ge=1,
+        le=MAX_NEW_TOKENS_CAP,
+        description="Tokens generated at most per reply.",
+        json_schema_extra={"zh": "每次回复最多生成的 token 数。"},
     )
     seed: int = Field(
-        42, ge=0, lt=2**32, description="Random seed; the same seed makes the same sampled reply."
+        42,
+        ge=0,
+        lt=2**32,
+        description="Random seed; the same seed makes the same sampled reply.",
+        json_schema_extra={"zh": "随机种子；相同的种子给出相同的采样回复。"},
     )
 
 
