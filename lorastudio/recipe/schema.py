@@ -588,8 +588,8 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
                 Problem(
                     "--set",
                     pair,
-                    msg("problem.set_clash", key=clash),
-                    msg("fix.set_once", key=clash),
+                    msg("problem.set_clash", name=clash),
+                    msg("fix.set_once", name=clash),
                 )
             )
             continue
@@ -679,7 +679,7 @@ def yaml_problem(exc: yaml.YAMLError) -> Msg:
         else msg("recipe.unknown_place")
     )
     if isinstance(exc, DuplicateKeyError):
-        reason = msg("recipe.duplicate_key", key=exc.key)
+        reason = msg("recipe.duplicate_key", name=exc.key)
     else:
         reason = msg("recipe.parser_said", text=getattr(exc, "problem", None) or str(exc))
     return msg("problem.bad_yaml", where=where, reason=reason)
