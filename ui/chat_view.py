@@ -14,7 +14,7 @@ from lorastudio.chat.params import ChatParams, Message
 from lorastudio.chat.prompt_sets import PromptRow
 from lorastudio.runs.index import RunInfo
 from ui.labels import Labels
-from ui.locale import t
+from ui.locale import chat_help, t
 
 PARAMS = tuple(ChatParams.model_fields)  # system, temperature, top_p, max_new_tokens, seed
 SLIDER_STEP = 0.05
@@ -44,7 +44,7 @@ def bounds(name: str) -> tuple[float | None, float | None, bool]:
 
 def param_help(name: str, lang: str) -> str:
     """A setting's help (the schema's description in English), with its range for numbers."""
-    text = t(f"chat.help.{name}", lang)
+    text = chat_help(name, lang)
     field = ChatParams.model_fields[name]
     if field.annotation is int:
         low, high, _ = bounds(name)
