@@ -160,6 +160,7 @@ def test_a_bad_recipe_is_refused_with_its_field_named_in_either_language(
         assert "修正" in problem.text("zh")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("case", CLI_CASES)
 def test_the_cli_refuses_a_bad_recipe_with_status_2_and_starts_nothing(
     studio: Studio, model: Path, case: str

@@ -8,6 +8,7 @@ from conftest import REPO, Studio
 from lorastudio.machine.hardware import detect
 
 
+@pytest.mark.slow
 def test_compile_check_of_a_gpu_recipe_without_a_gpu_checks_what_it_can_and_says_so(
     studio: Studio,
 ):

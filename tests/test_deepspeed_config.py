@@ -40,6 +40,7 @@ def parsed(stage: int, offload: bool, tmp_path, batch: int = 2, accumulation: in
     return filled.config, DeepSpeedConfig(filled.config)
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize(
     ("stage", "offload"), STAGES, ids=[f"zero{s}{'-offload' * o}" for s, o in STAGES]
 )

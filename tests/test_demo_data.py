@@ -37,6 +37,7 @@ def served():
     server.shutdown()
 
 
+@pytest.mark.slow
 def test_the_smoke_recipe_is_refused_until_demo_data_fetches_its_files(fresh: Studio, served: str):
     recipe = str(REPO / "recipes" / "cpu-smoke.yaml")
     before = fresh.cli("check", recipe)

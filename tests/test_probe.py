@@ -7,12 +7,14 @@ import importlib.metadata
 import subprocess
 import sys
 
+import pytest
 from packaging.version import Version
 from recorded_npu import ASCEND_TOOLKIT_INSTALL_INFO_8_1_RC1
 
 from lorastudio.machine.probe import package_problems, run_probe, version_problems
 
 
+@pytest.mark.slow
 def test_the_probe_reports_this_environments_torch_from_a_subprocess():
     report = run_probe()
     installed = Version(importlib.metadata.version("torch")).release
@@ -20,12 +22,14 @@ def test_the_probe_reports_this_environments_torch_from_a_subprocess():
     assert report["cuda_available"] is False or report["cuda_devices"] > 0
 
 
+@pytest.mark.slow
 def test_probing_never_imports_torch_in_the_calling_process():
     code = "import sys, lorastudio.machine.probe as p; p.run_probe(); print('torch' in sys.modules)"
     result = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True)
     assert result.stdout.strip() == "False", result.stderr
 
 
+@pytest.mark.slow
 def test_the_cann_version_is_read_from_the_toolkit_set_env_points_at(tmp_path, monkeypatch):
     (tmp_path / "aarch64-linux").mkdir()
     (tmp_path / "aarch64-linux" / "ascend_toolkit_install.info").write_text(

@@ -244,6 +244,7 @@ def parser_verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str,
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", CPU_RECIPES, ids=recipe_ids(CPU_RECIPES))
 def test_llamafactory_accepts_every_cpu_recipe_with_every_check(path: Path, parser_verdicts):
     assert parser_verdicts[path.stem, "full"] is None
