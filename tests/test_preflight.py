@@ -4,7 +4,9 @@ version report is a recorded probe result (the probe itself is tested in test_pr
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
+import io
 import json
 import socket
 from pathlib import Path
@@ -14,6 +16,8 @@ from conftest import FIXTURES, REPO, Studio
 from recorded_npu import NPU_SMI_910PROB_8CARD_IDLE
 
 from lorastudio.checks.preflight import run_preflight
+from lorastudio.cli.scale import print_launch_notes
+from lorastudio.errors import Problem
 from lorastudio.launch.launcher import plan_target
 from lorastudio.llamafactory.compiler import Target
 from lorastudio.machine.hardware import Accelerator, Hardware, parse_npu_smi
@@ -127,6 +131,27 @@ def test_memory_that_might_not_fit_is_a_warning_with_the_change_that_fits(tmp_pa
     assert warning.field == "model.id" and "may not fit" in str(warning.message)
     assert str(warning.fix).startswith("set train.batch_size: 1, train.grad_accum: 16")
     assert report.suggestion.changes == {"train.batch_size": 1, "train.grad_accum": 16}
+
+
+def test_a_warning_kept_in_preflight_json_reads_back_as_the_same_sentence(tmp_path):
+    report = check({}, RTX_4090, tmp_path)
+    saved = json.loads(json.dumps(report.as_dict()))
+    (warning,) = report.warnings
+    (kept,) = [Problem.from_dict(data) for data in saved["warnings"]]
+    assert kept.message.key == "problem.may_not_fit" and kept.fix == warning.fix
+    for lang in ("en", "zh"):
+        assert kept.text(lang) == warning.text(lang)
+    assert "model.id = 'Qwen/Qwen2.5-7B-Instruct': with batch 2 × 2048 tokens" in kept.text()
+
+
+def test_train_prints_preflights_warnings_as_sentences(tmp_path):
+    report = check({}, RTX_4090, tmp_path)
+    (tmp_path / "preflight.json").write_text(json.dumps(report.as_dict()))
+    out = io.StringIO()
+    print_launch_notes(tmp_path, parse_recipe_text(BASE), argparse.Namespace(), out)
+    (line,) = out.getvalue().splitlines()
+    assert line.startswith("warning: model.id = 'Qwen/Qwen2.5-7B-Instruct': with batch 2")
+    assert line.endswith("train.grad_accum: 16 (about 19.0 GiB per card)") and "{" not in line
 
 
 def test_a_7b_lora_fits_an_h100_without_warnings(tmp_path):
