@@ -43,6 +43,28 @@ class Problem:
     def __str__(self) -> str:
         return self.text(DEFAULT_LANGUAGE)
 
+    def as_dict(self) -> dict[str, Any]:
+        """A JSON-ready form (preflight.json keeps warnings so), read back by ``from_dict``."""
+        data: dict[str, Any] = {"field": self.field}
+        if self.value is not MISSING:  # a missing field has no "value"
+            plain = isinstance(self.value, str | int | float | bool | list | dict | type(None))
+            data["value"] = self.value if plain else shorten(str(self.value))
+        return data | {"message": _said(self.message).as_dict(), "fix": _said(self.fix).as_dict()}
+
+    @classmethod
+    def from_dict(cls, data: dict[str, Any]) -> Problem:
+        """The Problem ``as_dict`` wrote (a message that cannot be read back is shown as text)."""
+
+        def keyed(part: Any) -> Msg:
+            return Msg.from_dict(part) or msg("text.verbatim", text=str(part))
+
+        return cls(
+            str(data.get("field", "")),
+            data.get("value", MISSING),
+            keyed(data.get("message")),
+            keyed(data.get("fix")),
+        )
+
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
 

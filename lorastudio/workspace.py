@@ -10,6 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lorastudio.errors import LoraStudioError
+from lorastudio.messages import msg
 
 
 class DataRegistryError(LoraStudioError):
@@ -52,11 +53,13 @@ class Workspace:
             registry = json.loads(self.registry_path.read_text(encoding="utf-8"))
         except (OSError, ValueError) as exc:
             raise DataRegistryError(
-                f"{self.registry_path} is not valid JSON ({exc}); fix it or point "
-                "LORASTUDIO_DATA_DIR at another data folder"
+                msg("error.registry_invalid", path=self.registry_path, reason=exc),
+                msg("fix.registry"),
             ) from None
         if not isinstance(registry, dict):
-            raise DataRegistryError(f"{self.registry_path} must hold a JSON object of datasets")
+            raise DataRegistryError(
+                msg("error.registry_not_object", path=self.registry_path), msg("fix.registry")
+            )
         return registry
 
     def resolve_model(self, model_id: str) -> Path | None:

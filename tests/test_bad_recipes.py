@@ -1,14 +1,29 @@
-"""A bad recipe is refused before anything starts: exit status 2, every problem listed with the
-field as the user writes it and a fix, no traceback, no run folder."""
+"""A bad recipe is refused before anything starts: every problem listed with the field as the user
+writes it and a fix, in English and in Chinese, no traceback, no run folder. The table is checked
+in-process through the functions the CLI calls (`check_recipe_file`, the launcher); a few cases
+go through `python launch.py validate|train|compile` for the exit status and the output."""
 
 from __future__ import annotations
 
+import io
+import os
+import re
+import subprocess
+import sys
+import sysconfig
 from pathlib import Path
 
 import pytest
-from conftest import Studio, tiny_recipe
+from conftest import REPO, Studio, tiny_recipe
 
-GOOD_MODEL = "{model}"
+from lorastudio.checks.validation import check_recipe_file
+from lorastudio.cli.main import main as cli_main
+from lorastudio.errors import Problem, RecipeError
+from lorastudio.launch import launcher
+from lorastudio.machine.hardware import Hardware
+from lorastudio.messages import msg
+from lorastudio.recipe.schema import parse_recipe_text
+from lorastudio.workspace import Workspace
 
 # (case id, recipe text, fields that must be named, words the message must contain)
 CASES = [
@@ -44,6 +59,8 @@ CASES = [
     ("extra_output_dir", "RECIPE", ["extra.output_dir"], ["trains with output_dir in adapters/"]),
     ("extra_compiler_key", "RECIPE", ["extra.quantization_method"], ["set lora.quantization"]),
 ]
+# One case of each kind goes through the real CLI: the file, the schema, this machine's data.
+CLI_CASES = ("yaml_syntax", "unknown_key", "unregistered_dataset")
 
 
 def make_text(case: str, model: Path) -> str:
@@ -84,77 +101,151 @@ def make_text(case: str, model: Path) -> str:
     return text.replace(old, new)
 
 
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    """A folder that passes for a local model where only its config.json is looked at."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    return folder
+
+
+def case_file(studio: Studio, case: str, text: str, model: Path) -> Path:
+    return studio.write_recipe(f"{case}.yaml", make_text(case, model) if text == "RECIPE" else text)
+
+
+def refusal(path: Path, studio: Studio) -> RecipeError:
+    """What `validate`, `train` and `compile` all do first with a recipe file."""
+    with pytest.raises(RecipeError) as caught:
+        check_recipe_file(path, Workspace(studio.home, studio.data_dir, studio.adapters))
+    return caught.value
+
+
+# Text left as written in either language: what the user wrote, names and commands.
+_QUOTED = re.compile(r"`[^`]*`|“[^”]*”|'[^']*'|\"[^\"]*\"")
+_NAMED = re.compile(r"\S*[/._=|<>\[\]:]\S*")  # paths, field names, files, KEY=VALUE, types
+_NAMES = ("LLaMA-Factory", "LoRA Studio", "Hugging Face", "ModelScope")
+_ENGLISH = re.compile(r"[A-Za-z][A-Za-z'-]+(?:[ ,;]+[A-Za-z][A-Za-z'-]+){2,}")
+
+
+def english_left(problem: Problem) -> list[str]:
+    """Runs of three or more English words in a problem said in Chinese, leaving out its field,
+    its value, quoted text, names, paths and settings."""
+    text = problem.text("zh")
+    for written in (problem.field, problem.shown_value(), *_NAMES):
+        text = text.replace(written, " ") if written else text
+    text = _NAMED.sub(" ", _QUOTED.sub(" ", text))
+    return _ENGLISH.findall(text)
+
+
+def test_the_check_for_english_finds_a_sentence_left_untranslated():
+    said = Problem("lora.rank", 0, msg("problem.wrong_value"), msg("fix.le", le=1))
+    unsaid = Problem("lora.rank", 0, msg("text.verbatim", text="is far too small"), said.fix)
+    assert english_left(said) == [] and english_left(unsaid) == ["is far too small"]
+
+
 @pytest.mark.parametrize(("case", "text", "fields", "words"), CASES, ids=[c[0] for c in CASES])
-def test_a_bad_recipe_is_refused_with_its_field_named_and_nothing_started(
-    studio: Studio, tiny_model: Path, case: str, text: str, fields: list[str], words: list[str]
+def test_a_bad_recipe_is_refused_with_its_field_named_in_either_language(
+    studio: Studio, model: Path, case: str, text: str, fields: list[str], words: list[str]
 ):
-    path = studio.write_recipe(
-        f"{case}.yaml", make_text(case, tiny_model) if text == "RECIPE" else text
-    )
+    error = refusal(case_file(studio, case, text, model), studio)
+    english = error.render()
+    for field in fields:
+        assert field in english, (field, english)
+    for word in words:
+        assert word in english, (word, english)
+    assert "Fix:" in english
+    for problem in error.problems:
+        assert english_left(problem) == [], problem.text("zh")
+        assert "修正" in problem.text("zh")
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("case", CLI_CASES)
+def test_the_cli_refuses_a_bad_recipe_with_status_2_and_starts_nothing(
+    studio: Studio, model: Path, case: str
+):
+    _, text, fields, words = next(c for c in CASES if c[0] == case)
+    path = case_file(studio, case, text, model)
     for command in (["validate", str(path)], ["train", str(path)], ["compile", str(path)]):
         result = studio.cli(*command)
         output = result.stdout + result.stderr
         assert result.returncode == 2, (command, output)
         assert "Traceback" not in output
-        for field in fields:
-            assert field in output, (field, output)
-        for word in words:
-            assert word in output, (word, output)
-        assert "Fix:" in output or "upgrade" in output
+        for expected in fields + words + ["Fix:"]:
+            assert expected in output, (expected, output)
     assert studio.run_dirs() == []
 
 
-def test_every_problem_is_listed_at_once(studio: Studio, tiny_model: Path):
+def test_every_problem_is_listed_at_once(studio: Studio, model: Path, monkeypatch, capsys):
     text = (
-        tiny_recipe(tiny_model)
+        tiny_recipe(model)
         .replace("  rank: 8", "  rank: 0")
         .replace("template: qwen", "template: nope")
         .replace("[identity]", "[identity, missing_one]")
         .replace("  max_steps: 30", "  max_steps: -1")
     )
-    result = studio.cli("validate", str(studio.write_recipe("many.yaml", text)))
-    assert result.returncode == 2
+    path = studio.write_recipe("many.yaml", text)
+    monkeypatch.setenv("LORASTUDIO_DATA_DIR", str(studio.data_dir))
+    out = io.StringIO()
+    assert cli_main(["validate", str(path)], root=studio.home, out=out) == 2
     for field in ("lora.rank", "model.template", "data.datasets[1]", "train.max_steps"):
-        assert field in result.stdout, result.stdout
-    assert "4 problems" in result.stdout
+        assert field in out.getvalue(), out.getvalue()
+    assert "4 problems" in out.getvalue()
 
 
 def test_a_missing_recipe_file_is_a_clear_error(studio: Studio):
     result = studio.cli("train", "recipes/does-not-exist.yaml")
     assert result.returncode == 2
-    assert "cannot be read" in result.stderr and "Traceback" not in result.stderr
+    assert "cannot be read: No such file or directory" in result.stderr
+    assert "Traceback" not in result.stderr
+
+
+def test_a_missing_recipe_file_is_said_in_chinese(studio: Studio):
+    (problem,) = refusal(studio.home / "nope.yaml", studio).problems
+    assert "无法读取：文件或目录不存在" in problem.text("zh")
 
 
 def test_a_device_this_machine_lacks_is_refused_before_a_run_folder_exists(
-    studio: Studio, tiny_model: Path
+    studio: Studio, model: Path
 ):
-    text = tiny_recipe(tiny_model).replace("device: cpu", "device: npu")
+    text = tiny_recipe(model).replace("device: cpu", "device: npu")
     result = studio.cli("train", str(studio.write_recipe("npu.yaml", text)))
     assert result.returncode == 2
     assert "hardware.device" in result.stderr and result.stderr.count("Fix:") == 1
     assert studio.run_dirs() == []
 
 
+def test_a_device_this_machine_lacks_is_said_in_chinese(model: Path):
+    recipe = parse_recipe_text(tiny_recipe(model).replace("device: cpu", "device: npu"))
+    with pytest.raises(RecipeError) as caught:
+        launcher.plan_target(recipe, Hardware(cuda=(), npu=(), cpu_count=4))
+    (problem,) = caught.value.problems
+    assert problem.field == "hardware.device" and english_left(problem) == []
+    assert "没有找到 昇腾 NPU" in problem.text("zh") and "4 个 CPU 核" in problem.text("zh")
+
+
 def test_a_registered_dataset_whose_file_is_missing_is_refused_before_start(
-    tmp_path: Path, tiny_model: Path
+    tmp_path: Path, model: Path
 ):
     data = tmp_path / "data"
     data.mkdir()
     (data / "dataset_info.json").write_text('{"mine": {"file_name": "mine.json"}}')
-    studio = Studio(tmp_path / "home", data)
-    studio.home.mkdir()
-    text = tiny_recipe(tiny_model).replace("[identity]", "[mine]")
-    result = studio.cli("train", str(studio.write_recipe("mine.yaml", text)))
-    assert result.returncode == 2
-    assert "data.datasets[0]" in result.stderr and "does not exist" in result.stderr
-    assert studio.run_dirs() == []
+    workspace = Workspace(tmp_path, data, tmp_path / "adapters")
+    recipe = parse_recipe_text(tiny_recipe(model).replace("[identity]", "[mine]"))
+    with pytest.raises(RecipeError) as caught:
+        launcher.launch(recipe, workspace, Hardware(cuda=(), npu=(), cpu_count=4))
+    (problem,) = caught.value.problems
+    assert problem.field == "data.datasets[0]" and "does not exist" in str(problem)
+    assert english_left(problem) == []
+    assert not (tmp_path / "adapters").exists() or not any((tmp_path / "adapters").iterdir())
 
 
 def test_fields_prints_every_field_with_its_help(studio: Studio):
-    result = studio.cli("fields")
-    assert result.returncode == 0
-    assert "lora.rank" in result.stdout and "higher learns more" in result.stdout
-    assert "hardware.nodes.master_addr" in result.stdout
+    out = io.StringIO()
+    assert cli_main(["fields"], root=studio.home, out=out) == 0
+    assert "lora.rank" in out.getvalue() and "higher learns more" in out.getvalue()
+    assert "hardware.nodes.master_addr" in out.getvalue()
 
 
 @pytest.mark.parametrize(
@@ -167,33 +258,63 @@ def test_fields_prints_every_field_with_its_help(studio: Studio):
     ],
 )
 def test_a_data_file_in_the_wrong_layout_is_refused_before_start(
-    tmp_path: Path, tiny_model: Path, layout: str, records: str, words: str
+    tmp_path: Path, model: Path, layout: str, records: str, words: str
 ):
     data = tmp_path / "data"
     data.mkdir()
     (data / "mine.json").write_text(records)
     studio = Studio(tmp_path / "home", data)
     studio.home.mkdir()
-    text = tiny_recipe(tiny_model).replace(
+    text = tiny_recipe(model).replace(
         "  datasets: [identity]", f"  files: [mine.json]\n  format: {layout}"
     )
-    result = studio.cli("train", str(studio.write_recipe("mine.yaml", text)))
-    assert result.returncode == 2, result.stdout + result.stderr
-    assert "data.files[0]" in result.stderr and f"not in the {layout} layout" in result.stderr
-    assert words in result.stderr and "Fix:" in result.stderr
-    assert studio.run_dirs() == []
+    error = refusal(studio.write_recipe("mine.yaml", text), studio)
+    english = error.render()
+    assert "data.files[0]" in english and f"not in the {layout} layout" in english
+    assert words in english and "Fix:" in english
+    (problem,) = error.problems
+    assert f"不是 {layout} 格式" in problem.text("zh") and english_left(problem) == []
 
 
-def test_a_data_file_in_the_right_layout_passes(tmp_path: Path, tiny_model: Path):
+def test_a_data_file_in_the_right_layout_passes(tmp_path: Path, model: Path):
     data = tmp_path / "data"
     data.mkdir()
     (data / "chat.jsonl").write_text(
         '{"conversations": [{"from": "human", "value": "hi"}, {"from": "gpt", "value": "yo"}]}\n'
     )
-    studio = Studio(tmp_path / "home", data)
-    studio.home.mkdir()
-    text = tiny_recipe(tiny_model).replace(
+    text = tiny_recipe(model).replace(
         "  datasets: [identity]", "  files: [chat.jsonl]\n  format: sharegpt"
     )
-    result = studio.cli("validate", str(studio.write_recipe("chat.yaml", text)))
-    assert result.returncode == 0, result.stdout + result.stderr
+    path = tmp_path / "chat.yaml"
+    path.write_text(text)
+    recipe = check_recipe_file(path, Workspace(tmp_path, data, tmp_path / "adapters"))
+    assert recipe.data.files == ["chat.jsonl"]
+
+
+def _site_without_llamafactory(folder: Path) -> Path:
+    """This environment's packages, as links, without LLaMA-Factory."""
+    site = Path(sysconfig.get_paths()["purelib"])
+    folder.mkdir()
+    for entry in site.iterdir():
+        if not entry.name.lower().startswith("llamafactory"):
+            (folder / entry.name).symlink_to(entry)
+    return folder
+
+
+def test_validate_without_llamafactory_says_so_without_a_traceback(
+    studio: Studio, model: Path, tmp_path: Path
+):
+    path = studio.write_recipe("tiny.yaml", tiny_recipe(model))
+    site = _site_without_llamafactory(tmp_path / "site")
+    env = studio.env | {"PYTHONPATH": os.pathsep.join([str(REPO), str(site)])}
+    result = subprocess.run(  # -S: no site-packages but the one given, where LLaMA-Factory is not
+        [sys.executable, "-S", str(REPO / "launch.py"), "validate", str(path)],
+        env=env,
+        cwd=studio.home,
+        capture_output=True,
+        text=True,
+        timeout=120,
+    )
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "Traceback" not in result.stderr
+    assert "llamafactory is not installed. Fix: install LoRA Studio" in result.stderr

@@ -12,6 +12,7 @@ from lorastudio.machine.hardware import detect
 from ui.options import is_studio_call
 
 
+@pytest.mark.slow
 def test_compile_check_of_a_gpu_recipe_without_a_gpu_checks_what_it_can_and_says_so(
     studio: Studio,
 ):

@@ -13,9 +13,12 @@ from conftest import TOKENIZER
 
 from lorastudio.llamafactory.compiler import deepspeed_config
 
-pytestmark = pytest.mark.skipif(
-    importlib.util.find_spec("deepspeed") is None, reason="DeepSpeed is not installed"
-)
+pytestmark = [  # slow: DeepSpeed's and transformers' own parsers, imported for each check
+    pytest.mark.skipif(
+        importlib.util.find_spec("deepspeed") is None, reason="DeepSpeed is not installed"
+    ),
+    pytest.mark.slow,
+]
 
 STAGES = [(0, False), (2, False), (2, True), (3, False), (3, True)]
 

@@ -15,6 +15,8 @@ from pathlib import Path
 import pytest
 from conftest import LF_DATA, REPO, Studio
 
+from lorastudio.data.demo import DemoDataError, fetch_demo_data
+
 DEMO = ["identity.json", "alpaca_en_demo.json", "alpaca_zh_demo.json"]
 
 
@@ -37,6 +39,7 @@ def served():
     server.shutdown()
 
 
+@pytest.mark.slow
 def test_the_smoke_recipe_is_refused_until_demo_data_fetches_its_files(fresh: Studio, served: str):
     recipe = str(REPO / "recipes" / "cpu-smoke.yaml")
     before = fresh.cli("check", recipe)
@@ -130,3 +133,19 @@ def test_the_pinned_hashes_are_those_of_the_fixture_files():
 
     for file_name, digest in DEMO_FILES.values():
         assert hashlib.sha256((LF_DATA / file_name).read_bytes()).hexdigest() == digest
+
+
+def test_a_refused_source_is_said_in_chinese(tmp_path: Path):
+    mirror = tmp_path / "mirror"
+    shutil.copytree(LF_DATA, mirror)
+    (mirror / "identity.json").write_text("[]")
+    with pytest.raises(DemoDataError) as tampered:
+        fetch_demo_data(tmp_path / "data", source=str(mirror))
+    assert tampered.value.message.key == "error.not_lf_file"
+    assert "没有写入任何文件。修正：请换一个来源" in tampered.value.text("zh")
+    with pytest.raises(DemoDataError) as missing:
+        fetch_demo_data(tmp_path / "data", source=str(tmp_path / "nowhere"))
+    assert missing.value.text("zh").startswith(f"无法读取 {tmp_path / 'nowhere' / 'identity.json'}")
+    assert "修正：请让 --from 指向包含 LLaMA-Factory 的 identity.json 的目录" in missing.value.text(
+        "zh"
+    )

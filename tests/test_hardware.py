@@ -620,7 +620,7 @@ def test_no_ids_means_all_devices_and_is_fine() -> None:
 
 
 def test_unknown_ids_are_reported_with_what_the_machine_has() -> None:
-    problems = check_device_ids("npu", [0, 8], npu_machine())
+    problems = [str(m) for m in check_device_ids("npu", [0, 8], npu_machine())]
     assert len(problems) == 1
     assert "npu device id 8" in problems[0]
     assert "ASCEND_RT_VISIBLE_DEVICES" in problems[0]
@@ -628,7 +628,7 @@ def test_unknown_ids_are_reported_with_what_the_machine_has() -> None:
 
 
 def test_duplicate_ids_are_reported() -> None:
-    assert check_device_ids("cuda", [2, 2], gpu_machine()) == [
+    assert [str(m) for m in check_device_ids("cuda", [2, 2], gpu_machine())] == [
         "cuda device id 2 is listed more than once"
     ]
 
@@ -638,7 +638,7 @@ def test_a3_chip_ids_beyond_the_card_count_are_valid() -> None:
 
 
 def test_ids_for_gpus_on_a_machine_without_gpus_say_none_was_found() -> None:
-    problems = check_device_ids("cuda", [0], CPU_ONLY)
+    problems = [str(m) for m in check_device_ids("cuda", [0], CPU_ONLY)]
     assert problems == [
         "cuda device id 0 (CUDA_VISIBLE_DEVICES) does not exist on this machine; "
         "found no NVIDIA GPU"

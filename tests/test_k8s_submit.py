@@ -15,7 +15,7 @@ import yaml
 from conftest import FIXTURES, REPO, Studio
 from k8s_api import FakeKubernetesApi
 
-from lorastudio.cluster.multinode import free_port
+from lorastudio.machine.network import free_port
 
 RECIPE = REPO / "recipes" / "qwen2.5-7b-lora-ds-zero3.yaml"
 
@@ -43,6 +43,7 @@ def runs(studio: Studio) -> list[dict]:
     return json.loads(studio.cli("runs", "--json").stdout)
 
 
+@pytest.mark.slow
 def test_submit_creates_the_job_then_its_config_map_owned_by_the_job(studio, cluster):
     result = submit(studio)
     assert result.returncode == 0, result.stderr
@@ -64,6 +65,7 @@ def test_submit_creates_the_job_then_its_config_map_owned_by_the_job(studio, clu
     assert f"run {run_dir.name} submitted: PyTorchJob {job_name} in namespace ml" in result.stdout
 
 
+@pytest.mark.slow
 def test_runs_shows_the_jobs_state_as_the_cluster_reports_it(studio, cluster):
     assert submit(studio).returncode == 0
     (job_key,) = cluster.jobs
@@ -79,6 +81,7 @@ def test_runs_shows_the_jobs_state_as_the_cluster_reports_it(studio, cluster):
     assert len(cluster.requests) == requests  # a finished job is not asked again
 
 
+@pytest.mark.slow
 def test_a_failed_job_says_why(studio, cluster):
     assert submit(studio).returncode == 0
     (job_key,) = cluster.jobs
@@ -87,6 +90,7 @@ def test_a_failed_job_says_why(studio, cluster):
     assert row["state"] == "failed" and "Master replica" in row["reason"]
 
 
+@pytest.mark.slow
 def test_logs_shows_the_master_pods_log_and_stop_deletes_the_job(studio, cluster):
     assert submit(studio).returncode == 0
     (run_dir,) = studio.run_dirs()
@@ -102,6 +106,7 @@ def test_logs_shows_the_master_pods_log_and_stop_deletes_the_job(studio, cluster
     assert runs(studio)[0]["state"] == "stopped"
 
 
+@pytest.mark.slow
 def test_a_job_deleted_on_the_cluster_shows_as_stopped(studio, cluster):
     assert submit(studio).returncode == 0
     cluster.jobs.clear()
@@ -109,6 +114,7 @@ def test_a_job_deleted_on_the_cluster_shows_as_stopped(studio, cluster):
     assert row["state"] == "stopped" and "no longer on the cluster" in row["reason"]
 
 
+@pytest.mark.slow
 def test_without_a_kubeconfig_submit_says_how_to_configure_one(studio: Studio):
     studio.env["KUBECONFIG"] = str(studio.home / "no-such-kubeconfig")
     result = submit(studio)
@@ -122,6 +128,7 @@ def test_without_a_kubeconfig_submit_says_how_to_configure_one(studio: Studio):
     assert "no Kubernetes cluster" not in chinese
 
 
+@pytest.mark.slow
 def test_an_unreachable_cluster_is_named_with_its_address(studio: Studio, crd_schema):
     api = FakeKubernetesApi(crd_schema)  # never started: its address is only for the kubeconfig
     studio.env["KUBECONFIG"] = str(api.kubeconfig(studio.home / "kubeconfig"))
@@ -132,6 +139,7 @@ def test_an_unreachable_cluster_is_named_with_its_address(studio: Studio, crd_sc
     assert studio.run_dirs() == []
 
 
+@pytest.mark.slow
 def test_a_cluster_that_never_answers_is_given_up_after_the_timeout(studio, crd_schema):
     api = FakeKubernetesApi(crd_schema)  # its address, but a socket that accepts and says nothing
     api.server.server_close()
@@ -157,6 +165,7 @@ def test_a_cluster_that_never_answers_is_given_up_after_the_timeout(studio, crd_
     assert "LORASTUDIO_K8S_TIMEOUT=秒数" in chinese
 
 
+@pytest.mark.slow
 def test_a_cluster_without_the_training_operator_is_told_to_install_it(studio, crd_schema):
     with FakeKubernetesApi(crd_schema, has_training_operator=False) as api:
         studio.env["KUBECONFIG"] = str(api.kubeconfig(studio.home / "kubeconfig"))

@@ -45,6 +45,7 @@ def cpu_args(output_dir: Path, **changes: object) -> dict:
     } | changes
 
 
+@pytest.mark.slow
 def test_one_batch_answers_every_check_in_order_with_the_parsers_own_words(tmp_path: Path):
     torchrun = {"FORCE_TORCHRUN": "1", "NPROC_PER_NODE": "1", "NNODES": "2", "NODE_RANK": "0"}
     checks = [
@@ -74,6 +75,7 @@ def test_one_batch_answers_every_check_in_order_with_the_parsers_own_words(tmp_p
     assert results[7] is None, "str | bool: argparse says bool only, the YAML path takes both"
 
 
+@pytest.mark.slow
 def test_the_single_check_still_returns_the_parsers_error(tmp_path: Path):
     error = check_train_args(cpu_args(tmp_path, lora_rnk=8), full=False)
 

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import json
 
+import pytest
 from conftest import LF_DATA, REPO, Studio
 
 from lorastudio.cluster.multinode import NodeFlags, per_node_commands
@@ -71,6 +72,7 @@ def test_a_node_rank_beyond_the_node_count_is_refused_naming_the_field(studio: S
     assert "hardware.nodes" in result.stderr and "must be below nodes.count 3" in result.stderr
 
 
+@pytest.mark.slow
 def test_llamafactorys_full_check_accepts_node_1_of_a_two_node_cpu_run(tmp_path):
     """Every check of get_train_args, run as rank 0 of a one-process torchrun world; the node's
     MASTER_ADDR (another machine) is not contacted."""

@@ -13,7 +13,7 @@ import pytest
 from conftest import LF_DATA, Studio, tiny_recipe
 from test_training_e2e import run_processes, status_of, steps_logged, wait_for
 
-from lorastudio.cluster.multinode import free_port
+from lorastudio.machine.network import free_port
 
 pytestmark = pytest.mark.slow
 

@@ -4,7 +4,9 @@ version report is a recorded probe result (the probe itself is tested in test_pr
 
 from __future__ import annotations
 
+import argparse
 import importlib.util
+import io
 import json
 import socket
 from pathlib import Path
@@ -14,6 +16,8 @@ from conftest import FIXTURES, REPO, Studio
 from recorded_npu import NPU_SMI_910PROB_8CARD_IDLE
 
 from lorastudio.checks.preflight import run_preflight
+from lorastudio.cli.scale import print_launch_notes
+from lorastudio.errors import Problem
 from lorastudio.launch.launcher import plan_target
 from lorastudio.llamafactory.compiler import Target
 from lorastudio.machine.hardware import Accelerator, Hardware, parse_npu_smi
@@ -65,7 +69,7 @@ def test_bf16_on_a_first_generation_910_is_refused_with_fp16_as_the_fix(tmp_path
         {"hardware": {"device": "npu"}, "train": {"precision": "bf16"}}, FIRST_GEN_910, tmp_path
     )
     (problem,) = [p for p in report.problems if p.field == "train.precision"]
-    assert "910ProB" in problem.message and "fp16" in problem.fix
+    assert "910ProB" in str(problem.message) and "fp16" in str(problem.fix)
 
 
 def test_auto_precision_on_a_first_generation_910_passes(tmp_path):
@@ -81,7 +85,7 @@ def test_8_bit_qlora_on_ascend_is_refused(tmp_path):
     report = check(
         {"hardware": {"device": "npu"}, "lora": {"quantization": 8}}, FIRST_GEN_910, tmp_path
     )
-    assert "4-bit bitsandbytes only" in report.problems[0].message
+    assert "4-bit bitsandbytes only" in str(report.problems[0].message)
 
 
 @pytest.mark.skipif(
@@ -91,7 +95,7 @@ def test_4_bit_qlora_on_ascend_needs_bitsandbytes_built_for_the_npu(tmp_path):
     hardware = npus((FIXTURES / "npu-smi" / "910b3-8card-idle.txt").read_text())
     report = check({"hardware": {"device": "npu"}, "lora": {"quantization": 4}}, hardware, tmp_path)
     (problem,) = report.problems
-    assert problem.field == "lora.quantization" and "COMPUTE_BACKEND=npu" in problem.fix
+    assert problem.field == "lora.quantization" and "COMPUTE_BACKEND=npu" in str(problem.fix)
 
 
 def test_qlora_on_the_cpu_is_refused(tmp_path):
@@ -104,29 +108,50 @@ def test_ascend_310_inference_cards_are_refused(tmp_path):
     report = check(
         {"hardware": {"device": "npu"}, "train": {"precision": "fp16"}}, hardware, tmp_path
     )
-    assert "inference cards" in report.problems[0].message
+    assert "inference cards" in str(report.problems[0].message)
 
 
 def test_a_72b_model_on_one_h100_is_refused_and_qlora_suggested(tmp_path):
     report = check({"model": {"id": "Qwen/Qwen2.5-72B-Instruct"}}, H100, tmp_path)
     (problem,) = report.problems
-    assert problem.field == "model.id" and "weights alone do not fit" in problem.message
-    assert problem.fix.startswith("set lora.quantization: 4")
+    assert problem.field == "model.id" and "weights alone do not fit" in str(problem.message)
+    assert str(problem.fix).startswith("set lora.quantization: 4")
 
 
 def test_busy_npus_leave_no_room_for_a_7b_model(tmp_path):
     report = check({"hardware": {"device": "npu", "devices": [0]}}, BUSY_910B2C, tmp_path)
     (problem,) = report.problems
-    assert "free on npu 0 (910B2C)" in problem.message
+    assert "free on npu 0 (910B2C)" in str(problem.message)
 
 
 def test_memory_that_might_not_fit_is_a_warning_with_the_change_that_fits(tmp_path):
     report = check({}, RTX_4090, tmp_path)
     assert report.problems == []
     (warning,) = report.warnings
-    assert warning.field == "model.id" and "may not fit" in warning.message
-    assert warning.fix.startswith("set train.batch_size: 1, train.grad_accum: 16")
+    assert warning.field == "model.id" and "may not fit" in str(warning.message)
+    assert str(warning.fix).startswith("set train.batch_size: 1, train.grad_accum: 16")
     assert report.suggestion.changes == {"train.batch_size": 1, "train.grad_accum": 16}
+
+
+def test_a_warning_kept_in_preflight_json_reads_back_as_the_same_sentence(tmp_path):
+    report = check({}, RTX_4090, tmp_path)
+    saved = json.loads(json.dumps(report.as_dict()))
+    (warning,) = report.warnings
+    (kept,) = [Problem.from_dict(data) for data in saved["warnings"]]
+    assert kept.message.key == "problem.may_not_fit" and kept.fix == warning.fix
+    for lang in ("en", "zh"):
+        assert kept.text(lang) == warning.text(lang)
+    assert "model.id = 'Qwen/Qwen2.5-7B-Instruct': with batch 2 × 2048 tokens" in kept.text()
+
+
+def test_train_prints_preflights_warnings_as_sentences(tmp_path):
+    report = check({}, RTX_4090, tmp_path)
+    (tmp_path / "preflight.json").write_text(json.dumps(report.as_dict()))
+    out = io.StringIO()
+    print_launch_notes(tmp_path, parse_recipe_text(BASE), argparse.Namespace(lang="en"), out)
+    (line,) = out.getvalue().splitlines()
+    assert line.startswith("warning: model.id = 'Qwen/Qwen2.5-7B-Instruct': with batch 2")
+    assert line.endswith("train.grad_accum: 16 (about 19.0 GiB per card)") and "{" not in line
 
 
 def test_a_7b_lora_fits_an_h100_without_warnings(tmp_path):
@@ -138,7 +163,7 @@ def test_a_7b_lora_fits_an_h100_without_warnings(tmp_path):
 
 def test_version_problems_stop_a_gpu_run(tmp_path):
     report = check({}, H100, tmp_path, probe={"torch": "2.6.0+cpu", "torch_cuda": None})
-    assert "CPU-only build" in report.problems[0].message
+    assert "CPU-only build" in str(report.problems[0].message)
 
 
 def test_the_cpu_needs_no_version_probe(tmp_path):
@@ -160,7 +185,7 @@ def test_node_0_refuses_a_rendezvous_port_that_is_taken(tmp_path):
         nodes = {"count": 2, "master_addr": "127.0.0.1", "master_port": port}
         report = check({"hardware": {"device": "cpu", "nodes": nodes}}, H100, tmp_path)
     (problem,) = report.problems
-    assert problem.field == "hardware.nodes.master_port" and "--master-port" in problem.fix
+    assert problem.field == "hardware.nodes.master_port" and "--master-port" in str(problem.fix)
 
 
 def test_other_nodes_do_not_need_the_port_free(tmp_path):
@@ -187,7 +212,7 @@ def test_ascend_nodes_without_an_interface_get_a_warning_and_a_wrong_one_a_probl
         hardware,
         tmp_path,
     )
-    assert "HCCL_SOCKET_IFNAME" in unset.warnings[0].message
+    assert "HCCL_SOCKET_IFNAME" in str(unset.warnings[0].message)
     assert fields(wrong.problems) == ["hardware.nodes.interface"]
 
 

@@ -91,7 +91,7 @@ def test_two_overrides_of_the_same_field_at_different_depths_are_refused():
         with pytest.raises(RecipeError) as caught:
             parse_overrides(pairs)
         (problem,) = caught.value.problems
-        assert problem.field == "--set" and "clashes" in problem.message, pairs
+        assert problem.field == "--set" and "clashes" in str(problem.message), pairs
 
 
 def test_rules_across_fields_are_reported_even_when_other_fields_of_their_section_are_wrong():
@@ -125,8 +125,8 @@ def test_a_key_written_twice_is_refused_with_its_line():
     with pytest.raises(RecipeError) as caught:
         parse_recipe_text(MINIMAL + "name: other\n")
     (problem,) = caught.value.problems
-    assert problem.field == "(file)" and "'name' is written twice" in problem.message
-    assert "line 7" in problem.message
+    assert problem.field == "(file)" and "'name' is written twice" in str(problem.message)
+    assert "line 7" in str(problem.message)
 
 
 def test_overrides_are_parsed_as_yaml_values_into_nested_fields():

@@ -83,7 +83,7 @@ def test_an_upload_that_is_not_a_small_yaml_recipe_is_refused(
     with pytest.raises(RecipeError) as caught:
         read_recipe_upload(path)
     (problem,) = caught.value.problems
-    assert problem.field == "(file)" and words in problem.message
+    assert problem.field == "(file)" and words in str(problem.message)
 
 
 def test_an_upload_with_wrong_values_is_still_a_recipe_to_fix_in_the_form(tmp_path: Path):

@@ -244,11 +244,13 @@ def parser_verdicts(tmp_path_factory: pytest.TempPathFactory) -> dict[tuple[str,
     }
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", CPU_RECIPES, ids=recipe_ids(CPU_RECIPES))
 def test_llamafactory_accepts_every_cpu_recipe_with_every_check(path: Path, parser_verdicts):
     assert parser_verdicts[path.stem, "full"] is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ACCELERATOR_RECIPES, ids=recipe_ids(ACCELERATOR_RECIPES))
 def test_llamafactory_accepts_the_keys_types_and_choices_of_every_gpu_and_npu_recipe(
     path: Path, parser_verdicts
@@ -256,6 +258,7 @@ def test_llamafactory_accepts_the_keys_types_and_choices_of_every_gpu_and_npu_re
     assert parser_verdicts[path.stem, "types"] is None
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("path", ACCELERATOR_RECIPES, ids=recipe_ids(ACCELERATOR_RECIPES))
 def test_without_a_bf16_device_llamafactory_refuses_gpu_and_npu_recipes_only_for_bf16(
     path: Path, parser_verdicts

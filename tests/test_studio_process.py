@@ -35,6 +35,7 @@ def wait_http(url: str, timeout: float = 60) -> float:
     raise AssertionError(f"{url} did not answer within {timeout} s")
 
 
+@pytest.mark.slow
 def test_the_studio_process_imports_neither_torch_nor_transformers_nor_llamafactory(
     tmp_path: Path,
 ):
@@ -73,6 +74,7 @@ demo.close()
     assert json.loads(line.removeprefix("HEAVY=")) == []
 
 
+@pytest.mark.slow
 def test_python_launch_py_opens_the_studio_and_says_where(studio: Studio):
     """How fast it opens is measured by benchmarks/bench_live.py against LlamaBoard's start-up;
     that it stays light is the test above (no torch, transformers or llamafactory imported)."""
@@ -100,6 +102,7 @@ def test_another_address_without_a_login_is_refused_with_how_to_enable_it(studio
     assert bad.returncode == 2 and "user:password" in bad.stderr
 
 
+@pytest.mark.slow
 def test_with_a_login_nothing_is_served_before_signing_in(studio: Studio):
     port = free_port()
     studio.env["LORASTUDIO_AUTH"] = "team:s3cret"

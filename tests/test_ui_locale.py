@@ -9,18 +9,16 @@ from pathlib import Path
 
 import pytest
 
+from lorastudio.chat.params import ChatParams
 from lorastudio.messages.catalog import catalogue
 from lorastudio.recipe.schema import recipe_fields
 from lorastudio.runs.status import RunState
 from ui.fields import form_fields
-from ui.locale import FIELDS, TEXT, field_help, t
+from ui.locale import FIELDS, TEXT, chat_help, field_help, t
 from ui.runs_view import COLUMNS
 
 UI = Path(__file__).resolve().parents[1] / "ui"
 CJK = re.compile(r"[\u4e00-\u9fff\u3000-\u303f\uff00-\uffef]")  # ideographs, CJK punctuation
-
-
-DROPS_DETAIL = {"fix.integer", "fix.number", "fix.boolean", "fix.min_length"}
 
 
 def placeholders(text: str) -> set[str]:
@@ -31,9 +29,7 @@ def placeholders(text: str) -> set[str]:
 def test_every_text_has_english_and_chinese_with_the_same_placeholders(key):
     english, chinese = TEXT[key]
     assert english.strip() and chinese.strip()
-    # pydantic's detail after "a valid integer" and an English plural 's' are not translated
-    dropped = {"rest", "s"} if key in DROPS_DETAIL else set()
-    assert placeholders(english) - dropped == placeholders(chinese)
+    assert placeholders(english) == placeholders(chinese)
 
 
 def test_chinese_texts_are_chinese():
@@ -42,11 +38,26 @@ def test_chinese_texts_are_chinese():
     assert untranslated == []
 
 
-def test_every_recipe_field_has_labels_in_both_languages_and_a_chinese_help():
+def test_every_recipe_field_has_labels_in_both_languages():
     assert set(FIELDS) == {f.path for f in recipe_fields()}
-    for path, (english, chinese, help_zh) in FIELDS.items():
-        assert english and CJK.search(chinese + help_zh), path
-        assert field_help(path, "en") == next(f.help for f in recipe_fields() if f.path == path)
+    for path, (english, chinese) in FIELDS.items():
+        assert english and chinese, path
+        assert CJK.search(chinese) or chinese == english, path  # LoRA, Alpha, Dropout
+
+
+def test_a_fields_help_is_the_schemas_in_both_languages():
+    for field in recipe_fields():
+        assert field_help(field.path, "en") == field.help
+        chinese = field_help(field.path, "zh")
+        assert chinese == field.info.json_schema_extra["zh"] and CJK.search(chinese), field.path
+
+
+def test_a_chat_settings_help_is_its_schemas_in_both_languages():
+    for name, info in ChatParams.model_fields.items():
+        assert chat_help(name, "en") == info.description
+        assert chat_help(name, "zh") == info.json_schema_extra["zh"] and CJK.search(
+            chat_help(name, "zh")
+        )
 
 
 def keys_used_in_the_ui() -> set[str]:

@@ -1,11 +1,13 @@
-"""The one table that maps the core's errors to what the user sees: every problem the core
-reports reads in Chinese too (English keeps the core's own words), run errors name the run, and
-an unexpected error becomes one sentence, never a traceback."""
+"""What the user sees for the core's errors: every problem of a bad recipe reads in Chinese (its
+keyed message and fix said there), English keeps the core's own words, a value is shown from
+the value itself, run errors name the run, and an unexpected error becomes one sentence, never a
+traceback."""
 
 from __future__ import annotations
 
 import logging
 import os
+import re
 import socket
 from pathlib import Path
 
@@ -14,11 +16,13 @@ import pytest
 from conftest import LF_DATA, tiny_recipe
 from test_bad_recipes import CASES, make_text
 
+from lorastudio.checks.nodes import node_problems
 from lorastudio.checks.validation import check_recipe_text
 from lorastudio.errors import Problem, RecipeError, RunError
 from lorastudio.launch import launcher
 from lorastudio.launch.launcher import preflight
 from lorastudio.llamafactory.compiler import Target
+from lorastudio.llamafactory.spec import LlamaFactoryMissingError
 from lorastudio.messages import msg
 from lorastudio.recipe.schema import parse_recipe_text
 from lorastudio.recipe.text import read_recipe_upload
@@ -28,16 +32,10 @@ from lorastudio.runs.layout import create_run_dir
 from lorastudio.runs.occupancy import Claim, DeviceBusyError
 from lorastudio.runs.status import RunState, update_status
 from lorastudio.workspace import Workspace
-from ui.messages import (
-    ERROR_TYPES,
-    FIXES,
-    PROBLEM_MESSAGES,
-    _translate,
-    explain,
-    problem_text,
-    reason_text,
-    translate_fix,
-)
+from ui.messages import ERROR_TYPES, explain, problem_text, reason_text
+from ui.train_tab import needs_demo_data
+
+CJK = re.compile(r"[\u4e00-\u9fff]")
 
 
 def core_problems(tmp_path: Path) -> list[Problem]:
@@ -53,9 +51,11 @@ def core_problems(tmp_path: Path) -> list[Problem]:
 
 def test_every_problem_of_a_bad_recipe_is_said_in_chinese(tmp_path: Path):
     for problem in core_problems(tmp_path):
-        assert _translate(problem.message, PROBLEM_MESSAGES, "zh") != problem.message, problem
-        assert translate_fix(problem.fix, problem.field, "zh") != problem.fix, problem
-        assert "修正" in problem_text(problem, "zh")
+        shown = problem_text(problem, "zh")
+        assert problem.message.key != "text.verbatim" and problem.fix.key != "text.verbatim"
+        assert problem.message.text("zh") in shown and problem.fix.text("zh") in shown, shown
+        assert CJK.search(problem.message.text("zh")) and CJK.search(problem.fix.text("zh")), shown
+        assert "修正" in shown
 
 
 def test_a_data_file_in_the_wrong_layout_is_said_in_chinese(tmp_path: Path):
@@ -71,6 +71,7 @@ def test_a_data_file_in_the_wrong_layout_is_said_in_chinese(tmp_path: Path):
         (problem,) = caught.value.problems
         shown = problem_text(problem, "zh")
         assert f"不是 {layout} 格式" in shown and "请把每条记录写成" in shown, shown
+        assert "first record" not in shown and "第一条记录没有" in shown, shown
 
 
 def parse_text_with_file(name: str, layout: str) -> str:
@@ -85,19 +86,33 @@ train: {{max_steps: 1}}
 def test_english_keeps_the_cores_own_words(tmp_path: Path):
     for problem in core_problems(tmp_path):
         shown = problem_text(problem, "en")
-        assert problem.message in shown and problem.fix in shown and problem.field in shown
+        assert str(problem.message) in shown and str(problem.fix) in shown
+        assert problem.field in shown
 
 
-def test_a_fix_from_pydantic_is_translated_with_the_fields_chinese_help():
-    problem = Problem(
-        "lora.rank",
-        0,
-        "has a wrong value",
-        "input should be greater than or equal to 1 (LoRA rank: higher learns more, costs memory)",
-    )
+def test_a_fix_from_pydantic_is_said_with_the_fields_chinese_help(tmp_path: Path):
+    with pytest.raises(RecipeError) as caught:
+        parse_recipe_text(tiny_recipe(tmp_path).replace("  rank: 8", "  rank: 0"))
+    (problem,) = caught.value.problems
     assert problem_text(problem, "zh", with_field=False) == (
-        "`0` 取值不对。修正：应大于或等于 1（LoRA 秩：越高学得越多，也越占显存。）"
+        "`0` 取值不对。修正：应大于或等于 1（LoRA 秩：越高学得越多，也越占显存）"
     )
+    assert problem_text(problem, "en", with_field=False) == (
+        "`0` has a wrong value. Fix: input should be greater than or equal to 1 "
+        "(LoRA rank: higher learns more, costs memory)"
+    )
+
+
+@pytest.mark.parametrize("lang", ["en", "zh"])
+def test_a_value_is_shown_from_the_value_itself_not_from_rendered_text(lang: str):
+    recipe = parse_recipe_text(
+        tiny_recipe(Path("/m")),
+        overrides={"hardware": {"nodes": {"count": 2, "master_addr": "::1"}}},
+    )
+    _, warnings = node_problems(recipe)
+    (loopback,) = warnings
+    assert loopback.message.key == "problem.loopback"
+    assert problem_text(loopback, lang).startswith("`hardware.nodes.master_addr = '::1'`")
 
 
 @pytest.mark.parametrize(
@@ -117,8 +132,9 @@ def test_a_refused_upload_is_explained_in_chinese(tmp_path: Path, name: str, con
     with pytest.raises(RecipeError) as caught:
         read_recipe_upload(path)
     (problem,) = caught.value.problems
-    assert _translate(problem.message, PROBLEM_MESSAGES, "zh") != problem.message
-    assert _translate(problem.fix, FIXES, "zh") != problem.fix
+    shown = problem_text(problem, "zh")
+    assert CJK.search(problem.message.text("zh")) and problem.message.text("zh") in shown
+    assert CJK.search(problem.fix.text("zh")) and problem.fix.text("zh") in shown
 
 
 def test_problems_found_before_a_launch_are_said_in_chinese(tmp_path: Path):
@@ -131,8 +147,31 @@ def test_problems_found_before_a_launch_are_said_in_chinese(tmp_path: Path):
     problems = preflight(recipe, workspace, Target("cpu"), workspace.dataset_registry()).problems
     assert {p.field for p in problems} >= {"data.datasets[0]", "lora.quantization"}
     for problem in problems:
-        assert _translate(problem.message, PROBLEM_MESSAGES, "zh") != problem.message
-        assert translate_fix(problem.fix, problem.field, "zh") != problem.fix
+        assert CJK.search(problem.message.text("zh")) and CJK.search(problem.fix.text("zh"))
+    assert not needs_demo_data(RecipeError(problems))  # mine.json is not a demo file
+
+
+def test_the_demo_data_button_is_offered_by_the_fixs_key(tmp_path: Path):
+    data = tmp_path / "data"
+    data.mkdir()
+    (data / "dataset_info.json").write_text('{"identity": {"file_name": "identity.json"}}')
+    workspace = Workspace(tmp_path, data, tmp_path / "adapters")
+    recipe = parse_recipe_text(tiny_recipe(tmp_path))
+    problems = preflight(recipe, workspace, Target("cpu"), workspace.dataset_registry()).problems
+    assert [p.fix.key for p in problems] == ["fix.demo_data"]
+    assert needs_demo_data(RecipeError(problems))
+    assert not needs_demo_data(RunError("run r1 is still running"))
+
+
+def test_a_setup_error_is_said_in_chinese():
+    error = LlamaFactoryMissingError(
+        msg("error.not_installed", package="llamafactory"), msg("fix.install_studio")
+    )
+    assert explain(error, "zh") == (
+        "⚠️ studio 的配置有问题： llamafactory 没有安装。修正：请用 `pip install -e .` 安装 "
+        "LoRA Studio（会一并安装 LLaMA-Factory）"
+    )
+    assert "llamafactory is not installed. Fix: install LoRA Studio" in explain(error, "en")
 
 
 def test_a_busy_device_names_the_run_holding_it_in_either_language():

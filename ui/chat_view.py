@@ -15,7 +15,7 @@ from lorastudio.chat.prompt_sets import PromptRow
 from lorastudio.runs.index import RunInfo
 from lorastudio.runs.status import RunState
 from ui.labels import Labels
-from ui.locale import t
+from ui.locale import chat_help, t
 
 PARAMS = tuple(ChatParams.model_fields)  # system, temperature, top_p, max_new_tokens, seed
 SLIDER_STEP = 0.05
@@ -46,10 +46,8 @@ def bounds(name: str) -> tuple[float | None, float | None, bool]:
 def param_help(name: str, lang: str) -> str:
     """A setting's help, written beside it in the schema (its description, and the Chinese in
     ``json_schema_extra``), with its range for numbers."""
-    field = ChatParams.model_fields[name]
-    extra = field.json_schema_extra if isinstance(field.json_schema_extra, dict) else {}
-    text = str(extra.get("zh", field.description)) if lang == "zh" else str(field.description)
-    if field.annotation is int:
+    text = chat_help(name, lang)
+    if ChatParams.model_fields[name].annotation is int:
         low, high, _ = bounds(name)
         text += " " + t("field.range", lang, range=f"{low}–{high}")
     return text

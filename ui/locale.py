@@ -1,11 +1,15 @@
 """Every word the studio shows, in English and Chinese: one table of UI texts and one of recipe
-fields (label, Chinese help; the English help is the schema's own description, written once).
-Texts with {placeholders} are filled by the caller; error texts mirror the core's messages."""
+field labels. A field's help, in both languages, is the schema's own (written once, beside the
+field); what the core says is in its own catalogue (lorastudio.messages). Texts with
+{placeholders} are filled by the caller."""
 
 from __future__ import annotations
 
 import functools
 
+from pydantic.fields import FieldInfo
+
+from lorastudio.chat.params import ChatParams
 from lorastudio.messages import Msg
 from lorastudio.recipe.schema import recipe_fields
 
@@ -120,111 +124,6 @@ TEXT: dict[str, tuple[str, str]] = {
     "error.fix": ("Fix: {fix}", "修正：{fix}"),
     "error.line": ("{head} {message}. {fix}", "{head} {message}。{fix}"),
     "error.no_upload": ("No file was uploaded.", "没有收到上传的文件。"),
-    "runerror.download": ("cannot download {url} ({reason})", "无法下载 {url}（{reason}）。修正：请检查网络，或把 LORASTUDIO_DEMO_DATA_FROM 设为 LLaMA-Factory data/ 的镜像地址或包含这些文件的目录，再重启 studio"),
-    "runerror.not_lf": ("{name} from {source} is not LLaMA-Factory's", "来自 {source} 的 {name} 与 LLaMA-Factory v0.9.5 发布的文件不一致，没有写入任何文件。修正：请换一个来源"),
-    # the core's problem messages (patterns in ui/messages.py)
-    "problem.unknown_key": ("is not a known key", "不是已知的键"),
-    "problem.missing": ("is required but missing", "是必填项，但缺失了"),
-    "problem.incomplete": ("is incomplete or contradictory", "不完整或相互矛盾"),
-    "problem.wrong_value": ("has a wrong value", "取值不对"),
-    "problem.bad_yaml": ("is not valid YAML at line {line}, column {column}: {reason}", "不是合法的 YAML（第 {line} 行第 {column} 列）：{reason}"),
-    "problem.not_mapping": ("is not a recipe (expected a mapping of keys)", "不是配方（应为键值映射）"),
-    "problem.newer_schema": ("is newer than this LoRA Studio understands ({version})", "比当前 LoRA Studio 支持的版本（{version}）更新"),
-    "problem.unknown_template": ("is not a template LLaMA-Factory knows", "不是 LLaMA-Factory 认识的模板"),
-    "problem.folder_missing": ("names a local folder that does not exist ({path})", "指向的本地目录不存在（{path}）"),
-    "problem.no_config": ("is a folder without config.json ({path})", "是一个没有 config.json 的目录（{path}）"),
-    "problem.not_an_id": ("is neither a local folder nor a hub id", "既不是本地目录，也不是模型仓库 id"),
-    "problem.not_registered": ("is not registered in {path}", "没有在 {path} 中注册"),
-    "problem.outside_data": ("points outside the data folder ({path})", "指向数据目录（{path}）之外"),
-    "problem.not_a_file": ("is not a file ({path})", "不是文件（{path}）"),
-    "problem.not_data": ("is not a data file LLaMA-Factory reads", "不是 LLaMA-Factory 能读取的数据文件"),
-    "problem.managed": ("is set by the recipe itself", "由配方本身设置"),
-    "problem.not_an_argument": ("is not a LLaMA-Factory training argument", "不是 LLaMA-Factory 的训练参数"),
-    "problem.no_device": ("is not available here", "在本机不可用"),
-    "problem.no_data_either": ("is empty, and so is data.files", "为空，data.files 也为空"),
-    "problem.no_length": ("is not set, and neither is train.epochs", "未设置，train.epochs 也未设置"),
-    "problem.rank_count": ("must be below nodes.count {count}", "必须小于 nodes.count（{count}）"),
-    "problem.eval_no_split": ("is set, but data.val_size is 0, so nothing is held out to evaluate on", "已设置，但 data.val_size 为 0，没有留出用于评估的数据"),
-    "problem.nul": ("contains a NUL character, which no path can", "含有 NUL 字符，路径中不能有它"),
-    "problem.extra_type": ("does not fit LLaMA-Factory's {arg}, which takes {kind}", "不符合 LLaMA-Factory 的 {arg}，它接受 {kind}"),
-    "problem.outside_studio": ("points outside the studio folder ({path})", "指向工作室目录（{path}）之外"),
-    "problem.device_ids": ("does not match this machine", "与本机不符"),
-    "problem.file_missing": ("is registered as {name}, but {path} does not exist", "注册为 {name}，但 {path} 不存在"),
-    "problem.needs_cuda": ("needs a CUDA GPU, not {device}", "需要 CUDA GPU，而不是 {device}"),
-    "problem.quantization_cpu": ("needs a GPU (bitsandbytes), not the CPU", "需要 GPU（bitsandbytes），不能在 CPU 上使用"),
-    "problem.needs_deepspeed": ("needs DeepSpeed, which is not installed", "需要 DeepSpeed，但它没有安装"),
-    "problem.disk": ("is too little for checkpoints", "不足以保存检查点"),
-    "problem.unreadable": ("cannot be read: {reason}", "无法读取：{reason}"),
-    "problem.not_yaml_file": ("is not a YAML file", "不是 YAML 文件"),
-    "problem.too_big": ("is {size} MiB, too big to be a recipe (limit {limit} MiB)", "有 {size} MiB，太大了，不可能是配方（上限 {limit} MiB）"),
-    "problem.not_utf8": ("is not UTF-8 text", "不是 UTF-8 文本"),
-    "problem.no_schema_version": ("is not a recipe (it has no schema_version)", "不是配方（没有 schema_version）"),
-    # the core's fixes, for the common cases (others are shown as the core wrote them)
-    "fix.did_you_mean": ("did you mean `{word}`?", "是不是想写 `{word}`？"),
-    "fix.finite": ("input should be a finite number", "应为有限的数（不能是 inf 或 nan）"),
-    "fix.le": ("input should be less than or equal to {n}", "应小于或等于 {n}"),
-    "fix.lt": ("input should be less than {n}", "应小于 {n}"),
-    "fix.ge": ("input should be greater than or equal to {n}", "应大于或等于 {n}"),
-    "fix.gt": ("input should be greater than {n}", "应大于 {n}"),
-    "fix.integer": ("input should be a valid integer{rest}", "应为整数"),
-    "fix.number": ("input should be a valid number{rest}", "应为数字"),
-    "fix.boolean": ("input should be a valid boolean{rest}", "应为 true 或 false"),
-    "fix.string": ("input should be a valid string", "应为文本"),
-    "fix.list": ("input should be a valid list", "应为列表"),
-    "fix.dict": ("input should be a valid dictionary", "应为键值映射"),
-    "fix.choice": ("input should be {choices}", "应为 {choices} 之一"),
-    "fix.pattern": ("string should match pattern '{pattern}'", "应匹配格式 '{pattern}'"),
-    "fix.min_length": ("string should have at least {n} character{s}", "至少需要 {n} 个字符"),
-    "fix.add_it": ("add it — {help}", "请补上 —— {help}"),
-    "section.help.model": ("The base model: model.id, and the chat template", "基础模型：model.id 和对话模板"),
-    "section.help.data": ("What to train on: data.datasets (registered names) and/or data.files", "训练数据：data.datasets（已注册的名称）和/或 data.files"),
-    "section.help.train": ("How long and how: train.max_steps or train.epochs", "训练多久、怎么训练：train.max_steps 或 train.epochs"),
-    "fix.add_section": ("add it (see a shipped recipe in recipes/)", "请补上（参考 recipes/ 中的内置配方）"),
-    "fix.rank_count": ("number the machines 0 to {last}; the master is 0", "请把机器编号为 0 到 {last}；主节点为 0"),
-    "fix.eval_split": ("set data.val_size (e.g. 0.1), or remove train.eval_steps", "请设置 data.val_size（如 0.1），或删除 train.eval_steps"),
-    "fix.remove": ("remove it", "请删除它"),
-    "fix.write_bool": ("write true or false", "请写 true 或 false"),
-    "fix.write_int": ("write a whole number", "请写一个整数"),
-    "fix.write_number": ("write a number", "请写一个数字"),
-    "fix.write_text": ("write text", "请写文本"),
-    "fix.write_kind": ("write a value of type {kind}", "请写成 {kind} 类型的值"),
-    "fix.inside_studio": ("give a path inside the studio folder, or remove it", "请给出工作室目录内的路径，或删除它"),
-    "fix.indices": ("card indices start at 0, as nvidia-smi and npu-smi number them", "卡的编号从 0 开始，与 nvidia-smi 和 npu-smi 的编号一致"),
-    "fix.version_number": ("write 1, the number (not true)", "请写数字 1（不是 true）"),
-    "fix.yaml_syntax": ("fix the YAML syntax there (indentation, a missing ':' or quote)", "请修正该处的 YAML 语法（缩进、缺少的冒号或引号）"),
-    "fix.upload_yaml": ("upload a recipe saved as .yaml or .yml", "请上传 .yaml 或 .yml 格式的配方"),
-    "fix.upload_small": ("upload the recipe YAML itself, not a model, adapter or data file", "请上传配方 YAML 本身，而不是模型、适配器或数据文件"),
-    "fix.utf8": ("save the recipe as UTF-8", "请把配方保存为 UTF-8 编码"),
-    "fix.start_from_shipped": ("start from a shipped recipe; a recipe begins with `schema_version: 1`", "请从内置配方开始；配方以 `schema_version: 1` 开头"),
-    "fix.shipped": ("start from a shipped recipe in recipes/", "请从 recipes/ 中的内置配方开始"),
-    "fix.set_instead": ("set {field} instead", "请改为设置 {field}"),
-    "fix.remove_key": ("remove it; allowed keys: {keys}", "请删除它；允许的键：{keys}"),
-    "fix.length": ("set train.epochs (e.g. 3) or train.max_steps (e.g. 500)", "请设置 train.epochs（如 3）或 train.max_steps（如 500）"),
-    "fix.offload": ("hardware.offload needs hardware.deepspeed 2 or 3", "hardware.offload 需要 hardware.deepspeed 为 2 或 3"),
-    "fix.no_data": ("no data: list at least one name in data.datasets or a data.files entry", "没有数据：请在 data.datasets 中至少写一个名称，或在 data.files 中写一个文件"),
-    "fix.model_folder": ("download the model there, fix the path, or use a hub id like {id}", "请把模型下载到那里、修正路径，或使用模型仓库 id（如 {id}）"),
-    "fix.model_config": ("point it at the folder that holds the model's config.json and weights", "请指向包含模型 config.json 和权重的目录"),
-    "fix.model_id": ("write a hub id like {id} or a path to a model folder", "请写模型仓库 id（如 {id}）或模型目录的路径"),
-    "fix.template": ("use qwen for Qwen2/Qwen2.5, qwen3 for Qwen3", "Qwen2/Qwen2.5 用 qwen，Qwen3 用 qwen3（`python launch.py templates` 列出全部）"),
-    "fix.register": ("add it to that dataset_info.json, list a local file under data.files instead, or set LORASTUDIO_DATA_DIR", "请把它加入该 dataset_info.json，或改在 data.files 中列出本地文件，或把 LORASTUDIO_DATA_DIR 设为注册了它的目录（如 LLaMA-Factory 的 data/）"),
-    "fix.inside_data": ("put the file inside the data folder and give its path relative to it", "请把文件放进数据目录，并写相对于数据目录的路径"),
-    "fix.check_name": ("check the name; paths are relative to the data folder", "请检查文件名；路径相对于数据目录"),
-    "fix.use_one_of": ("use one of {choices}", "请使用以下之一：{choices}"),
-    "fix.lf_docs": ("check the name in LLaMA-Factory's docs", "请在 LLaMA-Factory 的文档中核对参数名"),
-    "fix.upgrade": ("upgrade LoRA Studio, or write schema_version: 1", "请升级 LoRA Studio，或写 schema_version: 1"),
-    "fix.managed_fixed": ("remove it: LoRA Studio trains with {arg} {how}", "请删除它：LoRA Studio 自己设置 {arg}（{how}）"),
-    "fix.check_path": ("check the path; recipes live in recipes/", "请检查路径；配方在 recipes/ 中"),
-    "fix.copy_data": ("copy the file there or set LORASTUDIO_DATA_DIR to the folder that has it", "请把文件复制到那里，或把 LORASTUDIO_DATA_DIR 设为包含它的目录"),
-    "fix.demo_data": ("run python launch.py demo-data, which fetches LLaMA-Factory's demo data there", "运行 python launch.py demo-data，它会把 LLaMA-Factory 的示例数据下载到那里"),
-    "fix.set_none": ("set it to none", "请设为 none"),
-    "fix.quantization": ("set lora.quantization: none, or train on an NVIDIA GPU", "请设 lora.quantization: none，或在 NVIDIA GPU 上训练"),
-    "fix.deepspeed": ("pip install -e '.[deepspeed]', or set hardware.deepspeed: none", "请执行 pip install -e '.[deepspeed]'，或设 hardware.deepspeed: none"),
-    "fix.free_disk": ("free at least 1 GiB under {path}", "请在 {path} 下至少腾出 1 GiB"),
-    "fix.no_device": ("this machine has no {kind} device (found: {found})", "本机没有 {kind} 设备（找到的是：{found}）；请把 hardware.device 设为 auto 或 cpu，或换到有该硬件的机器上"),
-    # runs that ended badly, by the core's diagnosis kind
-    "problem.layout": ("is not in the {layout} layout: {wrong}", "不是 {layout} 格式：{wrong}"),
-    "fix.alpaca_layout": ("write each record as alpaca", "请把每条记录写成含 instruction、input、output 三个键的对象，或对多轮对话设置 data.format: sharegpt"),
-    "fix.sharegpt_layout": ("write each record as sharegpt", "请把每条记录写成含 conversations 的对象，其中每一轮有 from（human 或 gpt）和 value，或设置 data.format: alpaca"),
     # scale-out: the Train tab's "Scale out" view (ui/scale_view.py) and the core's scale-out
     # messages (patterns in ui/messages.py)
     "scale.title": ("Scale out: several machines, Kubernetes", "扩展：多台机器、Kubernetes"),
@@ -268,14 +167,6 @@ TEXT: dict[str, tuple[str, str]] = {
     ),
     "scale.not_submitted": ("Nothing was submitted and no run was recorded.", "没有提交任何内容，也没有记录运行。"),
     "scale.blocked": ("Fix the recipe's problems to see each node's command and the manifest.", "先修正配方的问题，才能看到各节点的命令和清单。"),
-    "problem.port_in_use": ("is already in use on this machine, so node 0 cannot host the rendezvous there", "在本机已被占用（另一个运行或其他程序），节点 0 无法在这个端口上建立会合点"),
-    "problem.loopback": ("is a loopback address: only nodes on this same machine can reach it", "是回环地址：只有同一台机器上的节点能访问它"),
-    "problem.not_this_machine": ("is not an address of this machine, but this is node 0 (the master)", "不是本机的地址，而本机是节点 0（主节点）"),
-    "problem.no_interface": ("is not a network interface of this machine (it has {names})", "不是本机的网络接口（本机有：{names}）"),
-    "fix.free_port": ("pick a free port, e.g. --master-port {port} on every node", "请换一个空闲端口，例如在每个节点上都加 --master-port {port}（或设置 hardware.nodes.master_port）"),
-    "fix.shared_address": ("set it to this machine's address on the network the nodes share", "请设为本机在各节点共用网络上的地址"),
-    "fix.master_here": ("run node 0 on the machine with that address, or set --master-addr to this one's", "请在拥有该地址的机器上运行节点 0，或把 --master-addr 设为本机的地址"),
-    "fix.interface": ("name the interface the nodes reach each other on, or remove it", "请写各节点互连所用的网卡名，或删除这一项"),
     # chat tab
     "tab.chat": ("Chat", "对话"),
     "chat.run": ("Run (its adapter)", "运行（其适配器）"),
@@ -320,50 +211,50 @@ TEXT: dict[str, tuple[str, str]] = {
     "error.template_guard": ("Template `{asked}` is not the one run {run} was trained with (`{trained}`); chatting with another template is the usual cause of answers that never stop or repeat. Pick `{trained}`, or tick “Use this template anyway” if you know why.", "模板 `{asked}` 不是运行 {run} 训练时使用的模板（`{trained}`）；用其他模板对话，往往导致回答不停止或反复重复。请选择 `{trained}`；若确知原因，可勾选“仍然使用此模板”。"),
 }
 
-# recipe field path: (English label, Chinese label, Chinese help)
-FIELDS: dict[str, tuple[str, str, str]] = {
-    "schema_version": ("Schema version", "格式版本", "配方格式版本；当前为 1。"),
-    "name": ("Name", "名称", "简短名称（字母、数字、. _ -）；运行目录以它命名。"),
-    "description": ("Description", "说明", "这个配方训练什么，写给队友看。"),
-    "model.id": ("Base model", "基础模型", "Hugging Face 或 ModelScope 的模型 id（如 Qwen/Qwen2.5-0.5B-Instruct），或本地目录。"),
-    "model.hub": ("Model hub", "模型仓库", "模型 id 从哪里下载。"),
-    "model.template": ("Chat template", "对话模板", "LLaMA-Factory 的对话模板；对话时须用同一个（Qwen2/2.5 用 qwen，Qwen3 用 qwen3）。"),
-    "model.trust_remote_code": ("Trust remote code", "信任远程代码", "运行模型自带的 Python 代码。只对你信任的模型打开。"),
-    "data.datasets": ("Datasets", "数据集", "在数据目录的 dataset_info.json 中注册的数据集名称，如 identity、alpaca_zh_demo。"),
-    "data.files": ("Data files", "数据文件", "本地 .json/.jsonl 文件，路径相对于数据目录。"),
-    "data.format": ("File format", "文件格式", "data.files 的格式：alpaca（instruction/input/output）或 sharegpt（对话）。"),
-    "data.cutoff_len": ("Cutoff length", "截断长度", "每条样本保留的 token 数；更长的会被截断。"),
-    "data.max_samples": ("Max samples", "最大样本数", "每个数据集最多使用多少条样本（留空：全部）。"),
-    "data.val_size": ("Validation split", "验证集比例", "留作验证的比例（0：不划分验证集）。"),
-    "lora.rank": ("Rank", "秩", "LoRA 秩：越高学得越多，也越占显存。"),
-    "lora.alpha": ("Alpha", "Alpha", "LoRA 缩放系数；通常为秩的 2 倍。"),
-    "lora.dropout": ("Dropout", "Dropout", "LoRA 层上的 dropout。"),
-    "lora.target": ("Target modules", "目标模块", "要适配的模块：all（所有线性层）或列表，如 q_proj, v_proj。"),
-    "lora.quantization": ("Quantization (QLoRA)", "量化（QLoRA）", "QLoRA：以 4 或 8 比特加载基础模型（bitsandbytes，需 CUDA）。"),
-    "train.epochs": ("Epochs", "训练轮数", "遍历数据的次数。"),
-    "train.max_steps": ("Max steps", "最大步数", "要执行的优化步数；设置后覆盖训练轮数。"),
-    "train.learning_rate": ("Learning rate", "学习率", "峰值学习率。"),
-    "train.scheduler": ("LR schedule", "学习率调度", "预热之后的学习率变化方式。"),
-    "train.warmup_steps": ("Warm-up steps", "预热步数", "线性预热的步数。"),
-    "train.batch_size": ("Batch size", "批大小", "每个设备每步的样本数。"),
-    "train.grad_accum": ("Gradient accumulation", "梯度累积", "每次更新累积的步数（有效批大小的倍数）。"),
-    "train.precision": ("Precision", "精度", "auto：GPU/NPU 上用 bf16，CPU 上用 fp32。"),
-    "train.seed": ("Seed", "随机种子", "数据顺序和初始化的随机种子。"),
-    "train.logging_steps": ("Logging steps", "日志间隔", "每 N 步记录一次损失。"),
-    "train.save_steps": ("Save steps", "保存间隔", "每 N 步写一个可恢复的检查点。"),
-    "train.eval_steps": ("Eval steps", "验证间隔", "每 N 步做一次验证（需要 data.val_size）；默认等于保存间隔。"),
-    "hardware.device": ("Device", "设备", "在哪里训练：auto 依次选择 NPU、CUDA GPU、CPU。"),
-    "hardware.devices": ("Cards", "卡号", "使用哪些卡（按编号），如 0, 1（留空：全部可见的卡）。"),
-    "hardware.deepspeed": ("DeepSpeed ZeRO", "DeepSpeed ZeRO", "DeepSpeed ZeRO 阶段：none、0、2（切分优化器）或 3（全部切分）。"),
-    "hardware.offload": ("Offload to CPU", "卸载到 CPU", "ZeRO-2/3：把优化器（和参数）卸载到 CPU。"),
-    "hardware.nodes.count": ("Nodes", "机器数", "参与训练的机器数。"),
-    "hardware.nodes.rank": ("Node rank", "本机序号", "本机的序号（主节点为 0）。"),
-    "hardware.nodes.master_addr": ("Master address", "主节点地址", "序号为 0 的节点的地址。"),
-    "hardware.nodes.master_port": ("Master port", "主节点端口", "序号为 0 的节点的端口。"),
-    "hardware.nodes.interface": ("Network interface", "网络接口",
-                                 "各节点互连所用的网卡，如 eth0（多节点训练；留空则由 HCCL/NCCL/Gloo 自选，可能选错）。"),
-    "eval.prompts": ("Test prompts", "测试提示词", "训练后由基础模型和基础模型 + 适配器并排回答的测试提示词（对话页、`chat RUN --prompt-set`）；对比表保存为 adapters/<运行>/prompts.jsonl。"),
-    "extra": ("Extra arguments (YAML)", "额外参数（YAML）", "其他 LLaMA-Factory 训练参数，按原样传入。"),
+# recipe field path: (English label, Chinese label); the help is the schema field's own
+# (its description, and the Chinese beside it in json_schema_extra)
+FIELDS: dict[str, tuple[str, str]] = {
+    "schema_version": ("Schema version", "格式版本"),
+    "name": ("Name", "名称"),
+    "description": ("Description", "说明"),
+    "model.id": ("Base model", "基础模型"),
+    "model.hub": ("Model hub", "模型仓库"),
+    "model.template": ("Chat template", "对话模板"),
+    "model.trust_remote_code": ("Trust remote code", "信任远程代码"),
+    "data.datasets": ("Datasets", "数据集"),
+    "data.files": ("Data files", "数据文件"),
+    "data.format": ("File format", "文件格式"),
+    "data.cutoff_len": ("Cutoff length", "截断长度"),
+    "data.max_samples": ("Max samples", "最大样本数"),
+    "data.val_size": ("Validation split", "验证集比例"),
+    "lora.rank": ("Rank", "秩"),
+    "lora.alpha": ("Alpha", "Alpha"),
+    "lora.dropout": ("Dropout", "Dropout"),
+    "lora.target": ("Target modules", "目标模块"),
+    "lora.quantization": ("Quantization (QLoRA)", "量化（QLoRA）"),
+    "train.epochs": ("Epochs", "训练轮数"),
+    "train.max_steps": ("Max steps", "最大步数"),
+    "train.learning_rate": ("Learning rate", "学习率"),
+    "train.scheduler": ("LR schedule", "学习率调度"),
+    "train.warmup_steps": ("Warm-up steps", "预热步数"),
+    "train.batch_size": ("Batch size", "批大小"),
+    "train.grad_accum": ("Gradient accumulation", "梯度累积"),
+    "train.precision": ("Precision", "精度"),
+    "train.seed": ("Seed", "随机种子"),
+    "train.logging_steps": ("Logging steps", "日志间隔"),
+    "train.save_steps": ("Save steps", "保存间隔"),
+    "train.eval_steps": ("Eval steps", "验证间隔"),
+    "hardware.device": ("Device", "设备"),
+    "hardware.devices": ("Cards", "卡号"),
+    "hardware.deepspeed": ("DeepSpeed ZeRO", "DeepSpeed ZeRO"),
+    "hardware.offload": ("Offload to CPU", "卸载到 CPU"),
+    "hardware.nodes.count": ("Nodes", "机器数"),
+    "hardware.nodes.rank": ("Node rank", "本机序号"),
+    "hardware.nodes.master_addr": ("Master address", "主节点地址"),
+    "hardware.nodes.master_port": ("Master port", "主节点端口"),
+    "hardware.nodes.interface": ("Network interface", "网络接口"),
+    "eval.prompts": ("Test prompts", "测试提示词"),
+    "extra": ("Extra arguments (YAML)", "额外参数（YAML）"),
 }
 # fmt: on
 
@@ -379,15 +270,26 @@ def t(key: str, lang: str, **values: object) -> str:
 
 
 def field_label(path: str, lang: str) -> str:
-    english, chinese, _ = FIELDS[path]
+    english, chinese = FIELDS[path]
     return chinese if lang == "zh" else english
 
 
 def field_help(path: str, lang: str) -> str:
-    """The field's help: the schema's description in English, the table's in Chinese."""
-    return FIELDS[path][2] if lang == "zh" else _schema_help()[path]
+    """A recipe field's help in ``lang``, from the schema (description, and its Chinese)."""
+    return schema_help(_recipe_fields()[path], lang)
+
+
+def chat_help(name: str, lang: str) -> str:
+    """A chat setting's help in ``lang``, from its schema (lorastudio.chat.params)."""
+    return schema_help(ChatParams.model_fields[name], lang)
+
+
+def schema_help(info: FieldInfo, lang: str) -> str:
+    """A schema field's help: its description, or the Chinese beside it (json_schema_extra)."""
+    extra = info.json_schema_extra if isinstance(info.json_schema_extra, dict) else {}
+    return str(extra.get("zh", info.description)) if lang == "zh" else info.description or ""
 
 
 @functools.cache
-def _schema_help() -> dict[str, str]:
-    return {field.path: field.help for field in recipe_fields()}
+def _recipe_fields() -> dict[str, FieldInfo]:
+    return {field.path: field.info for field in recipe_fields()}

@@ -16,9 +16,10 @@ from typing import Any
 
 import gradio as gr
 
+from lorastudio.checks.nodes import node_problems
 from lorastudio.checks.validation import check_recipe_text
 from lorastudio.cluster.kubernetes import submit_new_run
-from lorastudio.cluster.multinode import node_problems, per_node_commands
+from lorastudio.cluster.multinode import per_node_commands
 from lorastudio.cluster.pytorchjob import DEFAULT_IMAGES, K8sOptions, Manifest, draft_run_id, render
 from lorastudio.errors import LoraStudioError
 from lorastudio.recipe.schema import Recipe

@@ -138,6 +138,14 @@ def _recipe_views(labels: Labels):
     return yaml_code, yaml_error, compiled, command
 
 
+def needs_demo_data(error: Exception) -> bool:
+    """Whether a refused start would go once LLaMA-Factory's demo data is fetched: a problem
+    whose fix is the demo-data one (decided by its key, never by its words)."""
+    return isinstance(error, RecipeError) and any(
+        p.fix.key == "fix.demo_data" for p in error.problems
+    )
+
+
 def _error_line(problems, lang: str) -> dict:
     text = "\n".join(f"⚠️ {problem_text(p, lang, with_field=False)}" for p in problems)
     return gr.update(value=text, visible=bool(problems))
@@ -223,12 +231,9 @@ class TrainActions:
             recipe = check_recipe_text(text, self.config.workspace, source="recipe")
             run_dir = launcher.launch(recipe, self.config.workspace, self.config.hardware)
         except Exception as exc:
-            needs_data = isinstance(exc, RecipeError) and any(
-                "demo-data" in p.fix for p in exc.problems
-            )
             return {
                 self.tab.message: f"{explain(exc, lang)}\n\n{t('train.not_started', lang)}",
-                self.tab.fetch_data: gr.update(visible=needs_data),
+                self.tab.fetch_data: gr.update(visible=needs_demo_data(exc)),
             }
         watch.attach(run_dir)
         return {

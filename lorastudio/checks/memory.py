@@ -32,6 +32,8 @@ from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
+from lorastudio.messages import Msg, msg
+
 GIB = 1 << 30
 OVERHEAD_BYTES = 1 * GIB
 LAYER_WORKING_SET_BYTES = 34  # per token per hidden unit, one recomputed layer, 16-bit
@@ -181,15 +183,17 @@ class MemoryEstimate:
     def total(self) -> int:
         return self.weights + self.lora + self.activations + self.logits + self.overhead
 
-    def describe(self) -> str:
-        parts = (
-            ("weights", self.weights),
-            ("LoRA + optimizer", self.lora),
-            ("activations", self.activations),
-            ("logits", self.logits),
-            ("runtime", self.overhead),
+    def describe(self) -> Msg:
+        """The total and its parts, e.g. "8.1 GiB (weights 0.9 GiB, LoRA + optimizer …)"."""
+        return msg(
+            "memory.estimate",
+            total=gib(self.total),
+            weights=gib(self.weights),
+            lora=gib(self.lora),
+            activations=gib(self.activations),
+            logits=gib(self.logits),
+            overhead=gib(self.overhead),
         )
-        return f"{gib(self.total)} (" + ", ".join(f"{n} {gib(b)}" for n, b in parts) + ")"
 
 
 def gib(size: float) -> str:
@@ -235,9 +239,10 @@ class Suggestion:
     changes: dict[str, Any]  # recipe field -> new value, e.g. {"lora.quantization": 4}
     estimate: MemoryEstimate
 
-    def describe(self) -> str:
+    def describe(self) -> Msg:
+        """The change and the estimate after it: "lora.quantization: 4 (about 7.9 GiB per card)"."""
         settings = ", ".join(f"{field}: {value}" for field, value in self.changes.items())
-        return f"{settings} (about {gib(self.estimate.total)} per card)"
+        return msg("memory.suggestion", settings=settings, total=gib(self.estimate.total))
 
 
 def suggest(

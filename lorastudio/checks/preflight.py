@@ -27,7 +27,7 @@ from lorastudio.checks.memory import (
     model_shape,
     suggest,
 )
-from lorastudio.cluster.multinode import node_problems
+from lorastudio.checks.nodes import node_problems
 from lorastudio.data.demo import DEMO_FILES
 from lorastudio.errors import Problem
 from lorastudio.llamafactory.compiler import Target, resolved_precision
@@ -35,18 +35,15 @@ from lorastudio.llamafactory.environment import world_size
 from lorastudio.machine.chips import is_training_chip
 from lorastudio.machine.hardware import Accelerator, Hardware
 from lorastudio.machine.probe import package_problems, run_probe, version_problems
+from lorastudio.messages import Msg, msg
 from lorastudio.recipe.schema import Recipe
 from lorastudio.workspace import Workspace
 
 CHECKPOINT_BYTES_PER_LORA_PARAM = 16  # adapter (4) + Adam moments (8) + slack, per checkpoint
 DISK_MARGIN_BYTES = 1 * GIB
 # Ascend QLoRA, as LLaMA-Factory's README documents it ("QLoRA based on bitsandbytes on Ascend
-# NPU"): 4-bit bitsandbytes built from source for the NPU backend, double quantization off.
-NPU_BITSANDBYTES = (
-    "build bitsandbytes for Ascend (git clone -b multi-backend-refactor "
-    "https://github.com/bitsandbytes-foundation/bitsandbytes; cmake -DCOMPUTE_BACKEND=npu -S .; "
-    "make; pip install .), or set lora.quantization: none"
-)
+# NPU"): 4-bit bitsandbytes built from source for the NPU backend, double quantization off
+# (the build steps are the fix "fix.npu_bitsandbytes").
 
 
 @dataclass
@@ -57,7 +54,7 @@ class PreflightReport:
     cards: list[Accelerator] = field(default_factory=list)
     problems: list[Problem] = field(default_factory=list)
     warnings: list[Problem] = field(default_factory=list)
-    notes: list[str] = field(default_factory=list)
+    notes: list[Msg] = field(default_factory=list)
     memory: MemoryEstimate | None = None
     memory_budget: int | None = None
     suggestion: Suggestion | None = None
@@ -66,8 +63,12 @@ class PreflightReport:
     versions: dict[str, Any] = field(default_factory=dict)
 
     def as_dict(self) -> dict[str, Any]:
-        """Plain data for preflight.json and the studio."""
+        """Plain data for preflight.json and the studio (problems and notes as keyed messages,
+        read back by `Problem.from_dict` and `Msg.from_dict`)."""
         data = asdict(self)
+        data["problems"] = [p.as_dict() for p in self.problems]
+        data["warnings"] = [p.as_dict() for p in self.warnings]
+        data["notes"] = [note.as_dict() for note in self.notes]
         data["memory_total"] = self.memory.total if self.memory else None
         return data
 
@@ -81,11 +82,12 @@ def _data_problems(recipe: Recipe, workspace: Workspace, registry: dict) -> list
                 Problem(
                     f"data.datasets[{index}]",
                     name,
-                    f"is registered as {file_name}, "
-                    f"but {workspace.data_dir / file_name} does not exist",
-                    "run python launch.py demo-data, which fetches LLaMA-Factory's demo data there"
+                    msg(
+                        "problem.file_missing", name=file_name, path=workspace.data_dir / file_name
+                    ),
+                    msg("fix.demo_data")
                     if DEMO_FILES.get(name, ("",))[0] == file_name
-                    else "copy the file there or set LORASTUDIO_DATA_DIR to the folder that has it",
+                    else msg("fix.copy_data"),
                 )
             )
     return problems
@@ -102,29 +104,30 @@ def _quantization_rules(recipe: Recipe, device: str) -> tuple[list[Problem], lis
     field_name, problems, warnings = "lora.quantization", [], []
     if device == "cpu":
         problems.append(
-            Problem(field_name, bits, "needs a GPU (bitsandbytes), not the CPU", "set it to none")
+            Problem(field_name, bits, msg("problem.quantization_cpu"), msg("fix.set_none"))
         )
     elif device == "npu" and bits == 8:
         problems.append(
             Problem(
                 field_name,
                 bits,
-                "on Ascend, LLaMA-Factory supports QLoRA with 4-bit bitsandbytes only",
-                "set lora.quantization: 4, or none",
+                msg("problem.npu_qlora_8bit"),
+                msg("fix.npu_qlora_4bit"),
             )
         )
     elif device == "npu" and not _has("bitsandbytes"):
         problems.append(
-            Problem(field_name, bits, "needs bitsandbytes built for Ascend NPUs", NPU_BITSANDBYTES)
+            Problem(
+                field_name, bits, msg("problem.npu_no_bitsandbytes"), msg("fix.npu_bitsandbytes")
+            )
         )
     elif device == "npu":
         warnings.append(
             Problem(
                 field_name,
                 bits,
-                "QLoRA on Ascend needs bitsandbytes' NPU backend (multi-backend-refactor); a CUDA "
-                "build of bitsandbytes fails when the model loads",
-                NPU_BITSANDBYTES,
+                msg("problem.npu_bitsandbytes_backend"),
+                msg("fix.npu_bitsandbytes"),
             )
         )
     elif not _has("bitsandbytes"):
@@ -132,8 +135,8 @@ def _quantization_rules(recipe: Recipe, device: str) -> tuple[list[Problem], lis
             Problem(
                 field_name,
                 bits,
-                "needs bitsandbytes, which is not installed",
-                "pip install -e '.[qlora]' (bitsandbytes>=0.43), or set lora.quantization: none",
+                msg("problem.no_bitsandbytes"),
+                msg("fix.bitsandbytes"),
             )
         )
     if bits == 8 and recipe.hardware.deepspeed == 3:
@@ -141,9 +144,8 @@ def _quantization_rules(recipe: Recipe, device: str) -> tuple[list[Problem], lis
             Problem(
                 field_name,
                 bits,
-                "cannot be sharded by ZeRO-3 (LLaMA-Factory: only 4-bit models can use ZeRO-3 "
-                "or FSDP with QLoRA)",
-                "set lora.quantization: 4, or hardware.deepspeed: 2",
+                msg("problem.qlora8_zero3"),
+                msg("fix.qlora8_zero3"),
             )
         )
     return problems, warnings
@@ -157,8 +159,8 @@ def _device_rules(recipe: Recipe, target: Target, cards: list[Accelerator]) -> l
             Problem(
                 "hardware.devices",
                 recipe.hardware.devices,
-                f"are {', '.join(inference)} inference cards, which cannot train",
-                "train on Atlas A2/A3 (910B/910C) NPUs or on GPUs",
+                msg("problem.inference_cards", names=", ".join(inference)),
+                msg("fix.training_cards"),
             )
         )
     if recipe.train.precision == "bf16" and target.device != "cpu" and not target.bf16:
@@ -167,9 +169,8 @@ def _device_rules(recipe: Recipe, target: Target, cards: list[Accelerator]) -> l
             Problem(
                 "train.precision",
                 "bf16",
-                f"needs bf16 hardware, and these cards ({names}) compute in fp16 only (the "
-                "first-generation Ascend 910 and pre-Ampere NVIDIA GPUs lack bf16)",
-                "set train.precision: fp16 (auto picks it on these cards)",
+                msg("problem.no_bf16", names=names),
+                msg("fix.fp16"),
             )
         )
     if recipe.hardware.deepspeed != "none" and not _has("deepspeed"):
@@ -177,8 +178,8 @@ def _device_rules(recipe: Recipe, target: Target, cards: list[Accelerator]) -> l
             Problem(
                 "hardware.deepspeed",
                 recipe.hardware.deepspeed,
-                "needs DeepSpeed, which is not installed",
-                "pip install -e '.[deepspeed]', or set hardware.deepspeed: none",
+                msg("problem.needs_deepspeed"),
+                msg("fix.deepspeed"),
             )
         )
     return problems
@@ -190,10 +191,7 @@ def _memory(
     local = workspace.resolve_model(recipe.model.id)
     shape = model_shape(recipe.model.id, local)
     if shape is None:
-        report.notes.append(
-            f"memory: no config.json for {recipe.model.id} here and not a Qwen2.5 size this "
-            "studio knows, so the memory check was skipped"
-        )
+        report.notes.append(msg("note.memory_skipped", model=recipe.model.id))
         return
     lora, train = recipe.lora, recipe.train
     setup = TrainSetup(
@@ -209,11 +207,11 @@ def _memory(
     )
     report.memory = estimate(shape, setup)
     if target.device == "cpu":
-        budget, where = psutil.virtual_memory().available, "RAM available"
+        budget, where = psutil.virtual_memory().available, msg("memory.ram")
     elif cards:
         tightest = min(cards, key=lambda c: c.memory_free_mib)
         budget = tightest.memory_free_mib << 20
-        where = f"free on {tightest.kind} {tightest.index} ({tightest.name})"
+        where = msg("memory.free_on", kind=tightest.kind, index=tightest.index, name=tightest.name)
     else:
         return
     report.memory_budget = budget
@@ -222,18 +220,18 @@ def _memory(
     can_quantize = target.device == "cuda" or (target.device == "npu" and _has("bitsandbytes"))
     report.suggestion = suggest(shape, setup, budget, train.grad_accum, can_quantize)
     fix = (
-        f"set {report.suggestion.describe()}"
+        msg("fix.set_suggestion", suggestion=report.suggestion.describe())
         if report.suggestion
-        else "use more cards with hardware.deepspeed: 3, QLoRA, or a smaller model"
+        else msg("fix.memory_no_fit")
     )
-    subject = f"{recipe.model.id} with batch {train.batch_size} × {recipe.data.cutoff_len} tokens"
-    needed = f"needs about {report.memory.describe()} per card, more than the {gib(budget)} {where}"
+    needed = {"estimate": report.memory.describe(), "budget": gib(budget), "where": where}
     if report.memory.weights + report.memory.overhead > budget:
-        report.problems.append(
-            Problem("model.id", recipe.model.id, f"{needed}; its weights alone do not fit", fix)
-        )
+        message = msg("problem.weights_do_not_fit", **needed)
+        report.problems.append(Problem("model.id", recipe.model.id, message, fix))
     else:
-        report.warnings.append(Problem("model.id", subject, f"{needed}; it may not fit", fix))
+        batch = {"batch": train.batch_size, "cutoff": recipe.data.cutoff_len}
+        message = msg("problem.may_not_fit", **batch, **needed)
+        report.warnings.append(Problem("model.id", recipe.model.id, message, fix))
 
 
 def _disk(recipe: Recipe, workspace: Workspace, report: PreflightReport) -> None:
@@ -250,9 +248,14 @@ def _disk(recipe: Recipe, workspace: Workspace, report: PreflightReport) -> None
             Problem(
                 "train.save_steps",
                 train.save_steps,
-                f"makes about {checkpoints} checkpoints, {gib(report.disk_needed)} with the "
-                f"adapter, but only {gib(report.disk_free)} is free under {where}",
-                "free disk space there, or raise train.save_steps",
+                msg(
+                    "problem.disk",
+                    count=checkpoints,
+                    needed=gib(report.disk_needed),
+                    free=gib(report.disk_free),
+                    path=where,
+                ),
+                msg("fix.free_disk"),
             )
         )
 
@@ -290,9 +293,8 @@ def run_preflight(
             Problem(
                 "hardware.nodes.interface",
                 None,
-                "is not set: HCCL picks a network interface by itself, and LLaMA-Factory's NPU "
-                "guide sets HCCL_SOCKET_IFNAME on every node",
-                "set it to the interface the nodes share, e.g. eth0",
+                msg("problem.interface_unset_npu"),
+                msg("fix.interface_npu"),
             )
         )
     _memory(recipe, workspace, target, cards, report)

@@ -16,15 +16,12 @@ from lorastudio.data.layout import first_record, layout_problem
 from lorastudio.errors import Problem, RecipeError
 from lorastudio.llamafactory import spec as llamafactory_spec
 from lorastudio.llamafactory.compiler import MANAGED_KEYS
+from lorastudio.messages import Msg, msg
 from lorastudio.recipe.schema import Recipe, merge_overrides, parse_overrides, parse_recipe_text
 from lorastudio.workspace import Workspace
 
-FORMAT_FIXES = {
-    "alpaca": 'write each record as {"instruction": …, "input": …, "output": …}, or set '
-    "data.format: sharegpt for conversations",
-    "sharegpt": 'write each record as {"conversations": [{"from": "human", "value": …}, '
-    '{"from": "gpt", "value": …}]}, or set data.format: alpaca',
-}
+FORMAT_FIXES = {"alpaca": "fix.alpaca_layout", "sharegpt": "fix.sharegpt_layout"}
+EXAMPLE_HUB_ID = "Qwen/Qwen2.5-0.5B-Instruct"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet", ".arrow", ".txt")
 
@@ -34,9 +31,10 @@ def _section(raw: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _close(word: str, choices: list[str] | frozenset[str]) -> str:
+def _maybe(word: str, choices: list[str] | frozenset[str], fix: Msg) -> Msg:
+    """``fix``, after "did you mean `x`?" where one of ``choices`` is close to ``word``."""
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
-    return f"did you mean `{match[0]}`? " if match else ""
+    return msg("fix.maybe", word=match[0], fix=fix) if match else fix
 
 
 def _model_problems(model: dict[str, Any], workspace: Workspace) -> list[Problem]:
@@ -47,10 +45,8 @@ def _model_problems(model: dict[str, Any], workspace: Workspace) -> list[Problem
             Problem(
                 "model.template",
                 template,
-                "is not a template LLaMA-Factory knows",
-                f"{_close(template, llamafactory_spec.known_templates())}"
-                "use qwen for Qwen2/Qwen2.5, qwen3 for Qwen3 "
-                "(`python launch.py templates` lists all)",
+                msg("problem.unknown_template"),
+                _maybe(template, llamafactory_spec.known_templates(), msg("fix.template")),
             )
         )
     model_id = model.get("id")
@@ -65,9 +61,8 @@ def _model_problems(model: dict[str, Any], workspace: Workspace) -> list[Problem
                 Problem(
                     "model.id",
                     model_id,
-                    f"names a local folder that does not exist ({local})",
-                    "download the model there, fix the path, or use a hub id like "
-                    "Qwen/Qwen2.5-0.5B-Instruct",
+                    msg("problem.folder_missing", path=local),
+                    msg("fix.model_folder", id=EXAMPLE_HUB_ID),
                 )
             )
         elif not (local / "config.json").is_file():
@@ -75,8 +70,8 @@ def _model_problems(model: dict[str, Any], workspace: Workspace) -> list[Problem
                 Problem(
                     "model.id",
                     model_id,
-                    f"is a folder without config.json ({local})",
-                    "point it at the folder that holds the model's config.json and weights",
+                    msg("problem.no_config", path=local),
+                    msg("fix.model_config"),
                 )
             )
     elif not HUB_ID.match(model_id):
@@ -84,15 +79,15 @@ def _model_problems(model: dict[str, Any], workspace: Workspace) -> list[Problem
             Problem(
                 "model.id",
                 model_id,
-                "is neither a local folder nor a hub id",
-                "write a hub id like Qwen/Qwen2.5-0.5B-Instruct or a path to a model folder",
+                msg("problem.not_an_id"),
+                msg("fix.model_id", id=EXAMPLE_HUB_ID),
             )
         )
     return problems
 
 
 def _nul_problem(field: str, value: str) -> Problem:
-    return Problem(field, value, "contains a NUL character, which no path can", "remove it")
+    return Problem(field, value, msg("problem.nul"), msg("fix.remove"))
 
 
 def _data_problems(data: dict[str, Any], workspace: Workspace) -> list[Problem]:
@@ -106,11 +101,8 @@ def _data_problems(data: dict[str, Any], workspace: Workspace) -> list[Problem]:
                     Problem(
                         f"data.datasets[{index}]",
                         name,
-                        f"is not registered in {workspace.registry_path}",
-                        f"{_close(name, list(registry))}add it to that dataset_info.json, "
-                        "list a local file under data.files instead, or set "
-                        "LORASTUDIO_DATA_DIR to the folder that registers it "
-                        "(e.g. LLaMA-Factory's data/)",
+                        msg("problem.not_registered", path=workspace.registry_path),
+                        _maybe(name, list(registry), msg("fix.register")),
                     )
                 )
     files = data.get("files")
@@ -127,8 +119,8 @@ def _data_problems(data: dict[str, Any], workspace: Workspace) -> list[Problem]:
                 Problem(
                     field,
                     relative,
-                    f"points outside the data folder ({workspace.data_dir})",
-                    "put the file inside the data folder and give its path relative to it",
+                    msg("problem.outside_data", path=workspace.data_dir),
+                    msg("fix.inside_data"),
                 )
             )
         elif not path.is_file():
@@ -136,8 +128,8 @@ def _data_problems(data: dict[str, Any], workspace: Workspace) -> list[Problem]:
                 Problem(
                     field,
                     relative,
-                    f"is not a file ({path})",
-                    "check the name; paths are relative to the data folder",
+                    msg("problem.not_a_file", path=path),
+                    msg("fix.check_name"),
                 )
             )
         elif path.suffix.lower() not in DATA_SUFFIXES:
@@ -145,8 +137,8 @@ def _data_problems(data: dict[str, Any], workspace: Workspace) -> list[Problem]:
                 Problem(
                     field,
                     relative,
-                    "is not a data file LLaMA-Factory reads",
-                    f"use one of {', '.join(DATA_SUFFIXES)}",
+                    msg("problem.not_data"),
+                    msg("fix.use_one_of", choices=", ".join(DATA_SUFFIXES)),
                 )
             )
         else:
@@ -158,8 +150,8 @@ def _data_problems(data: dict[str, Any], workspace: Workspace) -> list[Problem]:
                     Problem(
                         field,
                         relative,
-                        f"is not in the {layout} layout: {wrong}",
-                        FORMAT_FIXES[layout],
+                        msg("problem.layout", layout=layout, wrong=wrong),
+                        msg(FORMAT_FIXES[layout]),
                     )
                 )
     return problems
@@ -175,10 +167,10 @@ _SCALARS = {
     "str": lambda v: isinstance(v, str | int | float) and not isinstance(v, bool),
 }
 _KINDS = {
-    "bool": "write true or false",
-    "int": "write a whole number",
-    "float": "write a number",
-    "str": "write text",
+    "bool": "fix.write_bool",
+    "int": "fix.write_int",
+    "float": "fix.write_number",
+    "str": "fix.write_text",
 }
 # Pass-through keys that write where they point: they must stay inside the studio's folder.
 _WRITES_TO = ("tokenized_path",)
@@ -218,40 +210,30 @@ def _extra_problems(extra: dict[Any, Any], workspace: Workspace) -> list[Problem
                 Problem(
                     field,
                     value,
-                    "is not a LLaMA-Factory training argument",
-                    f"{_close(key, list(types))}check the name in LLaMA-Factory's docs",
+                    msg("problem.not_an_argument"),
+                    _maybe(key, list(types), msg("fix.lf_docs")),
                 )
             )
         elif key in MANAGED_KEYS:
             managed = MANAGED_KEYS[key]
-            problems.append(
-                Problem(
-                    field,
-                    value,
-                    "is set by the recipe itself",
-                    f"remove it: LoRA Studio trains with {key} {managed[1:-1]}"
-                    if managed.startswith("(")
-                    else f"set {managed} instead",
-                )
+            fix = (
+                msg("fix.managed_fixed", arg=key, how=managed)
+                if isinstance(managed, Msg)
+                else msg("fix.set_instead", field=managed)
             )
+            problems.append(Problem(field, value, msg("problem.managed"), fix))
         elif not _type_fits(types[key], value):
-            problems.append(
-                Problem(
-                    field,
-                    value,
-                    f"does not fit LLaMA-Factory's {key}, which takes {types[key]}",
-                    _KINDS.get(
-                        types[key].removesuffix(" | None"), f"write a value of type {types[key]}"
-                    ),
-                )
-            )
+            kind = _KINDS.get(types[key].removesuffix(" | None"))
+            fix = msg(kind) if kind else msg("fix.write_kind", kind=types[key])
+            message = msg("problem.extra_type", arg=key, kind=types[key])
+            problems.append(Problem(field, value, message, fix))
         elif key in _WRITES_TO and isinstance(value, str) and not _inside(value, workspace.root):
             problems.append(
                 Problem(
                     field,
                     value,
-                    f"points outside the studio folder ({workspace.root})",
-                    "give a path inside the studio folder, or remove it",
+                    msg("problem.outside_studio", path=workspace.root),
+                    msg("fix.inside_studio"),
                 )
             )
     return problems
@@ -293,7 +275,9 @@ def check_recipe_text(
     try:
         recipe = parse_recipe_text(text, source=source, overrides=override_tree)
     except RecipeError as exc:
-        if any(p.field == "(file)" or str(p.message).startswith("is newer") for p in exc.problems):
+        if any(
+            p.field == "(file)" or p.message.key == "problem.newer_schema" for p in exc.problems
+        ):
             raise  # not a recipe of this version: its keys mean nothing yet
         schema_problems = exc.problems
     raw = merge_overrides(yaml.safe_load(text), override_tree)
@@ -316,15 +300,24 @@ def check_recipe_file(
     try:
         text = path.read_text(encoding="utf-8")
     except (OSError, UnicodeDecodeError) as exc:
-        reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-        raise RecipeError(
-            [
-                Problem(
-                    "(file)",
-                    str(path),
-                    f"cannot be read: {reason}",
-                    "check the path; recipes live in recipes/",
-                )
-            ]
-        ) from None
+        message = msg("problem.unreadable", reason=_why_unreadable(exc))
+        raise RecipeError([Problem("(file)", str(path), message, msg("fix.check_path"))]) from None
     return check_recipe_text(text, workspace, source=str(path), overrides=overrides)
+
+
+_UNREADABLE = {
+    FileNotFoundError: "recipe.no_such_file",
+    IsADirectoryError: "recipe.is_a_folder",
+    PermissionError: "recipe.permission_denied",
+    UnicodeDecodeError: "problem.not_utf8",
+}
+
+
+def _why_unreadable(exc: OSError | UnicodeDecodeError) -> Msg:
+    """Why a file could not be read: the usual reasons in words of our own, any other in the
+    system's."""
+    key = next((key for kind, key in _UNREADABLE.items() if isinstance(exc, kind)), None)
+    if key is not None:
+        return msg(key)
+    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
+    return msg("text.verbatim", text=reason)

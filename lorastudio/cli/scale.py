@@ -19,7 +19,6 @@ from lorastudio.cluster.multinode import NodeFlags, per_node_commands
 from lorastudio.errors import Problem
 from lorastudio.launch import launcher
 from lorastudio.machine.hardware import detect
-from lorastudio.messages import Msg
 from lorastudio.recipe.schema import Recipe
 from lorastudio.runs.layout import PREFLIGHT_FILE
 from lorastudio.runs.status import read_status
@@ -48,15 +47,6 @@ def _print_problems(title: str, problems: list[Problem], out: TextIO, lang: str)
             print(f"  - {problem.text(lang)}", file=out)
 
 
-def _problem_from_json(data: dict) -> Problem:
-    """A problem as preflight.json keeps it (its message and fix as keys and arguments)."""
-    said = {
-        part: Msg.from_dict(data.get(part)) or str(data.get(part, ""))
-        for part in ("message", "fix")
-    }
-    return Problem(data.get("field", ""), data.get("value"), **said)
-
-
 def print_launch_notes(run_dir: Path, recipe: Recipe, args: argparse.Namespace, out: TextIO):
     """Pre-flight warnings, and on node 0 of a multi-node run the other nodes' commands."""
     try:
@@ -64,7 +54,7 @@ def print_launch_notes(run_dir: Path, recipe: Recipe, args: argparse.Namespace, 
     except (OSError, ValueError):
         report = {}
     for warning in report.get("warnings", []):
-        print(f"warning: {_problem_from_json(warning).text(args.lang)}", file=out)
+        print(f"warning: {Problem.from_dict(warning).text(args.lang)}", file=out)
     nodes = recipe.hardware.nodes
     if nodes.count > 1 and nodes.rank == 0:
         extra = tuple(a for pair in args.overrides for a in ("--set", pair))

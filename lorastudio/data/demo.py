@@ -17,6 +17,7 @@ from pathlib import Path
 
 from lorastudio.errors import LoraStudioError
 from lorastudio.files import write_bytes_atomic, write_json_atomic
+from lorastudio.messages import msg
 
 # LLaMA-Factory v0.9.5's data/ (the version pyproject pins); the hashes are of that tag's files.
 DEFAULT_SOURCE = "https://raw.githubusercontent.com/hiyouga/LLaMA-Factory/v0.9.5/data/"
@@ -67,24 +68,26 @@ def _read_source(source: str, file_name: str, timeout: float) -> bytes:
             return path.read_bytes()
         except OSError as exc:
             raise DemoDataError(
-                f"cannot read {path} ({exc.strerror or exc}). Fix: give --from a folder that has "
-                f"LLaMA-Factory's {file_name} (its repository's data/ folder)"
+                msg("error.demo_unreadable", path=path, reason=exc.strerror or exc),
+                msg("fix.demo_folder", file=file_name),
             ) from None
     url = source.rstrip("/") + "/" + file_name
     if not url.startswith(("http://", "https://")):
-        raise DemoDataError(f"{source} is not an http(s) address or a folder. Fix: give one")
+        raise DemoDataError(
+            msg("error.demo_bad_source", source=source), msg("fix.demo_give_source")
+        )
     try:
         with urllib.request.urlopen(url, timeout=timeout) as response:
             data = response.read(MAX_BYTES + 1)
     except (urllib.error.URLError, OSError, ValueError) as exc:
         reason = getattr(exc, "reason", None) or exc
         raise DemoDataError(
-            f"cannot download {url} ({reason}). Fix: check the connection, or take the files "
-            "from a mirror of LLaMA-Factory's data/ or a folder that has them (--from, or "
-            "LORASTUDIO_DEMO_DATA_FROM for the studio)"
+            msg("error.download", url=url, reason=reason), msg("fix.download")
         ) from None
     if len(data) > MAX_BYTES:
-        raise DemoDataError(f"{url} is larger than {MAX_BYTES >> 20} MiB; it is not {file_name}")
+        raise DemoDataError(
+            msg("error.demo_too_big", url=url, limit=MAX_BYTES >> 20, file=file_name)
+        )
     return data
 
 
@@ -111,7 +114,8 @@ def _register(data_dir: Path) -> None:
             registry = json.loads(registry_path.read_text(encoding="utf-8"))
         except ValueError as exc:
             raise DemoDataError(
-                f"{registry_path} is not valid JSON ({exc}). Fix: repair it, then run this again"
+                msg("error.registry_invalid", path=registry_path, reason=exc),
+                msg("fix.demo_registry"),
             ) from None
     missing = {
         name: {"file_name": f} for name, (f, _) in DEMO_FILES.items() if name not in registry
@@ -151,9 +155,14 @@ def fetch_demo_data(
             original = _read_source(source, file_name, timeout)
             if _sha256(original) != digest:
                 raise DemoDataError(
-                    f"{file_name} from {source} is not LLaMA-Factory v0.9.5's (SHA-256 "
-                    f"{_sha256(original)[:16]}…, expected {digest[:16]}…); nothing was written. "
-                    "Fix: use another source"
+                    msg(
+                        "error.not_lf_file",
+                        file=file_name,
+                        source=source,
+                        got=_sha256(original)[:16],
+                        expected=digest[:16],
+                    ),
+                    msg("fix.other_source"),
                 )
             plan.append((dataset, target, present, original))
     results = []

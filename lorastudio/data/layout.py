@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lorastudio.messages import Msg, msg
+
 HEAD_BYTES = 1 << 20
 # LLaMA-Factory's default columns for a dataset_info entry with no "columns" (data/README.md).
 REQUIRED = {
@@ -39,19 +41,19 @@ def first_record(path: Path) -> Any:
     return None
 
 
-def layout_problem(record: Any, layout: str) -> str | None:
+def layout_problem(record: Any, layout: str) -> Msg | None:
     """What is wrong with a first record for ``data.format`` (None when it fits)."""
     if not isinstance(record, dict):
-        return f"its records are not JSON objects (the first is {type(record).__name__})"
+        return msg("data.not_objects", kind=type(record).__name__)
     missing = [key for key in REQUIRED[layout] if key not in record]
     if missing:
-        has = ", ".join(sorted(record)) or "nothing"
-        return f"its first record has no {', '.join(missing)} (it has: {has})"
+        has = ", ".join(sorted(record)) or msg("data.no_keys")
+        return msg("data.record_lacks", missing=", ".join(missing), has=has)
     if layout == "sharegpt":
         turns = record["conversations"]
         if not isinstance(turns, list) or not turns:
-            return "its first record's conversations is not a list of turns"
+            return msg("data.not_turns")
         bad = [t for t in turns if not (isinstance(t, dict) and all(k in t for k in SHAREGPT_TURN))]
         if bad:
-            return "its first record has a turn without from and value"
+            return msg("data.turn_lacks")
     return None

@@ -10,18 +10,18 @@ from pathlib import Path
 
 from lorastudio import processes
 from lorastudio.checks.preflight import PreflightReport, run_preflight
-from lorastudio.errors import LoraStudioError, Problem, RecipeError, RunError
+from lorastudio.errors import RecipeError, RunError
 from lorastudio.files import write_json_atomic
 from lorastudio.llamafactory.compiler import Compiled, Target, compile_recipe
 from lorastudio.machine.chips import has_bf16
 from lorastudio.machine.hardware import (
     DeviceUnavailableError,
     Hardware,
-    check_device_ids,
     detect,
+    device_id_problems,
     resolve_device,
 )
-from lorastudio.messages import VERBATIM, Msg, msg
+from lorastudio.messages import msg
 from lorastudio.recipe.schema import Recipe
 from lorastudio.runs.backends import backend_for
 from lorastudio.runs.layout import (
@@ -50,14 +50,8 @@ def plan_target(recipe: Recipe, hardware: Hardware) -> Target:
     try:
         device = resolve_device(spec.device, hardware)
     except DeviceUnavailableError as exc:
-        fix = _said_fix(exc)
-        raise RecipeError(
-            [Problem("hardware.device", spec.device, msg("problem.no_device"), fix)]
-        ) from None
-    problems = [
-        Problem("hardware.devices", spec.devices, "does not match this machine", message)
-        for message in check_device_ids(device, spec.devices, hardware)
-    ]
+        raise RecipeError([exc.problem()]) from None
+    problems = device_id_problems(device, spec.devices, hardware)
     if problems:
         raise RecipeError(problems)
     if device == "cpu":
@@ -67,13 +61,6 @@ def plan_target(recipe: Recipe, hardware: Hardware) -> Target:
     bf16 = all(has_bf16(device, card.name) is not False for card in chosen)
     count = len(spec.devices) if spec.devices else len(chosen)
     return Target(device, max(count, 1), bf16=bf16)
-
-
-def _said_fix(exc: Exception) -> Msg:
-    """What an unavailable device's error says, as the fix of the problem it becomes."""
-    if not isinstance(exc, LoraStudioError):
-        return Msg(VERBATIM, {"text": str(exc).replace(". Fix: ", "; ", 1)})
-    return exc.message if exc.fix is None else msg("fix.then", first=exc.message, then=exc.fix)
 
 
 def preflight(

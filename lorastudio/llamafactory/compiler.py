@@ -11,6 +11,7 @@ from pathlib import Path
 from typing import Any
 
 from lorastudio.llamafactory.environment import Device, environment, is_distributed
+from lorastudio.messages import Msg, msg
 from lorastudio.recipe.schema import Recipe
 from lorastudio.workspace import Workspace
 
@@ -18,14 +19,15 @@ CONFIG_FILE = "llamafactory.yaml"
 DATASET_INFO_FILE = "dataset_info.json"
 DEEPSPEED_FILE = "ds_config.json"
 
-# LLaMA-Factory keys the recipe sets itself; `extra` may not set them (the field to use instead).
-MANAGED_KEYS: dict[str, str] = {
+# LLaMA-Factory keys the recipe sets itself; `extra` may not set them: the field to use instead,
+# or (a message) how LoRA Studio sets a key no field controls.
+MANAGED_KEYS: dict[str, str | Msg] = {
     "model_name_or_path": "model.id",
     "template": "model.template",
     "trust_remote_code": "model.trust_remote_code",
-    "stage": "(always sft)",
-    "do_train": "(always true)",
-    "finetuning_type": "(always lora)",
+    "stage": msg("managed.always_sft"),
+    "do_train": msg("managed.always_true"),
+    "finetuning_type": msg("managed.always_lora"),
     "lora_rank": "lora.rank",
     "lora_alpha": "lora.alpha",
     "lora_dropout": "lora.dropout",
@@ -36,9 +38,9 @@ MANAGED_KEYS: dict[str, str] = {
     "cutoff_len": "data.cutoff_len",
     "max_samples": "data.max_samples",
     "val_size": "data.val_size",
-    "output_dir": "(in adapters/<run>/, named after the recipe's name)",
-    "logging_dir": "(inside its run folder)",
-    "resume_from_checkpoint": "(from the run's last checkpoint: python launch.py resume RUN)",
+    "output_dir": msg("managed.output_dir"),
+    "logging_dir": msg("managed.logging_dir"),
+    "resume_from_checkpoint": msg("managed.resume"),
     "num_train_epochs": "train.epochs",
     "max_steps": "train.max_steps",
     "learning_rate": "train.learning_rate",
@@ -59,10 +61,10 @@ MANAGED_KEYS: dict[str, str] = {
     "per_device_eval_batch_size": "train.batch_size",
     "eval_strategy": "train.eval_steps",
     "ddp_backend": "hardware.device",
-    "overwrite_cache": "(a fresh tokenization of its own data for each run)",
-    "plot_loss": "(the loss curve drawn into the run folder)",
-    "include_num_input_tokens_seen": "(tokens counted, for tokens/s in the live view)",
-    "ddp_timeout": "(a long timeout, so a slow first step on many cards never times out)",
+    "overwrite_cache": msg("managed.overwrite_cache"),
+    "plot_loss": msg("managed.plot_loss"),
+    "include_num_input_tokens_seen": msg("managed.tokens_seen"),
+    "ddp_timeout": msg("managed.ddp_timeout"),
 }
 
 

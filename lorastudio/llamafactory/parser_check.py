@@ -43,6 +43,7 @@ import yaml
 from lorastudio import processes
 from lorastudio.errors import LoraStudioError
 from lorastudio.machine.hardware import Hardware, detect
+from lorastudio.messages import msg
 
 Level = Literal["types", "parse", "full"]
 LEVELS: tuple[Level, ...] = ("types", "parse", "full")
@@ -126,8 +127,8 @@ def _run_batch(checks: Sequence[ArgsCheck]) -> list[str | None]:
         if result.returncode == 0 and answer.is_file():
             return json.loads(answer.read_text())
     lines = [line for line in (result.stdout + result.stderr).splitlines() if line.strip()]
-    reason = lines[-1] if lines else f"it exited with {result.returncode}"
-    raise ParserUnavailableError(f"LLaMA-Factory's parser could not be run: {reason}")
+    reason = lines[-1] if lines else msg("machine.parser_exit", code=result.returncode)
+    raise ParserUnavailableError(msg("error.parser_unavailable", reason=reason))
 
 
 def check_train_args(

@@ -12,9 +12,12 @@ import functools
 import importlib.metadata
 from pathlib import Path
 
+from lorastudio.errors import LoraStudioError
+from lorastudio.messages import msg
 
-class LlamaFactoryMissingError(RuntimeError):
-    """LLaMA-Factory is not installed in this environment."""
+
+class LlamaFactoryMissingError(LoraStudioError):
+    """LLaMA-Factory (or a package whose sources it reads) is not installed in this environment."""
 
 
 def _package_file(distribution: str, relative: str) -> Path:
@@ -22,11 +25,14 @@ def _package_file(distribution: str, relative: str) -> Path:
         dist = importlib.metadata.distribution(distribution)
     except importlib.metadata.PackageNotFoundError:
         raise LlamaFactoryMissingError(
-            f"{distribution} is not installed; install LoRA Studio with `pip install -e .`"
+            msg("error.not_installed", package=distribution), msg("fix.install_studio")
         ) from None
     path = Path(str(dist.locate_file(relative)))
     if not path.is_file():
-        raise LlamaFactoryMissingError(f"{distribution} is installed but {relative} is missing")
+        raise LlamaFactoryMissingError(
+            msg("error.package_file_missing", package=distribution, file=relative),
+            msg("fix.install_studio"),
+        )
     return path
 
 
@@ -35,7 +41,9 @@ def llamafactory_version() -> str:
     try:
         return importlib.metadata.version("llamafactory")
     except importlib.metadata.PackageNotFoundError:
-        raise LlamaFactoryMissingError("llamafactory is not installed") from None
+        raise LlamaFactoryMissingError(
+            msg("error.not_installed", package="llamafactory"), msg("fix.install_studio")
+        ) from None
 
 
 @functools.cache

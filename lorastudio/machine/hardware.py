@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from typing import Any, Literal
 
 from lorastudio import processes
+from lorastudio.errors import LoraStudioError, Problem
+from lorastudio.messages import Msg, msg
 
 SMI_TIMEOUT_S = 10.0
 NVIDIA_SMI_CSV_ARGV = [
@@ -24,7 +26,7 @@ NVIDIA_SMI_CSV_ARGV = [
 NVIDIA_SMI_TABLE_ARGV = ["nvidia-smi"]
 NPU_SMI_ARGV = ["npu-smi", "info"]
 
-_LABELS = {"cuda": "NVIDIA GPU", "npu": "Ascend NPU"}
+_TOOLS = {"cuda": "nvidia-smi", "npu": "npu-smi info"}
 _VISIBILITY_VARS = {"cuda": "CUDA_VISIBLE_DEVICES", "npu": "ASCEND_RT_VISIBLE_DEVICES"}
 
 # nvidia-smi table: "|   0  NVIDIA H100 80GB HBM3          On  |   00000000:18:00.0 Off |  0 |"
@@ -86,7 +88,12 @@ class Hardware:
         return {"cuda": self.cuda, "npu": self.npu}.get(kind, ())
 
 
-class DeviceUnavailableError(Exception):
+def label(kind: str) -> Msg:
+    """What a device kind is called: "NVIDIA GPU", "Ascend NPU"."""
+    return msg(f"machine.label.{kind}")
+
+
+class DeviceUnavailableError(LoraStudioError):
     """An accelerator kind was asked for explicitly but this machine has none.
 
     Attributes:
@@ -97,34 +104,46 @@ class DeviceUnavailableError(Exception):
     def __init__(self, requested: str, hardware: Hardware) -> None:
         self.requested = requested
         self.hardware = hardware
-        tool = "nvidia-smi" if requested == "cuda" else "npu-smi info"
+        tool = _TOOLS[requested]
         alternatives = [k for k in ("npu", "cuda") if k != requested and hardware.devices(k)]
-        fix = " or ".join([*alternatives, "auto", "cpu"])
+        choices: Any = "cpu"
+        for choice in reversed([*alternatives, "auto"]):
+            choices = msg("machine.or", first=choice, second=choices)
         super().__init__(
-            f"hardware.device is {requested!r} but no {_LABELS.get(requested, requested)} was "
-            f"found ({tool} is missing, failed or listed none). Found: {_describe(hardware)}. "
-            f"Fix: set hardware.device: {fix}, or run on a machine with that hardware and "
-            f"check that {tool} works there."
+            msg(
+                "machine.device_unavailable",
+                requested=requested,
+                label=label(requested),
+                tool=tool,
+                found=describe(hardware),
+            ),
+            msg("fix.device_unavailable", choices=choices, tool=tool),
         )
 
+    def problem(self) -> Problem:
+        """The error as a problem of the recipe's ``hardware.device``."""
+        assert self.fix is not None
+        fix = msg("fix.no_device", message=self.message, fix=self.fix)
+        return Problem("hardware.device", self.requested, msg("problem.no_device"), fix)
 
-def _describe_devices(devices: tuple[Accelerator, ...]) -> str:
-    """Says e.g. ``"8 Ascend NPUs (ids 0-7: 910B3)"``."""
+
+def describe_devices(devices: tuple[Accelerator, ...]) -> Msg | None:
+    """Says e.g. "8 Ascend NPUs (ids 0-7: 910B3)" (None for no devices)."""
     if not devices:
-        return ""
-    label = _LABELS[devices[0].kind] + ("s" if len(devices) > 1 else "")
+        return None
     ids = [d.index for d in devices]
     contiguous = ids == list(range(ids[0], ids[0] + len(ids)))
     id_text = f"{ids[0]}-{ids[-1]}" if contiguous and len(ids) > 1 else ", ".join(map(str, ids))
     names = ", ".join(dict.fromkeys(d.name for d in devices))
-    return f"{len(devices)} {label} (ids {id_text}: {names})"
+    key = f"machine.devices.{devices[0].kind}_{'many' if len(devices) > 1 else 'one'}"
+    return msg(key, count=len(devices), ids=id_text, names=names)
 
 
-def _describe(hardware: Hardware) -> str:
-    """Says in one line what a machine has, accelerators first."""
-    parts = [_describe_devices(hardware.npu), _describe_devices(hardware.cuda)]
-    parts = [p for p in parts if p] or ["no GPU or NPU"]
-    return "; ".join([*parts, f"{hardware.cpu_count} CPU cores"])
+def describe(hardware: Hardware) -> list[Msg]:
+    """What a machine has, accelerators first, one message per kind (said joined by "; ")."""
+    parts = [describe_devices(hardware.npu), describe_devices(hardware.cuda)]
+    found = [p for p in parts if p is not None] or [msg("machine.no_accelerator")]
+    return [*found, msg("machine.cpu_cores", count=hardware.cpu_count)]
 
 
 def _cells(line: str) -> list[str]:
@@ -297,7 +316,7 @@ def resolve_device(requested: str, hardware: Hardware) -> str:
     raise ValueError(f"hardware.device is {requested!r}; expected one of auto, cuda, npu, cpu")
 
 
-def check_device_ids(kind: str, ids: list[int] | None, hardware: Hardware) -> list[str]:
+def check_device_ids(kind: str, ids: list[int] | None, hardware: Hardware) -> list[Msg]:
     """Checks chosen device ids against the devices of that kind on this machine.
 
     Args:
@@ -306,7 +325,7 @@ def check_device_ids(kind: str, ids: list[int] | None, hardware: Hardware) -> li
         hardware: What :func:`detect` found.
 
     Returns:
-        One message per problem (unknown or duplicate id, or ids for the CPU);
+        One keyed message per problem (unknown or duplicate id, or ids for the CPU);
         empty if the ids are fine.
 
     Raises:
@@ -316,17 +335,24 @@ def check_device_ids(kind: str, ids: list[int] | None, hardware: Hardware) -> li
     if not ids:
         return []
     if kind == "cpu":
-        return [f"device ids {ids} were given but the device is cpu; remove the device ids"]
+        return [msg("machine.ids_for_cpu", ids=ids)]
     variable = _VISIBILITY_VARS[kind]
-    found = _describe_devices(devices) or f"no {_LABELS[kind]}"
+    found = describe_devices(devices) or msg("machine.none_of", label=label(kind))
     known = {d.index for d in devices}
-    problems: list[str] = []
+    problems: list[Msg] = []
     for device_id in dict.fromkeys(ids):
         if ids.count(device_id) > 1:
-            problems.append(f"{kind} device id {device_id} is listed more than once")
+            problems.append(msg("machine.id_twice", kind=kind, id=device_id))
         if device_id not in known:
             problems.append(
-                f"{kind} device id {device_id} ({variable}) does not exist on this machine; "
-                f"found {found}"
+                msg("machine.no_such_id", kind=kind, id=device_id, variable=variable, found=found)
             )
     return problems
+
+
+def device_id_problems(kind: str, ids: list[int] | None, hardware: Hardware) -> list[Problem]:
+    """`check_device_ids` as problems of the recipe's ``hardware.devices``."""
+    return [
+        Problem("hardware.devices", ids, msg("problem.device_ids"), message)
+        for message in check_device_ids(kind, ids, hardware)
+    ]

@@ -21,6 +21,7 @@ from packaging.version import InvalidVersion, Version
 
 from lorastudio import processes
 from lorastudio.errors import Problem
+from lorastudio.messages import Msg, msg
 
 PROBE_TIMEOUT_S = 120.0
 # LLaMA-Factory 0.9.5's own check at import (llamafactory/extras/misc.py, check_dependencies);
@@ -105,17 +106,19 @@ def collect() -> dict[str, Any]:
 
 
 def run_probe(timeout: float = PROBE_TIMEOUT_S) -> dict[str, Any]:
-    """Run :func:`collect` in a subprocess; on failure, ``probe_error`` says why."""
+    """Run :func:`collect` in a subprocess; on failure, ``probe_error`` says why (a keyed
+    message as plain data, `Msg.as_dict`)."""
     try:
         result = processes.run(processes.python_module("lorastudio.machine.probe"), timeout=timeout)
     except subprocess.TimeoutExpired:
-        return {"probe_error": f"the version probe did not answer within {timeout:.0f} s"}
+        return {"probe_error": msg("machine.probe_timeout", seconds=f"{timeout:.0f}").as_dict()}
     lines = result.stdout.strip().splitlines()
     try:
         return json.loads(lines[-1])
     except (IndexError, ValueError):
-        tail = (result.stderr.strip().splitlines() or ["no output"])[-1]
-        return {"probe_error": f"the version probe failed: {tail}"}
+        lines = result.stderr.strip().splitlines()
+        tail = lines[-1] if lines else msg("machine.probe_no_output")
+        return {"probe_error": msg("machine.probe_failed", tail=tail).as_dict()}
 
 
 def package_problems() -> list[Problem]:
@@ -130,8 +133,8 @@ def package_problems() -> list[Problem]:
                 Problem(
                     "(environment)",
                     f"{name} {version}",
-                    f"is outside the range LLaMA-Factory 0.9.5 accepts ({name}{spec})",
-                    f'pip install "{name}{spec}"',
+                    msg("problem.package_range", name=name, spec=spec),
+                    msg("fix.package_range", name=name, spec=spec),
                 )
             )
     return problems
@@ -144,20 +147,22 @@ def _cuda_problems(probe: dict[str, Any]) -> list[Problem]:
             Problem(
                 "hardware.device",
                 "cuda",
-                f"needs a CUDA build of torch, but torch {probe.get('torch')} is a CPU-only build",
-                "pip install torch from the CUDA index (https://pytorch.org/get-started/locally/)",
+                msg("problem.torch_cpu_only", torch=probe.get("torch")),
+                msg("fix.torch_cuda"),
             )
         ]
     if probe.get("cuda_available"):
         return []
-    why = "torch cannot use the GPUs nvidia-smi lists"
-    fix = "check the NVIDIA driver (nvidia-smi) and CUDA_VISIBLE_DEVICES"
+    why, fix = msg("problem.torch_no_gpu"), msg("fix.check_driver")
     if driver_cuda and (_release(driver_cuda) or ()) < (_release(torch_cuda) or ()):
-        why = (
-            f"torch {probe.get('torch')} is built for CUDA {torch_cuda}, but the NVIDIA driver "
-            f"{probe.get('driver')} runs CUDA {driver_cuda} at most"
+        why = msg(
+            "problem.driver_too_old",
+            torch=probe.get("torch"),
+            cuda=torch_cuda,
+            driver=probe.get("driver"),
+            driver_cuda=driver_cuda,
         )
-        fix = f"update the NVIDIA driver, or install torch built for CUDA {driver_cuda} or older"
+        fix = msg("fix.update_driver", driver_cuda=driver_cuda)
     return [Problem("hardware.device", "cuda", why, fix)]
 
 
@@ -168,21 +173,16 @@ def _npu_problems(probe: dict[str, Any]) -> list[Problem]:
             Problem(
                 "hardware.device",
                 "npu",
-                "needs the CANN toolkit's environment, which this shell has not set up",
-                f"{_SET_ENV} (install CANN first: LLaMA-Factory's NPU guide lists the versions)",
+                msg("problem.no_cann"),
+                msg("fix.set_env", set_env=_SET_ENV),
             )
         )
     npu = probe.get("torch_npu")
     if npu is None:
         error = probe.get("torch_npu_error")
-        problems.append(
-            Problem(
-                "hardware.device",
-                "npu",
-                f"needs torch-npu, which {'fails to import: ' + error if error else 'is missing'}",
-                f"pip install -e '.[npu]' (torch-npu {probe.get('torch')}), after {_SET_ENV}",
-            )
-        )
+        why = msg("problem.torch_npu_broken", error=error) if error else msg("problem.no_torch_npu")
+        fix = msg("fix.install_torch_npu", torch=probe.get("torch"), set_env=_SET_ENV)
+        problems.append(Problem("hardware.device", "npu", why, fix))
         return problems
     npu_base = (_release(npu) or ())[:3]
     if npu_base != (_release(probe.get("torch")) or ())[:3]:
@@ -190,9 +190,13 @@ def _npu_problems(probe: dict[str, Any]) -> list[Problem]:
             Problem(
                 "hardware.device",
                 "npu",
-                f"torch-npu {npu} is built for torch {'.'.join(map(str, npu_base))}, "
-                f"but torch {probe.get('torch')} is installed",
-                f"install the torch-npu release for torch {probe.get('torch')} (or that torch)",
+                msg(
+                    "problem.torch_npu_mismatch",
+                    npu=npu,
+                    built_for=".".join(map(str, npu_base)),
+                    torch=probe.get("torch"),
+                ),
+                msg("fix.torch_npu_match", torch=probe.get("torch")),
             )
         )
     elif not probe.get("npu_available"):
@@ -200,9 +204,12 @@ def _npu_problems(probe: dict[str, Any]) -> list[Problem]:
             Problem(
                 "hardware.device",
                 "npu",
-                f"torch-npu {npu} sees no NPU (CANN {probe.get('cann') or 'unknown'})",
-                "check npu-smi info, ASCEND_RT_VISIBLE_DEVICES and that CANN matches torch-npu "
-                "(Ascend's torch-npu release notes list the pairs)",
+                msg(
+                    "problem.torch_npu_no_npu",
+                    npu=npu,
+                    cann=probe.get("cann") or msg("machine.unknown_version"),
+                ),
+                msg("fix.check_npu"),
             )
         )
     return problems
@@ -211,20 +218,23 @@ def _npu_problems(probe: dict[str, Any]) -> list[Problem]:
 def version_problems(probe: dict[str, Any], device: str) -> list[Problem]:
     """What in a probe report stops a run on ``device`` (cuda or npu) from starting."""
     if "probe_error" in probe or "torch_error" in probe:
-        reason = probe.get("probe_error") or probe.get("torch_error")
-        return [
-            Problem(
-                "(environment)",
-                "torch",
-                f"cannot be imported ({reason})",
-                "reinstall: pip install -e . (see README, Install)",
-            )
-        ]
+        reason = _probe_failure(probe)
+        message = msg("problem.torch_unimportable", reason=reason)
+        return [Problem("(environment)", "torch", message, msg("fix.reinstall"))]
     if device == "cuda":
         return _cuda_problems(probe)
     if device == "npu":
         return _npu_problems(probe)
     return []
+
+
+def _probe_failure(probe: dict[str, Any]) -> Msg | str:
+    """Why the probe has no versions: its own failure (a keyed message, as plain data), or
+    torch's import error in torch's words."""
+    failure = probe.get("probe_error")
+    if failure is not None:
+        return Msg.from_dict(failure) or str(failure)
+    return str(probe.get("torch_error"))
 
 
 if __name__ == "__main__":

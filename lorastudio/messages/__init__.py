@@ -87,10 +87,14 @@ def _plain(value: Any) -> Any:
         return {"en": value.en, "zh": value.zh}
     if isinstance(value, str | int | float | bool) or value is None:
         return value
+    if isinstance(value, list | tuple) and all(isinstance(v, Msg) for v in value):
+        return [_plain(v) for v in value]
     return shorten(str(value))
 
 
 def _unplain(value: Any) -> Any:
+    if isinstance(value, list):
+        return [_unplain(v) for v in value]
     if isinstance(value, dict) and set(value) == {"en", "zh"}:
         return Bilingual(str(value["en"]), str(value["zh"]))
     return (Msg.from_dict(value) or shorten(str(value))) if isinstance(value, dict) else value

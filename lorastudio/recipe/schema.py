@@ -26,6 +26,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 from lorastudio.errors import MISSING, Problem, RecipeError
+from lorastudio.messages import Msg, msg
+from lorastudio.schema_problems import KeyedValueError, problems_from_validation
 
 SCHEMA_VERSION = 1
 NAME_PATTERN = r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$"
@@ -49,8 +51,8 @@ def _no_data(data: dict[str, Any]) -> Problem | None:
     return Problem(
         "data.datasets",
         data.get("datasets", MISSING),
-        "is empty, and so is data.files",
-        "no data: list at least one name in data.datasets or a data.files entry",
+        msg("problem.no_data_either"),
+        msg("fix.no_data"),
     )
 
 
@@ -60,8 +62,8 @@ def _no_length(train: dict[str, Any]) -> Problem | None:
     return Problem(
         "train.max_steps",
         MISSING,
-        "is not set, and neither is train.epochs",
-        "set train.epochs (e.g. 3) or train.max_steps (e.g. 500)",
+        msg("problem.no_length"),
+        msg("fix.length"),
     )
 
 
@@ -71,8 +73,8 @@ def _offload_without_zero(hardware: dict[str, Any]) -> Problem | None:
     return Problem(
         "hardware.offload",
         True,
-        "is incomplete or contradictory",
-        "hardware.offload needs hardware.deepspeed 2 or 3",
+        msg("problem.incomplete"),
+        msg("fix.offload"),
     )
 
 
@@ -83,8 +85,8 @@ def _rank_beyond_count(nodes: dict[str, Any]) -> Problem | None:
     return Problem(
         "hardware.nodes.rank",
         rank,
-        f"must be below nodes.count {count}",
-        f"number the machines 0 to {count - 1}; the master is 0",
+        msg("problem.rank_count", count=count),
+        msg("fix.rank_count", last=count - 1),
     )
 
 
@@ -95,8 +97,8 @@ def _eval_without_split(recipe: dict[str, Any]) -> Problem | None:
     return Problem(
         "train.eval_steps",
         train["eval_steps"],
-        "is set, but data.val_size is 0, so nothing is held out to evaluate on",
-        "set data.val_size (e.g. 0.1), or remove train.eval_steps",
+        msg("problem.eval_no_split"),
+        msg("fix.eval_split"),
     )
 
 
@@ -150,18 +152,30 @@ class ModelSpec(_Section):
         min_length=1,
         description="Base model: a Hugging Face or ModelScope id (Qwen/Qwen2.5-0.5B-Instruct) "
         "or a local folder (absolute, or relative to the studio's folder).",
+        json_schema_extra={
+            "zh": "Hugging Face 或 ModelScope 的模型 id（如 Qwen/Qwen2.5-0.5B-Instruct），"
+            "或本地目录。"
+        },
     )
     hub: Literal["huggingface", "modelscope"] = Field(
-        "huggingface", description="Where a model id is downloaded from."
+        "huggingface",
+        description="Where a model id is downloaded from.",
+        json_schema_extra={"zh": "模型 id 从哪里下载。"},
     )
     template: str = Field(
         "qwen",
         min_length=1,
         description="LLaMA-Factory chat template; chat must use the same one (qwen for Qwen2/2.5, "
         "qwen3 for Qwen3).",
+        json_schema_extra={
+            "zh": "LLaMA-Factory 的对话模板；对话时须用同一个"
+            "（Qwen2/2.5 用 qwen，Qwen3 用 qwen3）。"
+        },
     )
     trust_remote_code: bool = Field(
-        False, description="Run Python code shipped with the model. Only for models you trust."
+        False,
+        description="Run Python code shipped with the model. Only for models you trust.",
+        json_schema_extra={"zh": "运行模型自带的 Python 代码。只对你信任的模型打开。"},
     )
 
 
@@ -170,27 +184,43 @@ class DataSpec(_Section):
         default_factory=list,
         description="Dataset names registered in the data folder's dataset_info.json "
         "(LLaMA-Factory's format), e.g. identity, alpaca_zh_demo.",
+        json_schema_extra={
+            "zh": "在数据目录的 dataset_info.json 中注册的数据集名称，如 identity、alpaca_zh_demo。"
+        },
     )
     files: list[str] = Field(
         default_factory=list,
         description="Local .json/.jsonl files, relative to the data folder.",
+        json_schema_extra={"zh": "本地 .json/.jsonl 文件，路径相对于数据目录。"},
     )
     format: Literal["alpaca", "sharegpt"] = Field(
         "alpaca",
         description="Layout of `files`: alpaca (instruction/input/output) or sharegpt "
         "(conversations).",
+        json_schema_extra={
+            "zh": "data.files 的格式：alpaca（instruction/input/output）或 sharegpt（对话）。"
+        },
     )
     cutoff_len: int = Field(
-        1024, ge=16, le=131072, description="Tokens kept per example; longer ones are cut."
+        1024,
+        ge=16,
+        le=131072,
+        description="Tokens kept per example; longer ones are cut.",
+        json_schema_extra={"zh": "每条样本保留的 token 数；更长的会被截断。"},
     )
     max_samples: int | None = Field(
         None,
         ge=1,
         le=MAX_COUNT,
         description="Use at most this many examples per dataset (None: all).",
+        json_schema_extra={"zh": "每个数据集最多使用多少条样本（留空：全部）。"},
     )
     val_size: float = Field(
-        0.0, ge=0.0, lt=1.0, description="Fraction held out for evaluation (0: no eval split)."
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Fraction held out for evaluation (0: no eval split).",
+        json_schema_extra={"zh": "留作验证的比例（0：不划分验证集）。"},
     )
 
     @model_validator(mode="after")
@@ -200,50 +230,121 @@ class DataSpec(_Section):
 
 
 class LoraSpec(_Section):
-    rank: int = Field(8, ge=1, le=1024, description="LoRA rank: higher learns more, costs memory.")
-    alpha: int = Field(16, ge=1, le=4096, description="LoRA scaling; usually 2 × rank.")
-    dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the LoRA layers.")
+    rank: int = Field(
+        8,
+        ge=1,
+        le=1024,
+        description="LoRA rank: higher learns more, costs memory.",
+        json_schema_extra={"zh": "LoRA 秩：越高学得越多，也越占显存。"},
+    )
+    alpha: int = Field(
+        16,
+        ge=1,
+        le=4096,
+        description="LoRA scaling; usually 2 × rank.",
+        json_schema_extra={"zh": "LoRA 缩放系数；通常为秩的 2 倍。"},
+    )
+    dropout: float = Field(
+        0.0,
+        ge=0.0,
+        lt=1.0,
+        description="Dropout on the LoRA layers.",
+        json_schema_extra={"zh": "LoRA 层上的 dropout。"},
+    )
     target: Literal["all"] | list[str] = Field(
         "all",
         description="Modules to adapt: all (every linear layer) or a list like [q_proj, v_proj].",
+        json_schema_extra={"zh": "要适配的模块：all（所有线性层）或列表，如 q_proj, v_proj。"},
     )
     quantization: Literal["none", 4, 8] = Field(
-        "none", description="QLoRA: load the base model in 4 or 8 bits (bitsandbytes, CUDA)."
+        "none",
+        description="QLoRA: load the base model in 4 or 8 bits (bitsandbytes, CUDA).",
+        json_schema_extra={"zh": "QLoRA：以 4 或 8 比特加载基础模型（bitsandbytes，需 CUDA）。"},
     )
 
 
 class TrainSpec(_Section):
-    epochs: float | None = Field(None, gt=0, le=10_000, description="Passes over the data.")
+    epochs: float | None = Field(
+        None,
+        gt=0,
+        le=10_000,
+        description="Passes over the data.",
+        json_schema_extra={"zh": "遍历数据的次数。"},
+    )
     max_steps: int | None = Field(
         None,
         ge=1,
         le=MAX_COUNT,
         description="Optimizer steps to run; when set, it overrides epochs.",
+        json_schema_extra={"zh": "要执行的优化步数；设置后覆盖训练轮数。"},
     )
-    learning_rate: float = Field(1.0e-4, gt=0, le=1, description="Peak learning rate.")
+    learning_rate: float = Field(
+        1.0e-4,
+        gt=0,
+        le=1,
+        description="Peak learning rate.",
+        json_schema_extra={"zh": "峰值学习率。"},
+    )
     scheduler: Literal[
         "linear", "cosine", "constant", "constant_with_warmup", "cosine_with_restarts", "polynomial"
-    ] = Field("cosine", description="Learning-rate schedule after warm-up.")
-    warmup_steps: int = Field(0, ge=0, le=MAX_COUNT, description="Steps of linear warm-up.")
-    batch_size: int = Field(1, ge=1, le=4096, description="Examples per device per step.")
+    ] = Field(
+        "cosine",
+        description="Learning-rate schedule after warm-up.",
+        json_schema_extra={"zh": "预热之后的学习率变化方式。"},
+    )
+    warmup_steps: int = Field(
+        0,
+        ge=0,
+        le=MAX_COUNT,
+        description="Steps of linear warm-up.",
+        json_schema_extra={"zh": "线性预热的步数。"},
+    )
+    batch_size: int = Field(
+        1,
+        ge=1,
+        le=4096,
+        description="Examples per device per step.",
+        json_schema_extra={"zh": "每个设备每步的样本数。"},
+    )
     grad_accum: int = Field(
-        8, ge=1, le=4096, description="Steps accumulated per update (effective batch multiplier)."
+        8,
+        ge=1,
+        le=4096,
+        description="Steps accumulated per update (effective batch multiplier).",
+        json_schema_extra={"zh": "每次更新累积的步数（有效批大小的倍数）。"},
     )
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
-        "auto", description="auto: bf16 on GPU/NPU, fp32 on CPU."
+        "auto",
+        description="auto: bf16 on GPU/NPU, fp32 on CPU.",
+        json_schema_extra={"zh": "auto：GPU/NPU 上用 bf16，CPU 上用 fp32。"},
     )
     seed: int = Field(
-        42, ge=0, le=MAX_SEED, description="Random seed for data order and initialization."
+        42,
+        ge=0,
+        le=MAX_SEED,
+        description="Random seed for data order and initialization.",
+        json_schema_extra={"zh": "数据顺序和初始化的随机种子。"},
     )
-    logging_steps: int = Field(10, ge=1, le=MAX_COUNT, description="Log loss every N steps.")
+    logging_steps: int = Field(
+        10,
+        ge=1,
+        le=MAX_COUNT,
+        description="Log loss every N steps.",
+        json_schema_extra={"zh": "每 N 步记录一次损失。"},
+    )
     save_steps: int = Field(
-        500, ge=1, le=MAX_COUNT, description="Write a resumable checkpoint every N steps."
+        500,
+        ge=1,
+        le=MAX_COUNT,
+        description="Write a resumable checkpoint every N steps.",
+        json_schema_extra={"zh": "每 N 步写一个可恢复的检查点。"},
     )
     eval_steps: int | None = Field(
         None,
         ge=1,
         le=MAX_COUNT,
         description="Evaluate every N steps (needs data.val_size); default save_steps.",
+        json_schema_extra={"zh": "每 N 步做一次验证（需要 data.val_size）；默认等于保存间隔。"},
     )
 
     @model_validator(mode="after")
@@ -253,22 +354,41 @@ class TrainSpec(_Section):
 
 
 class NodesSpec(_Section):
-    count: int = Field(1, ge=1, le=1024, description="Machines taking part.")
-    rank: int = Field(0, ge=0, description="This machine's rank (0 on the master).")
+    count: int = Field(
+        1,
+        ge=1,
+        le=1024,
+        description="Machines taking part.",
+        json_schema_extra={"zh": "参与训练的机器数。"},
+    )
+    rank: int = Field(
+        0,
+        ge=0,
+        description="This machine's rank (0 on the master).",
+        json_schema_extra={"zh": "本机的序号（主节点为 0）。"},
+    )
     master_addr: str = Field(
-        "127.0.0.1", min_length=1, description="Address of the rank-0 node (multi-node runs)."
+        "127.0.0.1",
+        min_length=1,
+        description="Address of the rank-0 node (multi-node runs).",
+        json_schema_extra={"zh": "序号为 0 的节点的地址。"},
     )
     master_port: int = Field(
         29500,
         ge=1024,
         le=65535,
         description="Port of the rank-0 node (multi-node runs; one machine picks a free port).",
+        json_schema_extra={"zh": "序号为 0 的节点的端口。"},
     )
     interface: str | None = Field(
         None,
         pattern=r"^[A-Za-z0-9_.:@-]{1,64}$",
         description="Network interface the nodes reach each other on, e.g. eth0 (multi-node "
         "runs; None lets HCCL/NCCL/Gloo pick one, which can be the wrong one).",
+        json_schema_extra={
+            "zh": "各节点互连所用的网卡，如 eth0"
+            "（多节点训练；留空则由 HCCL/NCCL/Gloo 自选，可能选错）。"
+        },
     )
 
     @model_validator(mode="after")
@@ -279,22 +399,36 @@ class NodesSpec(_Section):
 
 class HardwareSpec(_Section):
     device: Literal["auto", "cpu", "cuda", "npu"] = Field(
-        "auto", description="Where to train: auto picks NPU, then CUDA GPU, then CPU."
+        "auto",
+        description="Where to train: auto picks NPU, then CUDA GPU, then CPU.",
+        json_schema_extra={"zh": "在哪里训练：auto 依次选择 NPU、CUDA GPU、CPU。"},
     )
     devices: list[int] | None = Field(
-        None, description="Which cards by index, e.g. [0, 1] (None: all visible)."
+        None,
+        description="Which cards by index, e.g. [0, 1] (None: all visible).",
+        json_schema_extra={"zh": "使用哪些卡（按编号），如 0, 1（留空：全部可见的卡）。"},
     )
     deepspeed: Literal["none", 0, 2, 3] = Field(
-        "none", description="DeepSpeed ZeRO stage: none, 0, 2 (shard optimizer) or 3 (shard all)."
+        "none",
+        description="DeepSpeed ZeRO stage: none, 0, 2 (shard optimizer) or 3 (shard all).",
+        json_schema_extra={"zh": "DeepSpeed ZeRO 阶段：none、0、2（切分优化器）或 3（全部切分）。"},
     )
-    offload: bool = Field(False, description="ZeRO-2/3: offload optimizer (and params) to CPU.")
-    nodes: NodesSpec = Field(default_factory=NodesSpec, description="Multi-node settings.")
+    offload: bool = Field(
+        False,
+        description="ZeRO-2/3: offload optimizer (and params) to CPU.",
+        json_schema_extra={"zh": "ZeRO-2/3：把优化器（和参数）卸载到 CPU。"},
+    )
+    nodes: NodesSpec = Field(
+        default_factory=NodesSpec,
+        description="Multi-node settings.",
+        json_schema_extra={"zh": "多机设置。"},
+    )
 
     @field_validator("devices")
     @classmethod
     def _indices_from_zero(cls, value: list[int] | None) -> list[int] | None:
         if value and min(value) < 0:
-            raise ValueError("card indices start at 0, as nvidia-smi and npu-smi number them")
+            raise KeyedValueError(msg("fix.indices"))
         return value
 
     @model_validator(mode="after")
@@ -308,37 +442,60 @@ class EvalSpec(_Section):
         default_factory=list,
         description="Test prompts answered by the base model and by base + adapter side by side "
         "(Chat tab, `chat RUN --prompt-set`); the table is saved as adapters/<run>/prompts.jsonl.",
-        json_schema_extra={"one_per_line": True},  # free text: a form edits it line by line
+        json_schema_extra={  # free text: a form edits it line by line
+            "one_per_line": True,
+            "zh": "训练后由基础模型和基础模型 + 适配器并排回答的测试提示词"
+            "（对话页、`chat RUN --prompt-set`）；"
+            "对比表保存为 adapters/<运行>/prompts.jsonl。",
+        },
     )
 
 
 class Recipe(_Section):
-    schema_version: Literal[1] = Field(description="Recipe format version; this is version 1.")
+    schema_version: Literal[1] = Field(
+        description="Recipe format version; this is version 1.",
+        json_schema_extra={"zh": "配方格式版本；当前为 1。"},
+    )
     name: str = Field(
         pattern=NAME_PATTERN,
         description="Short name (letters, digits, . _ -); run folders are named after it.",
+        json_schema_extra={"zh": "简短名称（字母、数字、. _ -）；运行目录以它命名。"},
     )
-    description: str = Field("", description="What this recipe trains, for teammates.")
-    model: ModelSpec = Field(description="The base model: model.id, and the chat template")
+    description: str = Field(
+        "",
+        description="What this recipe trains, for teammates.",
+        json_schema_extra={"zh": "这个配方训练什么，写给队友看。"},
+    )
+    model: ModelSpec = Field(
+        description="The base model: model.id, and the chat template",
+        json_schema_extra={"zh": "基础模型：model.id 和对话模板"},
+    )
     data: DataSpec = Field(
-        description="What to train on: data.datasets (registered names) and/or data.files"
+        description="What to train on: data.datasets (registered names) and/or data.files",
+        json_schema_extra={"zh": "训练数据：data.datasets（已注册的名称）和/或 data.files"},
     )
     lora: LoraSpec = Field(default_factory=LoraSpec)
-    train: TrainSpec = Field(description="How long and how: train.max_steps or train.epochs")
+    train: TrainSpec = Field(
+        description="How long and how: train.max_steps or train.epochs",
+        json_schema_extra={"zh": "训练多久、怎么训练：train.max_steps 或 train.epochs"},
+    )
     hardware: HardwareSpec = Field(default_factory=HardwareSpec)
     eval: EvalSpec = Field(
-        default_factory=EvalSpec, description="How to look at the trained adapter afterwards."
+        default_factory=EvalSpec,
+        description="How to look at the trained adapter afterwards.",
+        json_schema_extra={"zh": "训练后怎样查看训练好的适配器。"},
     )
     extra: dict[str, Any] = Field(
         default_factory=dict,
         description="Other LLaMA-Factory training arguments, passed through as written.",
+        json_schema_extra={"zh": "其他 LLaMA-Factory 训练参数，按原样传入。"},
     )
 
     @field_validator("schema_version", mode="before")
     @classmethod
     def _version_is_a_number(cls, value: Any) -> Any:
         if isinstance(value, bool):  # YAML's true would otherwise pass as 1
-            raise ValueError("write 1, the number (not true)")
+            raise KeyedValueError(msg("fix.version_number"))
         return value
 
     @model_validator(mode="after")
@@ -410,12 +567,7 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         key, sep, raw = pair.partition("=")
         if not sep or not key.strip():
             problems.append(
-                Problem(
-                    field="--set",
-                    value=pair,
-                    message="is not KEY=VALUE",
-                    fix="write it like --set train.max_steps=50",
-                )
+                Problem("--set", pair, msg("problem.not_key_value"), msg("fix.set_example"))
             )
             continue
         try:
@@ -434,10 +586,10 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
         if clash is not None:
             problems.append(
                 Problem(
-                    field="--set",
-                    value=pair,
-                    message=f"clashes with another --set of {clash}",
-                    fix=f"set {clash} once: either the whole value or fields inside it",
+                    "--set",
+                    pair,
+                    msg("problem.set_clash", name=clash),
+                    msg("fix.set_once", name=clash),
                 )
             )
             continue
@@ -457,6 +609,14 @@ def merge_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str
     return merged
 
 
+class DuplicateKeyError(yaml.constructor.ConstructorError):
+    """A key written twice in one YAML mapping."""
+
+    def __init__(self, key: Any, mark: yaml.Mark):
+        self.key = key
+        super().__init__(None, None, f"the key '{key}' is written twice", mark)
+
+
 class _UniqueKeyLoader(yaml.SafeLoader):
     """YAML's safe loader, refusing a key written twice in one mapping (YAML says keys are
     unique; PyYAML would silently keep the last)."""
@@ -466,9 +626,7 @@ class _UniqueKeyLoader(yaml.SafeLoader):
         for key_node, _ in node.value:
             key = self.construct_object(key_node, deep=True)
             if isinstance(key, str | int | float | bool) and key in seen:
-                raise yaml.constructor.ConstructorError(
-                    None, None, f"the key '{key}' is written twice", key_node.start_mark
-                )
+                raise DuplicateKeyError(key, key_node.start_mark)
             seen.add(key) if isinstance(key, str | int | float | bool) else None
         return super().construct_mapping(node, deep=deep)
 
@@ -491,53 +649,40 @@ def parse_recipe_text(
     try:
         raw = load_yaml(text)
     except yaml.YAMLError as exc:
-        mark = getattr(exc, "problem_mark", None)
-        where = f"line {mark.line + 1}, column {mark.column + 1}" if mark else "unknown place"
-        reason = getattr(exc, "problem", None) or str(exc)
-        raise RecipeError(
-            [
-                Problem(
-                    field="(file)",
-                    value=source,
-                    message=f"is not valid YAML at {where}: {reason}",
-                    fix="fix the YAML syntax there (indentation, a missing ':' or quote)",
-                )
-            ]
-        ) from None
+        problem = Problem("(file)", source, yaml_problem(exc), msg("fix.yaml_syntax"))
+        raise RecipeError([problem]) from None
     if not isinstance(raw, dict):
-        raise RecipeError(
-            [
-                Problem(
-                    field="(file)",
-                    value=source,
-                    message="is not a recipe (expected a mapping of keys)",
-                    fix="start from a shipped recipe in recipes/",
-                )
-            ]
-        )
+        problem = Problem("(file)", source, msg("problem.not_mapping"), msg("fix.shipped"))
+        raise RecipeError([problem])
     version = raw.get("schema_version")
     if isinstance(version, int) and version > SCHEMA_VERSION:
-        raise RecipeError(
-            [
-                Problem(
-                    field="schema_version",
-                    value=version,
-                    message=f"is newer than this LoRA Studio understands ({SCHEMA_VERSION})",
-                    fix="upgrade LoRA Studio, or write schema_version: 1",
-                )
-            ]
-        )
+        message = msg("problem.newer_schema", version=SCHEMA_VERSION)
+        raise RecipeError([Problem("schema_version", version, message, msg("fix.upgrade"))])
     if overrides:
         raw = merge_overrides(raw, overrides)
     try:
         return Recipe.model_validate(raw)
     except ValidationError as exc:
-        from lorastudio.schema_problems import problems_from_validation
-
         problems = problems_from_validation(exc, Recipe)
         reported = {p.field for p in problems}
         problems += [p for p in cross_field_problems(raw) if p.field not in reported]
         raise RecipeError(problems) from None
+
+
+def yaml_problem(exc: yaml.YAMLError) -> Msg:
+    """What is wrong with text PyYAML refused: where, and why (a key written twice in our words,
+    anything else in PyYAML's own, quoted as its words)."""
+    mark = getattr(exc, "problem_mark", None)
+    where = (
+        msg("recipe.at_line", line=mark.line + 1, column=mark.column + 1)
+        if mark
+        else msg("recipe.unknown_place")
+    )
+    if isinstance(exc, DuplicateKeyError):
+        reason = msg("recipe.duplicate_key", name=exc.key)
+    else:
+        reason = msg("recipe.parser_said", text=getattr(exc, "problem", None) or str(exc))
+    return msg("problem.bad_yaml", where=where, reason=reason)
 
 
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:

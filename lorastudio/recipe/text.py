@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from lorastudio.errors import Problem, RecipeError
+from lorastudio.messages import Msg, msg
 from lorastudio.recipe.schema import parse_recipe_text
 
 MAX_RECIPE_BYTES = 1 << 20  # recipes are a few hundred bytes; anything near this is not one
@@ -32,7 +33,7 @@ def list_recipes(folders: Iterable[Path]) -> list[Path]:
     return [found[name] for name in sorted(found)]
 
 
-def _file_problem(name: str, message: str, fix: str) -> RecipeError:
+def _file_problem(name: str, message: Msg, fix: Msg) -> RecipeError:
     return RecipeError([Problem("(file)", name, message, fix)])
 
 
@@ -48,19 +49,18 @@ def read_recipe_upload(path: Path, name: str | None = None) -> str:
     """
     name = name or path.name
     if Path(name).suffix.lower() not in RECIPE_SUFFIXES:
-        raise _file_problem(name, "is not a YAML file", "upload a recipe saved as .yaml or .yml")
+        raise _file_problem(name, msg("problem.not_yaml_file"), msg("fix.upload_yaml"))
     size = path.stat().st_size
     if size > MAX_RECIPE_BYTES:
         raise _file_problem(
             name,
-            f"is {size / (1 << 20):.1f} MiB, too big to be a recipe "
-            f"(limit {MAX_RECIPE_BYTES >> 20} MiB)",
-            "upload the recipe YAML itself, not a model, adapter or data file",
+            msg("problem.too_big", size=f"{size / (1 << 20):.1f}", limit=MAX_RECIPE_BYTES >> 20),
+            msg("fix.upload_small"),
         )
     try:
         text = path.read_text(encoding="utf-8")
     except UnicodeDecodeError:
-        raise _file_problem(name, "is not UTF-8 text", "save the recipe as UTF-8") from None
+        raise _file_problem(name, msg("problem.not_utf8"), msg("fix.utf8")) from None
     try:
         parse_recipe_text(text, source=name)
     except RecipeError as exc:
@@ -69,8 +69,8 @@ def read_recipe_upload(path: Path, name: str | None = None) -> str:
     if "schema_version" not in yaml.safe_load(text):
         raise _file_problem(
             name,
-            "is not a recipe (it has no schema_version)",
-            "start from a shipped recipe; a recipe begins with `schema_version: 1`",
+            msg("problem.no_schema_version"),
+            msg("fix.start_from_shipped"),
         )
     return text
 
@@ -174,7 +174,7 @@ def set_field(text: str, path: str, value: Any) -> str:
         parse_recipe_text(text)  # raises a RecipeError naming the line and column
         raise
     if not isinstance(raw, dict):
-        raise _file_problem("recipe", "is not a recipe (expected a mapping of keys)", "fix it")
+        raise _file_problem("recipe", msg("problem.not_mapping"), msg("fix.shipped"))
     keys = path.split(".")
     expected = _set(raw, keys, value)
     edited = _edit_lines(text.splitlines(), keys, value)
