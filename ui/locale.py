@@ -220,6 +220,8 @@ FIELDS: dict[str, tuple[str, str]] = {
     "model.id": ("Base model", "基础模型"),
     "model.hub": ("Model hub", "模型仓库"),
     "model.template": ("Chat template", "对话模板"),
+    "model.thinking": ("Thinking (Qwen3)", "思考（Qwen3）"),
+    "model.template_override": ("Use this template anyway (experts)", "仍使用该模板（专家）"),
     "model.trust_remote_code": ("Trust remote code", "信任远程代码"),
     "data.datasets": ("Datasets", "数据集"),
     "data.files": ("Data files", "数据文件"),
