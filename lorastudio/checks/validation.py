@@ -17,7 +17,7 @@ from lorastudio.errors import Problem, RecipeError
 from lorastudio.llamafactory import spec as llamafactory_spec
 from lorastudio.llamafactory.compiler import MANAGED_KEYS
 from lorastudio.messages import Msg, msg
-from lorastudio.models.templates import AUTO, template_problems
+from lorastudio.models.templates import AUTO, template_problems, thinking_asked
 from lorastudio.recipe.schema import Recipe, merge_overrides, parse_overrides, parse_recipe_text
 from lorastudio.workspace import Workspace
 
@@ -94,7 +94,7 @@ def _checkable(model: dict[str, Any]) -> bool:
     """Whether the template guard can read the model section (the schema reports wrong types)."""
     return (
         isinstance(model.get("template", AUTO), str)
-        and model.get("thinking", AUTO) in ("auto", "on", "off")
+        and thinking_asked(model.get("thinking", AUTO)) in ("auto", "on", "off")
         and isinstance(model.get("template_override", False), bool)
     )
 

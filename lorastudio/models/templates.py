@@ -157,7 +157,7 @@ def resolve_template(model: Mapping[str, Any], local: Path | None) -> Resolution
     """
     model_id = str(model.get("id") or "")
     template = str(model.get("template") or AUTO)
-    asked = str(model.get("thinking") or AUTO)
+    asked = thinking_asked(model.get("thinking"))
     override = model.get("template_override") is True
     who = identify(model_id, local)
     family = who.family
@@ -184,6 +184,13 @@ def resolve_template(model: Mapping[str, Any], local: Path | None) -> Resolution
         return None, problems
     enable = (asked != "off") if template == family.thinking_template else None
     return TemplateChoice(template, enable, who, "explicit"), []
+
+
+def thinking_asked(value: Any) -> str:
+    """``model.thinking`` as auto, on or off (YAML reads an unquoted on/off as true/false)."""
+    if isinstance(value, bool):
+        return "on" if value else "off"
+    return str(value or AUTO)
 
 
 def template_problems(model: Mapping[str, Any], local: Path | None) -> list[Problem]:

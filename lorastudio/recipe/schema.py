@@ -192,6 +192,12 @@ class ModelSpec(_Section):
         json_schema_extra={"zh": "运行模型自带的 Python 代码。只对你信任的模型打开。"},
     )
 
+    @field_validator("thinking", mode="before")
+    @classmethod
+    def _yaml_on_off(cls, value: Any) -> Any:
+        """YAML 1.1 reads an unquoted on/off as true/false: take them as written."""
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
+
 
 class DataSpec(_Section):
     datasets: list[str] = Field(
