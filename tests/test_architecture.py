@@ -16,6 +16,7 @@ LAYERS: tuple[frozenset[str], ...] = (
     frozenset({"messages", "errors", "files", "processes", "workspace", "schema_problems"}),
     frozenset({"recipe"}),
     frozenset({"machine"}),
+    frozenset({"models"}),
     frozenset({"llamafactory", "data"}),
     frozenset({"checks"}),
     frozenset({"runs"}),

@@ -12,19 +12,30 @@ from conftest import TOKENIZER
 
 from lorastudio.checks.memory import (
     GIB,
-    QWEN25_SHAPES,
     ModelShape,
     TrainSetup,
     estimate,
     model_shape,
+    no_fit_fix,
     suggest,
+    zero3_cards,
 )
+from lorastudio.models.catalogue import catalogue
 
+
+def shape_of(name: str) -> ModelShape:
+    entry = catalogue().find(name)
+    assert entry is not None and entry.shape is not None
+    return entry.shape
+
+
+QWEN25_SHAPES = {size: shape_of(f"Qwen2.5-{size}") for size in ("0.5B", "1.5B", "3B", "7B", "72B")}
+QWEN25_SHAPES["14B"] = shape_of("Qwen2.5-14B")
 SEVEN_B = QWEN25_SHAPES["7B"]
 ONE_CARD = TrainSetup("bf16", "none", 16, "all", 2, 2048, "none", False, world_size=1)
 
 
-def test_the_table_agrees_with_qwen2_5_0_5b_instructs_real_config():
+def test_the_catalogue_agrees_with_qwen2_5_0_5b_instructs_real_config():
     config = json.loads((TOKENIZER / "config.json").read_text())
     assert ModelShape.from_config(config) == QWEN25_SHAPES["0.5B"]
     assert QWEN25_SHAPES["0.5B"].params == 494_032_768  # Qwen2.5-0.5B's published count
@@ -92,8 +103,63 @@ def test_without_qlora_eight_cards_share_a_72b_model_with_zero_3():
     assert suggestion.changes == {"hardware.deepspeed": 3}
 
 
-def test_model_sizes_come_from_a_local_config_or_the_table(tmp_path):
+def test_model_sizes_come_from_a_local_config_or_the_catalogue(tmp_path):
     (tmp_path / "config.json").write_text((TOKENIZER / "config.json").read_text())
     assert model_shape(str(tmp_path), tmp_path) == QWEN25_SHAPES["0.5B"]
     assert model_shape("Qwen/Qwen2.5-7B-Instruct", None) == SEVEN_B
+    assert model_shape("Qwen/Qwen3-8B", None) == shape_of("Qwen3-8B")
     assert model_shape("someone/unknown-model", None) is None
+
+
+# ---------------------------------------------------------------- mixture of experts
+
+MOE = shape_of("Qwen3-30B-A3B")
+
+
+def test_an_moe_model_holds_every_expert_in_memory_and_runs_a_few_per_token():
+    """Qwen3-30B-A3B: 30.5 B parameters, 3.3 B active (its model card)."""
+    assert MOE.params / 1e9 == pytest.approx(30.5, abs=0.05)
+    assert MOE.active_params / 1e9 == pytest.approx(3.3, abs=0.06)
+    assert estimate(MOE, ONE_CARD).weights == MOE.params * 2  # all 128 experts, in bf16
+
+
+def test_lora_on_an_moe_model_adapts_its_attention_projections():
+    """transformers 5 keeps experts as 3-D parameters, not linear layers: LoRA adapts q/k/v/o."""
+    assert set(MOE.linear_shapes()) == {"q_proj", "k_proj", "v_proj", "o_proj"}
+    assert MOE.lora_params(16, "all") == MOE.lora_params(
+        16, ["q_proj", "k_proj", "v_proj", "o_proj"]
+    )
+    assert MOE.lora_params(16, ["gate_proj"]) == 0
+
+
+def test_qlora_quantizes_the_attention_of_an_moe_model_and_keeps_its_experts_16_bit():
+    weights = estimate(MOE, replace(ONE_CARD, quantization=4)).weights
+    assert weights == int(MOE.linear_params * 0.5 + (MOE.expert_params + MOE.other_params) * 2)
+    assert weights > 0.9 * estimate(MOE, ONE_CARD).weights  # the experts are most of it
+
+
+def test_an_moe_model_that_does_not_fit_says_why_all_experts_count_and_how_many_cards():
+    fix = no_fit_fix(MOE, ONE_CARD, 24 * GIB, "cuda", catalogue().find("Qwen3-30B-A3B"))
+    assert fix.key == "fix.moe_no_fit"
+    cards = fix.args["cards"]
+    fits = estimate(MOE, replace(ONE_CARD, deepspeed=3, world_size=cards))
+    assert fits.total <= 24 * GIB
+    assert estimate(MOE, replace(ONE_CARD, deepspeed=3, world_size=cards - 1)).total > 24 * GIB
+    assert "128" in fix.text("en") and "128" in fix.text("zh")
+
+
+def test_on_a_cpu_the_fix_is_a_smaller_model_of_the_same_family_never_zero_3():
+    cpu = replace(ONE_CARD, precision="fp32", batch_size=1, cutoff_len=1024)
+    fix = no_fit_fix(shape_of("Qwen3-8B"), cpu, 24 * GIB, "cpu", catalogue().find("Qwen3-8B"))
+    assert fix.key == "fix.cpu_no_fit"
+    assert "Qwen/Qwen3-4B" in fix.text("en") and "Qwen/Qwen3-4B" in fix.text("zh")
+    assert "deepspeed" not in fix.text("en").lower()
+
+
+def test_beyond_eight_cards_zero_3_advice_becomes_several_machines():
+    big = shape_of("Qwen3-235B-A22B")
+    assert zero3_cards(big, ONE_CARD, 80 * GIB) == 7  # 470 GB of bf16 weights over 7 cards
+    assert zero3_cards(big, ONE_CARD, 24 * GIB) > 8
+    dense = shape_of("Qwen2.5-72B")
+    fix = no_fit_fix(dense, ONE_CARD, 16 * GIB, "cuda", catalogue().find("Qwen2.5-72B"))
+    assert fix.key == "fix.more_nodes"

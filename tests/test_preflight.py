@@ -240,3 +240,62 @@ def test_launch_py_check_exits_2_listing_the_problems(studio: Studio):
     result = studio.cli("check", recipe, "--set", "lora.quantization=4")
     assert result.returncode == 2
     assert "problems (nothing would start):\n  - lora.quantization = 4" in result.stdout
+
+
+# ---------------------------------------------------------------- every catalogued model
+
+
+def on_a_cpu_box(monkeypatch, gib: int) -> None:
+    """This machine's available RAM, as pre-flight reads it."""
+    import lorastudio.checks.preflight as preflight
+
+    class Memory:
+        available = gib << 30
+
+    monkeypatch.setattr(preflight.psutil, "virtual_memory", lambda: Memory())
+
+
+def cpu_check(model: str, tmp_path: Path):
+    recipe = parse_recipe_text(BASE, overrides={"model": {"id": model}})
+    workspace = Workspace(tmp_path, tmp_path / "data", tmp_path / "adapters")
+    hardware = Hardware(cuda=(), npu=(), cpu_count=8)
+    return run_preflight(recipe, workspace, Target("cpu"), hardware, {}, probe=dict)
+
+
+@pytest.mark.parametrize("model", ["Qwen/Qwen2.5-7B-Instruct", "Qwen/Qwen3-8B"])
+def test_an_8b_model_on_a_24_gib_cpu_box_is_refused_with_a_smaller_model_not_zero_3(
+    model: str, tmp_path, monkeypatch
+):
+    on_a_cpu_box(monkeypatch, 24)
+    (problem,) = cpu_check(model, tmp_path).problems
+    assert problem.field == "model.id" and problem.message.key == "problem.weights_do_not_fit"
+    assert problem.fix.key == "fix.cpu_no_fit"
+    for lang in ("en", "zh"):
+        assert "deepspeed" not in problem.fix.text(lang)
+    family = "Qwen3" if "Qwen3" in model else "Qwen2.5"
+    assert f"model.id: Qwen/{family}-" in problem.fix.text("en")  # a smaller model that fits
+    assert "GPU" in problem.fix.text("zh")
+
+
+def test_every_catalogued_model_is_sized_never_skipped(tmp_path):
+    report = check({"model": {"id": "Qwen/Qwen3-4B-Thinking-2507"}}, H100, tmp_path)
+    assert report.memory is not None
+    assert not any(note.key == "note.memory_skipped" for note in report.notes)
+
+
+def test_the_template_a_run_trains_with_is_noted_in_the_report(tmp_path):
+    report = check({"model": {"id": "Qwen/Qwen3-8B", "thinking": "off"}}, H100, tmp_path)
+    (note,) = [n for n in report.notes if n.key == "note.template_thinking"]
+    assert note.text("en") == "chat template: qwen3, thinking off (from the catalogue: Qwen3-8B)"
+    assert note.text("zh") == "对话模板：qwen3，关闭思考（来自模型目录：Qwen3-8B）"
+
+
+def test_an_moe_model_that_does_not_fit_one_card_says_all_experts_count(tmp_path):
+    report = check({"model": {"id": "Qwen/Qwen3-30B-A3B"}}, RTX_4090, tmp_path)
+    (problem,) = report.problems
+    assert problem.message.key == "problem.weights_do_not_fit"
+    assert problem.fix.key == "fix.moe_no_fit"
+    assert "all 128 experts" in problem.fix.text("en") and "hardware.deepspeed: 3" in str(
+        problem.fix
+    )
+    assert "全部 128 个专家" in problem.fix.text("zh")

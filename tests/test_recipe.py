@@ -26,7 +26,8 @@ train: {epochs: 3}
 
 def test_a_minimal_recipe_gets_every_default_from_the_schema():
     recipe = parse_recipe_text(MINIMAL)
-    assert recipe.model.template == "qwen"
+    assert recipe.model.template == "auto" and recipe.model.thinking == "auto"
+    assert recipe.model.template_override is False
     assert recipe.model.trust_remote_code is False
     assert recipe.lora.rank == Recipe.model_fields["lora"].default_factory().rank == 8
     assert recipe.hardware.device == "auto" and recipe.hardware.deepspeed == "none"

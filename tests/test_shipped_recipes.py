@@ -52,6 +52,9 @@ SHIPPED_NAMES = {
     "qwen2.5-7b-lora-ds-zero3",
     "qwen2.5-7b-lora-npu-8card",
     "qwen2.5-0.5b-identity-zh",
+    "qwen3-8b-lora",
+    "qwen3-30b-a3b-lora-ds-zero3",
+    "qwen3-8b-lora-npu-8card",
 }
 
 # The machine goldens are compiled for: every shipped recipe's devices exist on it.

@@ -27,7 +27,8 @@ from ui.config import StudioConfig
 from ui.labels import Labels
 from ui.messages import explain
 
-GREEDY = ("", 0.0, 0.7, 24, 42)  # system, temperature, top_p, max_new_tokens, seed
+GREEDY = ("", 0.0, 0.7, 24, 42, "auto")  # system, temperature, top_p, max_new_tokens, seed,
+# thinking
 
 
 class ChatTabUnderTest:
@@ -88,7 +89,7 @@ def test_an_empty_prompt_is_refused_kindly_and_loads_nothing(idle, prompt: str):
 
 @pytest.mark.parametrize(("value", "range_words"), [(100_000, "8192"), (0, "or equal to 1")])
 def test_an_absurd_max_new_tokens_is_refused_with_its_range(idle, value: int, range_words):
-    settings = ("", 0.0, 0.7, value, 42)
+    settings = ("", 0.0, 0.7, value, 42, "auto")
     outs = send(idle, "en", "some-run", "Who are you?", settings=settings)
     message = text_of(last(outs, idle.tab.message))
     assert f"`max_new_tokens = {value}`" in message and range_words in message

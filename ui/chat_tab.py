@@ -178,7 +178,14 @@ class ChatActions:
         choices = sorted(llamafactory_spec.known_templates() | {setup.trained_template})
         template = gr.update(choices=choices, value=setup.trained_template)
         note = t("chat.trained_with", lang, template=setup.trained_template)
-        return cleared | shown | {tab.template: template, tab.template_note: note}
+        thinking = self._thinking_toggle(setup)
+        return cleared | shown | {tab.template: template, tab.template_note: note} | thinking
+
+    def _thinking_toggle(self, setup: ChatSetup) -> dict:
+        """The thinking switch, shown where the run's template thinks or not (auto: as it
+        trained, on or off)."""
+        widget = self.tab.params["thinking"]
+        return {widget: gr.update(visible=setup.trained_thinking is not None, value="auto")}
 
     def relabel(self, lang: str, run_id: str | None, template: str | None, force) -> dict:
         """The tab's own texts in a new language (the language switch calls this)."""
@@ -248,18 +255,22 @@ class ChatActions:
             return
         yield {tab.message: ""}
         yield from self._loaded(lang, self._setup(run_id, template, force))
+        history = {tab.adapter: adapter or [], tab.base: base or []}
         shown = {
-            column: [*talk, {"role": "assistant", "content": ""}] for column, talk in talks.items()
+            column: [*history[column], user, {"role": "assistant", "content": ""}]
+            for column in talks
         }
         yield {tab.prompt: "", tab.send: gr.update(interactive=False), **shown}  # until done
         for column, talk in talks.items():
             reply = ""
+            history = {tab.adapter: adapter, tab.base: base}[column] or []
             with contextlib.closing(
                 self.client.stream(talk, params, adapter=column is tab.adapter)
             ) as pieces:
                 for piece in pieces:
                     reply += piece
-                    yield {column: [*talk, {"role": "assistant", "content": reply}]}
+                    shown = chat_view.reply_messages(reply, lang)
+                    yield {column: [*history, user, *shown]}
         yield {tab.status: chat_view.status_text(self.client, lang)}
 
     def clear(self) -> dict:
@@ -326,7 +337,7 @@ def wire(
     params = list(tab.params.values())
     item.select(guarded(tab.message, act.listing), [lang, tab.run], [tab.run, tab.status], **quiet)
     picked = [tab.template, tab.force, tab.template_note, tab.table, tab.table_note]
-    picked += [tab.message, tab.export_log, tab.export_result]
+    picked += [tab.message, tab.export_log, tab.export_result, tab.params["thinking"]]
     tab.run.input(guarded(tab.message, act.pick), [lang, tab.run], picked)
     for widget in (tab.template, tab.force):
         checked = guarded(tab.template_note, act.check_template)

@@ -4,7 +4,7 @@ the chat worker's status line and the prompt-set table."""
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal, get_args, get_origin
 
 import gradio as gr
 import pandas as pd
@@ -12,6 +12,7 @@ import pandas as pd
 from lorastudio.chat.client import ChatClient
 from lorastudio.chat.params import ChatParams, Message
 from lorastudio.chat.prompt_sets import PromptRow
+from lorastudio.chat.thinking import split_thinking
 from lorastudio.runs.index import RunInfo
 from lorastudio.runs.status import RunState
 from ui.labels import Labels
@@ -60,7 +61,10 @@ def param_widgets(labels: Labels) -> dict[str, gr.components.Component]:
     for name, field in ChatParams.model_fields.items():
         texts = {"label": f"chat.param.{name}", "info": lambda lang, n=name: param_help(n, lang)}
         common = {"value": field.default, "elem_id": f"chat-{name.replace('_', '-')}"}
-        if field.annotation is str:
+        if get_origin(field.annotation) is Literal:  # thinking: shown for thinking templates
+            choices = list(get_args(field.annotation))
+            widgets[name] = labels.make(gr.Radio, texts, choices=choices, visible=False, **common)
+        elif field.annotation is str:
             widgets[name] = labels.make(gr.Textbox, texts, lines=2, **common)
         elif field.annotation is float:
             low, high, low_open = bounds(name)
@@ -74,16 +78,40 @@ def param_widgets(labels: Labels) -> dict[str, gr.components.Component]:
 
 
 def plain(history: list[Any] | None) -> list[Message]:
-    """A gr.Chatbot's messages as the core's conversation: role and text only."""
+    """A gr.Chatbot's messages as the core's conversation: role and text only; a reply's folded
+    thinking is left out (the template drops earlier turns' thinking anyway)."""
     turns = []
     for message in history or []:
         role = message.get("role") if isinstance(message, dict) else getattr(message, "role", "")
         content = (
             message.get("content") if isinstance(message, dict) else getattr(message, "content", "")
         )
+        meta = message.get("metadata") if isinstance(message, dict) else None
+        if meta and meta.get("title"):
+            continue
         if role in ("user", "assistant") and isinstance(content, str):
             turns.append({"role": role, "content": content})
     return turns
+
+
+def reply_messages(text: str, lang: str) -> list[dict[str, Any]]:
+    """A reply as the Chatbot shows it: its thinking folded above the answer (open, with a
+    spinner, while the model is still thinking), then the answer."""
+    split = split_thinking(text)
+    if split.thinking is None or not (split.thinking or split.thinking_open):
+        return [{"role": "assistant", "content": split.answer}]  # no block, or an empty one
+    title = t("chat.thinking_now" if split.thinking_open else "chat.thinking_title", lang)
+    status = "pending" if split.thinking_open else "done"
+    thought = {
+        "role": "assistant",
+        "content": split.thinking or "…",
+        "metadata": {"title": f"💭 {title}", "status": status},
+    }
+    return (
+        [thought]
+        if split.thinking_open
+        else [thought, {"role": "assistant", "content": split.answer}]
+    )
 
 
 def memory(size: int | None) -> str:

@@ -69,8 +69,8 @@ def _widget(spec: FieldSpec, labels: Labels) -> gr.components.Component:
     if spec.kind in ("int", "float"):
         precision = 0 if spec.kind == "int" else None
         return labels.make(gr.Number, texts, value=value, precision=precision, elem_id=elem_id)
-    if spec.path == "model.template":  # the names this LLaMA-Factory knows, and any other
-        templates = sorted(llamafactory_spec.known_templates())
+    if spec.path == "model.template":  # auto, the names this LLaMA-Factory knows, and any other
+        templates = ["auto", *sorted(llamafactory_spec.known_templates())]
         return labels.make(
             gr.Dropdown,
             texts,

@@ -151,10 +151,21 @@ class LoadedRun:
             "load_seconds": round(self.load_seconds, 2),
         }
 
-    def prompt_ids(self, messages: list[dict[str, str]], system: str) -> list[int]:
-        """Token ids of the prompt, as LLaMA-Factory's HF engine builds them."""
+    def prompt_ids(
+        self, messages: list[dict[str, str]], system: str, thinking: str = "auto"
+    ) -> list[int]:
+        """Token ids of the prompt, as LLaMA-Factory's HF engine builds them; ``thinking`` on
+        or off sets a thinking template's ``enable_thinking`` for this prompt (auto: as the run
+        trained), as LLaMA-Factory's own web chat does."""
         paired = [*messages, {"role": "assistant", "content": ""}]
-        prompt_ids, _ = self.template.encode_oneturn(self.tokenizer, paired, system or None)
+        trained = getattr(self.template, "enable_thinking", None)
+        if thinking != "auto" and hasattr(self.template, "enable_thinking"):
+            self.template.enable_thinking = thinking == "on"
+        try:
+            prompt_ids, _ = self.template.encode_oneturn(self.tokenizer, paired, system or None)
+        finally:
+            if hasattr(self.template, "enable_thinking"):
+                self.template.enable_thinking = trained
         return prompt_ids
 
     def reply(
@@ -164,7 +175,7 @@ class LoadedRun:
         adapter: bool,
         should_stop: Callable[[], bool],
     ) -> Reply:
-        prompt_ids = self.prompt_ids(messages, params["system"])
+        prompt_ids = self.prompt_ids(messages, params["system"], params.get("thinking", "auto"))
         return Reply(self, prompt_ids, params, adapter, should_stop)
 
 

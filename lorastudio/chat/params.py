@@ -3,7 +3,7 @@ and help text, read by the CLI and the Chat tab) and the checks on a prompt and 
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -52,6 +52,15 @@ class ChatParams(BaseModel):
         lt=2**32,
         description="Random seed; the same seed makes the same sampled reply.",
         json_schema_extra={"zh": "随机种子；相同的种子给出相同的采样回复。"},
+    )
+    thinking: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Qwen3 thinking: auto as the run trained, on to think before answering, off "
+        "to answer at once (templates that think only).",
+        json_schema_extra={
+            "zh": "Qwen3 的思考：auto 与训练时一致，on 先思考再回答，"
+            "off 直接回答（仅限会思考的模板）。"
+        },
     )
 
 

@@ -13,6 +13,7 @@ from typing import Any
 
 from lorastudio.chat.client import ChatClient
 from lorastudio.chat.params import ChatParams
+from lorastudio.chat.thinking import split_thinking
 from lorastudio.errors import ChatError, ChatInputError, Problem, RecipeError
 from lorastudio.files import write_text_atomic
 from lorastudio.messages import msg
@@ -22,11 +23,14 @@ from lorastudio.runs.layout import PROMPTS_FILE, RECIPE_FILE
 
 @dataclass(frozen=True)
 class PromptRow:
-    """One line of the comparison table."""
+    """One line of the comparison table: the answers without their thinking, which is kept
+    beside them ("" when a reply did not think)."""
 
     prompt: str
     base: str
     adapter: str
+    base_thinking: str = ""
+    adapter_thinking: str = ""
 
 
 def recipe_prompts(run_dir: Path) -> list[str]:
@@ -67,9 +71,15 @@ def iter_prompt_set(
 def _rows(client: ChatClient, prompts: list[str], params: ChatParams) -> Iterator[PromptRow]:
     for prompt in prompts:
         messages = [{"role": "user", "content": prompt}]
-        adapter = client.answer(messages, params, adapter=True)
-        base = client.answer(messages, params, adapter=False)
-        yield PromptRow(prompt=prompt, base=base, adapter=adapter)
+        adapter = split_thinking(client.answer(messages, params, adapter=True))
+        base = split_thinking(client.answer(messages, params, adapter=False))
+        yield PromptRow(
+            prompt=prompt,
+            base=base.answer,
+            adapter=adapter.answer,
+            base_thinking=base.thinking or "",
+            adapter_thinking=adapter.thinking or "",
+        )
 
 
 def save_prompt_table(

@@ -48,6 +48,13 @@ class ChatSetup:
     trust_remote_code: bool
     notes: tuple[Msg, ...] = field(default=())  # what the user should know about this setup
 
+    @property
+    def trained_thinking(self) -> bool | None:
+        """Whether the run trained with thinking (None: its template has no thinking switch), so
+        chat offers the thinking toggle only where the template allows both."""
+        value = self.template_args.get("enable_thinking")
+        return value if isinstance(value, bool) else None
+
     def to_json(self) -> dict[str, Any]:
         return asdict(self) | {"notes": [note.as_dict() for note in self.notes]}
 

@@ -113,7 +113,10 @@ class Worker:
         elif op == "generate":
             self.generate(request_id, request)
         elif op == "prompt":
-            ids = self.run.prompt_ids(request["messages"], request["params"]["system"])
+            params = request["params"]
+            ids = self.run.prompt_ids(
+                request["messages"], params["system"], params.get("thinking", "auto")
+            )
             text = self.run.tokenizer.decode(ids, skip_special_tokens=False)
             self.send(id=request_id, event="prompt", text=text, tokens=len(ids))
         else:

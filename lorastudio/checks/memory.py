@@ -1,12 +1,15 @@
 """Will it fit? An estimate of one card's memory for a LoRA run, and the one change that makes it
-fit when it does not (a smaller batch, QLoRA, ZeRO-3). Pure arithmetic on the model's shape: read
-from its config.json when the model is local (or in the Hugging Face cache), else from a table of
-the Qwen2.5 sizes. Nothing is imported or loaded.
+fit when it does not (a smaller batch, QLoRA, ZeRO-3, a smaller model). Pure arithmetic on the
+model's shape: read from its config.json when the model is local (or in the Hugging Face cache),
+else from the model catalogue (lorastudio/models/catalogue.yaml). Nothing is imported or loaded.
 
 The parts, per card, in bytes:
 - weights: parameters × 2 (bf16/fp16) or 4 (fp32); QLoRA stores the decoder's linear layers in
   0.5 (4-bit) or 1 (8-bit) byte per parameter, embeddings stay 16-bit. ZeRO-3 shards them over
-  every card of the run.
+  every card of the run. A mixture-of-experts model holds every expert (only a few run per
+  token: that is its speed, not its memory); its experts are not linear layers in transformers 5,
+  so they stay 16-bit under QLoRA and LoRA adapts the attention projections
+  (`lorastudio.models.shape`).
 - LoRA: its parameters are trained in fp32 (LLaMA-Factory upcasts trainable parameters): 4 for the
   weight, 4 for its gradient, 8 for Adam's two moments; ZeRO-2/3 shard gradient and moments (and
   ZeRO-3 the weight), CPU offload moves the moments off the card.
@@ -27,131 +30,37 @@ bf16, measured 8.2 GiB peak allocated on an H100 (README); this estimate gives 8
 from __future__ import annotations
 
 import json
-import os
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from lorastudio.messages import Msg, msg
+from lorastudio.models.catalogue import ModelEntry, catalogue
+from lorastudio.models.local import hf_cached_folder
+from lorastudio.models.shape import LINEAR_MODULES, ModelShape
+
+__all__ = ["LINEAR_MODULES", "ModelShape"]  # the shape lives in lorastudio.models.shape
 
 GIB = 1 << 30
 OVERHEAD_BYTES = 1 * GIB
 LAYER_WORKING_SET_BYTES = 34  # per token per hidden unit, one recomputed layer, 16-bit
-LINEAR_MODULES = ("q_proj", "k_proj", "v_proj", "o_proj", "gate_proj", "up_proj", "down_proj")
-
-
-@dataclass(frozen=True)
-class ModelShape:
-    """The sizes of a Qwen2-style decoder that memory depends on."""
-
-    vocab_size: int
-    hidden_size: int
-    intermediate_size: int
-    num_layers: int
-    num_heads: int
-    num_kv_heads: int
-    tie_word_embeddings: bool
-    head_dim: int | None = None
-
-    @classmethod
-    def from_config(cls, config: dict[str, Any]) -> ModelShape:
-        """From a transformers config.json (Qwen2, Qwen2.5, Qwen3 and Llama-style models)."""
-        text = config.get("text_config") or config
-        return cls(
-            vocab_size=int(text["vocab_size"]),
-            hidden_size=int(text["hidden_size"]),
-            intermediate_size=int(text["intermediate_size"]),
-            num_layers=int(text["num_hidden_layers"]),
-            num_heads=int(text["num_attention_heads"]),
-            num_kv_heads=int(text.get("num_key_value_heads") or text["num_attention_heads"]),
-            tie_word_embeddings=bool(config.get("tie_word_embeddings", False)),
-            head_dim=text.get("head_dim"),
-        )
-
-    @property
-    def _head_dim(self) -> int:
-        return self.head_dim or self.hidden_size // self.num_heads
-
-    def linear_shapes(self) -> dict[str, tuple[int, int]]:
-        """(in, out) features of each linear module in one decoder layer."""
-        h, i = self.hidden_size, self.intermediate_size
-        q, kv = self.num_heads * self._head_dim, self.num_kv_heads * self._head_dim
-        return {
-            "q_proj": (h, q),
-            "k_proj": (h, kv),
-            "v_proj": (h, kv),
-            "o_proj": (q, h),
-            "gate_proj": (h, i),
-            "up_proj": (h, i),
-            "down_proj": (i, h),
-        }
-
-    @property
-    def linear_params(self) -> int:
-        """Weights of the decoder's linear layers (what QLoRA quantizes)."""
-        per_layer = sum(a * b for a, b in self.linear_shapes().values())
-        return per_layer * self.num_layers
-
-    @property
-    def other_params(self) -> int:
-        """Embeddings, output head, norms and attention biases (kept in 16-bit under QLoRA)."""
-        shapes = self.linear_shapes()
-        biases = sum(shapes[name][1] for name in ("q_proj", "k_proj", "v_proj"))
-        norms = 2 * self.hidden_size
-        embeddings = self.vocab_size * self.hidden_size * (1 if self.tie_word_embeddings else 2)
-        return embeddings + self.num_layers * (biases + norms) + self.hidden_size
-
-    @property
-    def params(self) -> int:
-        return self.linear_params + self.other_params
-
-    def lora_params(self, rank: int, target: str | list[str]) -> int:
-        """Trainable LoRA parameters: rank × (in + out) for each adapted module of every layer."""
-        names = LINEAR_MODULES if target == "all" else [t for t in target if t in LINEAR_MODULES]
-        shapes = self.linear_shapes()
-        return self.num_layers * sum(rank * sum(shapes[name]) for name in names)
-
-
-def _qwen25(vocab, hidden, inter, layers, heads, kv, tied) -> ModelShape:
-    return ModelShape(vocab, hidden, inter, layers, heads, kv, tied)
-
-
-# The Qwen2.5 family's config.json values (Hugging Face Qwen/Qwen2.5-*; base and -Instruct share
-# them). Their parameter counts come out as published: 0.49B, 1.54B, 3.09B, 7.62B, 14.8B, 32.8B,
-# 72.7B.
-QWEN25_SHAPES: dict[str, ModelShape] = {
-    "0.5B": _qwen25(151936, 896, 4864, 24, 14, 2, True),
-    "1.5B": _qwen25(151936, 1536, 8960, 28, 12, 2, True),
-    "3B": _qwen25(151936, 2048, 11008, 36, 16, 2, True),
-    "7B": _qwen25(152064, 3584, 18944, 28, 28, 4, False),
-    "14B": _qwen25(152064, 5120, 13824, 48, 40, 8, False),
-    "32B": _qwen25(152064, 5120, 27648, 64, 40, 8, False),
-    "72B": _qwen25(152064, 8192, 29568, 80, 64, 8, False),
-}
-
-
-def _hub_cache_config(model_id: str) -> Path | None:
-    """config.json of a hub model already in the Hugging Face cache (any snapshot)."""
-    hf_home = Path(os.environ.get("HF_HOME") or Path.home() / ".cache" / "huggingface")
-    cache = Path(os.environ.get("HF_HUB_CACHE") or hf_home / "hub")
-    snapshots = cache / f"models--{model_id.replace('/', '--')}" / "snapshots"
-    found = sorted(snapshots.glob("*/config.json")) if snapshots.is_dir() else []
-    return found[-1] if found else None
+CARDS_PER_MACHINE = 8  # beyond this, ZeRO-3 advice becomes several machines'
 
 
 def model_shape(model_id: str, local: Path | None) -> ModelShape | None:
-    """The shape of a model: its config.json (local folder or hub cache), else the Qwen2.5 table;
-    None when neither knows it."""
-    config_path = local / "config.json" if local is not None else _hub_cache_config(model_id)
-    if config_path is not None and config_path.is_file():
+    """The shape of a model: its config.json (local folder or Hugging Face cache), else the
+    catalogue's; None when neither knows it."""
+    config_path = local / "config.json" if local is not None else None
+    if local is None and catalogue().find(model_id) is None:
+        cached = hf_cached_folder(model_id)
+        config_path = cached / "config.json" if cached is not None else None
+    if config_path is not None:
         try:
             return ModelShape.from_config(json.loads(config_path.read_text(encoding="utf-8")))
         except (OSError, ValueError, KeyError, TypeError):
             return None
-    name = model_id.rsplit("/", 1)[-1].removesuffix("-Instruct")
-    if local is None and name.startswith("Qwen2.5-"):
-        return QWEN25_SHAPES.get(name.removeprefix("Qwen2.5-"))
-    return None
+    entry = catalogue().find(model_id) if local is None else None
+    return entry.shape if entry is not None else None
 
 
 @dataclass(frozen=True)
@@ -206,7 +115,7 @@ def estimate(shape: ModelShape, setup: TrainSetup) -> MemoryEstimate:
     zero = setup.deepspeed if setup.deepspeed in (2, 3) else None
     if setup.quantization in (4, 8):
         per_param = 0.5 if setup.quantization == 4 else 1.0
-        weights = shape.linear_params * per_param + shape.other_params * 2
+        weights = shape.linear_params * per_param + (shape.expert_params + shape.other_params) * 2
     else:
         weights = shape.params * value_bytes
     if zero == 3:
@@ -283,4 +192,64 @@ def suggest(
         fits = estimate(shape, candidate)
         if fits.total <= budget:
             return Suggestion(changes, fits)
+    return None
+
+
+def no_fit_fix(
+    shape: ModelShape,
+    setup: TrainSetup,
+    budget: int,
+    device: str,
+    entry: ModelEntry | None,
+    hub: str = "huggingface",
+) -> Msg:
+    """What to do when no single recipe change makes the run fit, for the hardware at hand: on
+    a CPU a smaller model of the same family (or a GPU/NPU machine), never ZeRO-3; on cards the
+    number of such cards ZeRO-3 needs (several machines beyond eight), and for a mixture of
+    experts why all of them count."""
+    if device == "cpu":
+        smaller = _fitting_smaller(entry, setup, budget) if entry is not None else None
+        if smaller is None:
+            return msg("fix.cpu_no_fit_any")
+        model, fits = smaller
+        total = gib(fits.total)
+        return msg(
+            "fix.cpu_no_fit",
+            smaller=msg("memory.smaller_model", model=model.hub_id(hub), total=total),
+        )
+    cards = zero3_cards(shape, setup, budget)
+    if cards is None:
+        return msg("fix.memory_no_fit")
+    if shape.is_moe:
+        return msg(
+            "fix.moe_no_fit",
+            experts=shape.num_experts,
+            active=shape.num_experts_per_tok,
+            cards=cards,
+        )
+    if cards > CARDS_PER_MACHINE:
+        return msg("fix.more_nodes", cards=cards)
+    return msg("fix.zero3_cards", cards=cards)
+
+
+def zero3_cards(shape: ModelShape, setup: TrainSetup, budget: int) -> int | None:
+    """The fewest cards (of ``budget`` bytes each) ZeRO-3 needs to fit the run: up to a machine's
+    eight one by one, then whole machines of eight; None when even 1,024 are not enough
+    (activations and logits are not sharded)."""
+    counts = [*range(2, CARDS_PER_MACHINE + 1), *(CARDS_PER_MACHINE * n for n in (2, 4, 8, 16))]
+    counts += [256, 512, 1024]
+    for cards in (c for c in counts if c >= setup.world_size):
+        if estimate(shape, replace(setup, deepspeed=3, world_size=cards)).total <= budget:
+            return cards
+    return None
+
+
+def _fitting_smaller(
+    entry: ModelEntry, setup: TrainSetup, budget: int
+) -> tuple[ModelEntry, MemoryEstimate] | None:
+    for smaller in catalogue().smaller(entry):
+        if smaller.shape is not None:
+            fits = estimate(smaller.shape, setup)
+            if fits.total <= budget:
+                return smaller, fits
     return None

@@ -25,17 +25,19 @@ from lorastudio.checks.memory import (
     estimate,
     gib,
     model_shape,
+    no_fit_fix,
     suggest,
 )
 from lorastudio.checks.nodes import node_problems
 from lorastudio.data.demo import DEMO_FILES
 from lorastudio.errors import Problem
-from lorastudio.llamafactory.compiler import Target, resolved_precision
+from lorastudio.llamafactory.compiler import Target, resolved_precision, resolved_template
 from lorastudio.llamafactory.environment import world_size
 from lorastudio.machine.chips import is_training_chip
 from lorastudio.machine.hardware import Accelerator, Hardware
 from lorastudio.machine.probe import package_problems, run_probe, version_problems
 from lorastudio.messages import Msg, msg
+from lorastudio.models.catalogue import catalogue
 from lorastudio.recipe.schema import Recipe
 from lorastudio.workspace import Workspace
 
@@ -219,10 +221,11 @@ def _memory(
         return
     can_quantize = target.device == "cuda" or (target.device == "npu" and _has("bitsandbytes"))
     report.suggestion = suggest(shape, setup, budget, train.grad_accum, can_quantize)
+    entry = catalogue().find(recipe.model.id) if local is None else None
     fix = (
         msg("fix.set_suggestion", suggestion=report.suggestion.describe())
         if report.suggestion
-        else msg("fix.memory_no_fit")
+        else no_fit_fix(shape, setup, budget, target.device, entry, recipe.model.hub)
     )
     needed = {"estimate": report.memory.describe(), "budget": gib(budget), "where": where}
     if report.memory.weights + report.memory.overhead > budget:
@@ -297,6 +300,7 @@ def run_preflight(
                 msg("fix.interface_npu"),
             )
         )
+    report.notes.append(resolved_template(recipe, workspace).describe())
     _memory(recipe, workspace, target, cards, report)
     _disk(recipe, workspace, report)
     report.problems += package_problems()

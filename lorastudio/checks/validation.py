@@ -17,6 +17,7 @@ from lorastudio.errors import Problem, RecipeError
 from lorastudio.llamafactory import spec as llamafactory_spec
 from lorastudio.llamafactory.compiler import MANAGED_KEYS
 from lorastudio.messages import Msg, msg
+from lorastudio.models.templates import AUTO, template_problems, thinking_asked
 from lorastudio.recipe.schema import Recipe, merge_overrides, parse_overrides, parse_recipe_text
 from lorastudio.workspace import Workspace
 
@@ -39,8 +40,9 @@ def _maybe(word: str, choices: list[str] | frozenset[str], fix: Msg) -> Msg:
 
 def _model_problems(model: dict[str, Any], workspace: Workspace) -> list[Problem]:
     problems = []
-    template = model.get("template", "qwen")
-    if isinstance(template, str) and template not in llamafactory_spec.known_templates():
+    template = model.get("template", AUTO)
+    known = llamafactory_spec.known_templates()
+    if isinstance(template, str) and template != AUTO and template not in known:
         problems.append(
             Problem(
                 "model.template",
@@ -83,7 +85,18 @@ def _model_problems(model: dict[str, Any], workspace: Workspace) -> list[Problem
                 msg("fix.model_id", id=EXAMPLE_HUB_ID),
             )
         )
-    return problems
+    if problems or not _checkable(model):
+        return problems
+    return template_problems(model, local)  # the template guard, once the id and name are right
+
+
+def _checkable(model: dict[str, Any]) -> bool:
+    """Whether the template guard can read the model section (the schema reports wrong types)."""
+    return (
+        isinstance(model.get("template", AUTO), str)
+        and thinking_asked(model.get("thinking", AUTO)) in ("auto", "on", "off")
+        and isinstance(model.get("template_override", False), bool)
+    )
 
 
 def _nul_problem(field: str, value: str) -> Problem:

@@ -8,7 +8,7 @@ import dataclasses
 import re
 import sys
 from pathlib import Path
-from typing import TextIO
+from typing import Literal, TextIO, get_args, get_origin
 
 from lorastudio.chat.client import ChatClient
 from lorastudio.chat.export import Export
@@ -51,9 +51,11 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
         help="answer the recipe's eval.prompts with both and save prompts.jsonl in the run",
     )
     for name, field in ChatParams.model_fields.items():
+        choices = get_args(field.annotation) if get_origin(field.annotation) is Literal else None
         chat.add_argument(
             _flag(name),
-            type=field.annotation,
+            type=None if choices else field.annotation,
+            choices=choices,
             help=f"{field.description} (default {field.default!r})",
         )
     chat.add_argument("--template", help="chat template (default: the one the run trained with)")
@@ -141,7 +143,7 @@ def cmd_chat(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
 
 
 def _print_prompt_set(rows: list[PromptRow], run_dir: Path, out: TextIO) -> None:
-    for row in rows:
+    for row in rows:  # answers without their thinking (prompts.jsonl keeps it apart)
         print(f"prompt:  {row.prompt}\nadapter: {row.adapter}\nbase:    {row.base}\n", file=out)
     print(f"saved {run_dir / PROMPTS_FILE}", file=out)
 

@@ -10,8 +10,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
+from lorastudio.errors import RecipeError
 from lorastudio.llamafactory.environment import Device, environment, is_distributed
 from lorastudio.messages import Msg, msg
+from lorastudio.models.templates import TemplateChoice, resolve_template
 from lorastudio.recipe.schema import Recipe
 from lorastudio.workspace import Workspace
 
@@ -24,6 +26,7 @@ DEEPSPEED_FILE = "ds_config.json"
 MANAGED_KEYS: dict[str, str | Msg] = {
     "model_name_or_path": "model.id",
     "template": "model.template",
+    "enable_thinking": "model.thinking",
     "trust_remote_code": "model.trust_remote_code",
     "stage": msg("managed.always_sft"),
     "do_train": msg("managed.always_true"),
@@ -120,6 +123,21 @@ def _model_path(recipe: Recipe, workspace: Workspace) -> str:
     local = workspace.resolve_model(recipe.model.id)
     # adapter_config.json records this string; a relative path would break from another cwd.
     return str(local) if local is not None else recipe.model.id
+
+
+def resolved_template(recipe: Recipe, workspace: Workspace) -> TemplateChoice:
+    """The chat template the run trains with (``model.template: auto`` resolved from the
+    catalogue or the model's folder), and whether it thinks.
+
+    Raises:
+        RecipeError: the template guard refuses the recipe (a recipe that passed
+            `lorastudio.checks.validation.check_recipe` never is).
+    """
+    local = workspace.resolve_model(recipe.model.id)
+    choice, problems = resolve_template(recipe.model.model_dump(), local)
+    if choice is None:
+        raise RecipeError(problems)
+    return choice
 
 
 def resolved_precision(recipe: Recipe, target: Target) -> str:
@@ -222,9 +240,14 @@ def compile_recipe(
     """
     data, lora, train = recipe.data, recipe.lora, recipe.train
     datasets = _dataset_entries(recipe, workspace, registry)
+    template = resolved_template(recipe, workspace)
     args: dict[str, Any] = {
         "model_name_or_path": _model_path(recipe, workspace),
-        "template": recipe.model.template,
+        "template": template.template,
+    }
+    if template.enable_thinking is not None:
+        args["enable_thinking"] = template.enable_thinking
+    args |= {
         "trust_remote_code": recipe.model.trust_remote_code,
         "stage": "sft",
         "do_train": True,

@@ -7,9 +7,18 @@ from __future__ import annotations
 
 import functools
 
-from lorastudio.messages.texts import chat, cluster, data, general, machine, recipe, runs
+from lorastudio.messages.texts import (
+    chat,
+    cluster,
+    data,
+    general,
+    machine,
+    models,
+    recipe,
+    runs,
+)
 
-AREAS = (general, recipe, data, machine, cluster, runs, chat)
+AREAS = (general, recipe, data, machine, models, cluster, runs, chat)
 LANGUAGES = ("en", "zh")
 DEFAULT_LANGUAGE = "en"
 

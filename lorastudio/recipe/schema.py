@@ -163,20 +163,40 @@ class ModelSpec(_Section):
         json_schema_extra={"zh": "模型 id 从哪里下载。"},
     )
     template: str = Field(
-        "qwen",
+        "auto",
         min_length=1,
-        description="LLaMA-Factory chat template; chat must use the same one (qwen for Qwen2/2.5, "
-        "qwen3 for Qwen3).",
+        description="LLaMA-Factory chat template; auto picks the one the model needs (qwen for "
+        "Qwen2.5, qwen3 or qwen3_nothink for Qwen3), and chat and export use the same one.",
         json_schema_extra={
-            "zh": "LLaMA-Factory 的对话模板；对话时须用同一个"
-            "（Qwen2/2.5 用 qwen，Qwen3 用 qwen3）。"
+            "zh": "LLaMA-Factory 的对话模板；auto 会选模型需要的那个"
+            "（Qwen2.5 用 qwen，Qwen3 用 qwen3 或 qwen3_nothink），对话和导出都用同一个。"
         },
+    )
+    thinking: Literal["auto", "on", "off"] = Field(
+        "auto",
+        description="Qwen3 thinking: on trains and chats with the <think> block, off without it; "
+        "auto follows the model (on for hybrid and thinking models, off otherwise).",
+        json_schema_extra={
+            "zh": "Qwen3 的思考：on 训练和对话都带 <think> 思考段，off 不带；"
+            "auto 跟随模型（混合思考和思考模型为 on，其余为 off）。"
+        },
+    )
+    template_override: bool = Field(
+        False,
+        description="Experts: keep model.template even where it does not fit the model.",
+        json_schema_extra={"zh": "专家选项：即使 model.template 不适合该模型，也照样使用。"},
     )
     trust_remote_code: bool = Field(
         False,
         description="Run Python code shipped with the model. Only for models you trust.",
         json_schema_extra={"zh": "运行模型自带的 Python 代码。只对你信任的模型打开。"},
     )
+
+    @field_validator("thinking", mode="before")
+    @classmethod
+    def _yaml_on_off(cls, value: Any) -> Any:
+        """YAML 1.1 reads an unquoted on/off as true/false: take them as written."""
+        return {True: "on", False: "off"}.get(value, value) if isinstance(value, bool) else value
 
 
 class DataSpec(_Section):
@@ -506,14 +526,20 @@ class Recipe(_Section):
     def content_hash(self) -> str:
         """A short hash of the recipe's meaning (key order and comments do not count).
 
-        An empty ``eval`` section is left out, so recipes written before it existed keep their
-        hash.
+        An empty ``eval`` section and the model fields added later at their defaults are left
+        out, so recipes written before they existed keep their hash.
         """
         data = self.model_dump(mode="json")
         if data["eval"] == EvalSpec().model_dump(mode="json"):
             del data["eval"]
+        for key, default in _LATER_MODEL_DEFAULTS.items():
+            if data["model"][key] == default:
+                del data["model"][key]
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
+
+
+_LATER_MODEL_DEFAULTS = {"thinking": "auto", "template_override": False}
 
 
 @dataclass(frozen=True)

@@ -165,8 +165,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "memory.ram": ("RAM available", "可用内存"),
     "memory.free_on": ("free on {kind} {index} ({name})", "{kind} {index}（{name}）上的空闲显存"),
     "note.memory_skipped": (
-        "memory: no config.json for {model} here and not a Qwen2.5 size this studio knows, so the memory check was skipped",
-        "内存：本机没有 {model} 的 config.json，它也不是本工作室知道的 Qwen2.5 尺寸，所以跳过了内存检查",
+        "memory: no config.json for {model} here and it is not in the model catalogue, so the memory check was skipped",
+        "内存：本机没有 {model} 的 config.json，它也不在模型目录中，所以跳过了内存检查",
     ),
     "problem.weights_do_not_fit": (
         "needs about {estimate} per card, more than the {budget} {where}; its weights alone do not fit",
