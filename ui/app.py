@@ -12,6 +12,7 @@ import gradio as gr
 from lorastudio.chat.client import ChatClient
 from ui import chat_tab, editor, runs_tab, train_tab
 from ui.config import StudioConfig
+from ui.event_records import release_finished_events
 from ui.labels import Labels, merge_updates
 from ui.locale import LANGUAGES, t
 from ui.messages import guarded
@@ -125,6 +126,14 @@ def _wire_language(
     )
 
 
+def queue_events(demo: gr.Blocks) -> gr.Blocks:
+    """Events through gradio's queue (four at a time unless an event says otherwise), which
+    forgets each event once it is done (ui.event_records)."""
+    demo.queue(default_concurrency_limit=4)
+    release_finished_events(demo._queue)
+    return demo
+
+
 def serve(
     config: StudioConfig, host: str, port: int, auth: tuple[str, str] | None, started: float
 ) -> int:
@@ -135,8 +144,7 @@ def serve(
     """
     chat = ChatClient()  # one chat worker per studio, stopped when the studio stops
     atexit.register(chat.close)  # also on an exit that skips the line after block_thread
-    demo = build_app(config, chat)
-    demo.queue(default_concurrency_limit=4)
+    demo = queue_events(build_app(config, chat))
     demo.launch(
         prevent_thread_lock=True,
         server_name=host,
