@@ -124,7 +124,7 @@ def test_chat_events_queue_on_their_own_beside_the_live_view(tmp_path: Path):
     for name in ("send", "load", "unload", "prompt_set"):
         assert {(f.concurrency_id, f.concurrency_limit) for f in by_name[name]} == {("chat", 1)}
     assert {f.concurrency_id for f in by_name["export"]} == {"export"}
-    ticks = [f for f in by_name["tick"] if f.concurrency_limit is None]
+    ticks = [f for f in by_name["follow"] if f.concurrency_limit is None]
     assert ticks and all(f.concurrency_id != "chat" for f in ticks)
 
 

@@ -34,9 +34,9 @@ def fire(url: str, fn_index: int, session: str) -> None:
         params = {"session_hash": session}
         with http.stream("GET", "gradio_api/queue/data", params=params) as stream:
             for line in stream.iter_lines():
-                if line.startswith("data:"):
-                    if json.loads(line[5:]).get("msg") == "process_completed":
-                        return
+                done = line.startswith("data:") and "process_completed" in line
+                if done and json.loads(line[5:])["msg"] == "process_completed":
+                    return
 
 
 def records(demo: gr.Blocks) -> dict[str, int]:

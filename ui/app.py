@@ -10,7 +10,7 @@ import time
 import gradio as gr
 
 from lorastudio.chat.client import ChatClient
-from ui import chat_tab, editor, runs_tab, train_tab
+from ui import chat_tab, editor, live, runs_tab, train_tab
 from ui.config import StudioConfig
 from ui.event_records import release_finished_events
 from ui.labels import Labels, merge_updates
@@ -59,7 +59,7 @@ def build_app(config: StudioConfig, chat: ChatClient | None = None) -> gr.Blocks
                 elem_id="lang-switch",
             )
         with gr.Tabs():
-            with labels.make(gr.Tab, {"label": "tab.train"}, elem_id="tab-train"):
+            with labels.make(gr.Tab, {"label": "tab.train"}, elem_id="tab-train") as train_item:
                 train = train_tab.build(config, labels)
             with labels.make(gr.Tab, {"label": "tab.runs"}, elem_id="tab-runs") as runs_item:
                 runs = runs_tab.build(config, labels)
@@ -71,7 +71,17 @@ def build_app(config: StudioConfig, chat: ChatClient | None = None) -> gr.Blocks
         _wire_language(
             demo, config, labels, lang, switch, train_actions, runs_actions, runs_item, chat_actions
         )
+        _refresh_runs_while_shown(runs.timer, runs_item, [train_item, chat_item])
     return demo
+
+
+def _refresh_runs_while_shown(timer: gr.Timer, runs_item: gr.Tab, others: list[gr.Tab]) -> None:
+    """The Runs tab's list refreshes itself only while that tab is the one shown: an open page
+    costs the studio nothing while it shows another tab."""
+    quiet = {"show_progress": "hidden"}
+    runs_item.select(lambda: gr.Timer(active=True), None, [timer], **quiet)
+    for item in others:
+        item.select(lambda: gr.Timer(active=False), None, [timer], **quiet)
 
 
 def _wire_language(
@@ -90,8 +100,15 @@ def _wire_language(
     runs_outputs = [*runs.tab.list_outputs(), *runs.tab.detail_outputs(), runs.tab.message]
 
     def on_switch(
-        lang_: str, text: str, run_id: str | None, a: str | None, b: str | None, *chat_setup
+        lang_: str,
+        watch: live.Watch,
+        text: str,
+        run_id: str | None,
+        a: str | None,
+        b: str | None,
+        *chat_setup,
     ):
+        watch.lang = lang_  # the live view's loop renders in it from its next poll
         shown: list[dict] = [chat.relabel(lang_, *chat_setup)]
         try:  # the texts on show, in the new language
             checked = editor.check(text, config)
@@ -101,9 +118,10 @@ def _wire_language(
             log.exception("re-rendering after a language switch")
         return merge_updates(labels.updates(lang_), *shown, {lang: lang_})
 
-    def on_load(lang_: str | None) -> dict:
+    def on_load(lang_: str | None, watch: live.Watch) -> dict:
         """A page opens in its browser's last language (kept in localStorage)."""
         lang_ = lang_ if lang_ in LANGUAGES else config.lang
+        watch.lang = lang_
         opened = merge_updates(train.load(lang_), runs.listing(lang_))
         if lang_ == config.lang:  # the page was built in it: the switch already shows it, and
             return opened  # setting it again would undo a click made while the page loaded
@@ -117,10 +135,11 @@ def _wire_language(
     quiet = {"show_progress": "hidden"}
     picked = [runs.tab.pick, runs.tab.run_a, runs.tab.run_b]
     chat_setup = chat.tab.setup_inputs()
-    everything_in = [switch, train.tab.yaml, *picked, *chat_setup]
+    watch = train.tab.live.watch
+    everything_in = [switch, watch, train.tab.yaml, *picked, *chat_setup]
     switched = switch.input(on_switch, everything_in, everything, **quiet)
     train.scale.follow(switched)  # its texts are rendered per recipe, not relabelled
-    demo.load(on_load, [lang], on_open, **quiet)
+    demo.load(on_load, [lang, watch], on_open, **quiet)
     runs_item.select(
         guarded(runs.tab.message, runs.open), [lang, runs.tab.pick], runs_outputs, **quiet
     )

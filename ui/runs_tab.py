@@ -120,7 +120,8 @@ def build(config: StudioConfig, labels: Labels) -> RunsTab:
     reason = gr.Markdown(elem_id="runs-reason")
     opened = _detail_section(labels)
     compared = _compare_section(labels)
-    return RunsTab(*listed, message, reason, *opened, *compared, gr.Timer(5.0))
+    timer = gr.Timer(5.0, active=False)  # refreshes the list while the tab is open (app.py)
+    return RunsTab(*listed, message, reason, *opened, *compared, timer)
 
 
 @dataclass

@@ -4,6 +4,7 @@ and watch it live. Every callback is a thin call into lorastudio (through ui.edi
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -252,14 +253,17 @@ class TrainActions:
         }
 
     def stop(self, lang: str, watch: live.Watch) -> dict:
-        """Ask the watched run to stop; it saves the adapter trained so far."""
+        """Ask the watched run to stop; it saves the adapter trained so far. The live view's
+        header says so while it stops (a line that follows the run's state, not the click)."""
         if watch.monitor is None:
             return {self.tab.message: t("train.no_live_run", lang)}
         launcher.stop(watch.monitor.run_dir, wait=False)
-        return {self.tab.message: t("train.stopping", lang, run=watch.monitor.run_dir.name)}
+        return {self.tab.message: "", self.tab.live.stop: gr.update(interactive=False)}
 
-    def tick(self, lang: str, watch: live.Watch) -> dict:
-        return live.tick(self.tab.live, self.config, lang, watch)
+    async def follow(self, lang: str, watch: live.Watch) -> AsyncIterator[dict]:
+        """The page's live view (one long event per page; see live.follow)."""
+        async for out in live.follow(self.tab.live, self.config, lang, watch):
+            yield out
 
     def load(self, lang: str) -> dict:
         """A freshly opened page: the picked recipe in the form and the YAML view."""
@@ -289,12 +293,13 @@ def wire(tab: TrainTab, config: StudioConfig, lang: gr.State) -> TrainActions:
     tab.fetch_data.click(
         guarded(tab.message, act.fetch_demo_data), [lang], [tab.message, tab.fetch_data]
     )
-    panel.stop.click(guarded(tab.message, act.stop), [lang, panel.watch], [tab.message])
-    panel.timer.tick(
-        guarded(panel.notice, act.tick),  # its own line: a refresh never covers the message
+    panel.stop.click(guarded(tab.message, act.stop), [lang, panel.watch], [tab.message, panel.stop])
+    panel.timer.tick(  # starts the page's follow loop, and starts it again if it ever ends
+        act.follow,  # a failed refresh shows on its own line, never over the message
         [lang, panel.watch],
         [*live.outputs(panel), panel.notice],
         show_progress="hidden",
-        concurrency_limit=None,
+        concurrency_limit=None,  # every open page has one
+        trigger_mode="once",  # while it runs, the timer's ticks do nothing
     )
     return act
