@@ -58,21 +58,27 @@ def build_app(config: StudioConfig, chat: ChatClient | None = None) -> gr.Blocks
                 min_width=240,
                 elem_id="lang-switch",
             )
-        with gr.Tabs():
-            with labels.make(gr.Tab, {"label": "tab.train"}, elem_id="tab-train") as train_item:
+        with gr.Tabs() as tabs:
+            with _tab(labels, "train") as train_item:
                 train = train_tab.build(config, labels)
-            with labels.make(gr.Tab, {"label": "tab.runs"}, elem_id="tab-runs") as runs_item:
+            with _tab(labels, "runs") as runs_item:
                 runs = runs_tab.build(config, labels)
-            with labels.make(gr.Tab, {"label": "tab.chat"}, elem_id="tab-chat") as chat_item:
+            with _tab(labels, "chat") as chat_item:
                 chat_parts = chat_tab.build(config, labels)
         train_actions = train_tab.wire(train, config, lang)
-        runs_actions = runs_tab.wire(runs, config, lang, train.live)
+        runs_actions = runs_tab.wire(runs, config, lang, train_actions, tabs)
         chat_actions = chat_tab.wire(chat_parts, config, lang, chat, chat_item)
         _wire_language(
             demo, config, labels, lang, switch, train_actions, runs_actions, runs_item, chat_actions
         )
         _refresh_runs_while_shown(runs.timer, runs_item, [train_item, chat_item])
     return demo
+
+
+def _tab(labels: Labels, name: str) -> gr.Tab:
+    """A tab labelled ``tab.<name>``, with id ``name`` (an update can show it) and elem_id
+    ``tab-<name>``."""
+    return labels.make(gr.Tab, {"label": f"tab.{name}"}, id=name, elem_id=f"tab-{name}")
 
 
 def _refresh_runs_while_shown(timer: gr.Timer, runs_item: gr.Tab, others: list[gr.Tab]) -> None:
@@ -96,7 +102,7 @@ def _wire_language(
     chat: chat_tab.ChatActions,
 ) -> None:
     """The language switch and the page load: relabel everything, re-render what is shown."""
-    train_outputs = [train.tab.yaml, *train.tab.form.widgets, *train.tab.checked_outputs()]
+    train_outputs = train.tab.shown_outputs()
     runs_outputs = [*runs.tab.list_outputs(), *runs.tab.detail_outputs(), runs.tab.message]
 
     def on_switch(
