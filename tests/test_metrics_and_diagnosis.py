@@ -8,7 +8,7 @@ from pathlib import Path
 import pytest
 
 from lorastudio.runs.diagnosis import diagnose
-from lorastudio.runs.metrics import TrainerLogReader, summarize_trainer_log, tail_text
+from lorastudio.runs.metrics import LogTail, TrainerLogReader, summarize_trainer_log, tail_text
 
 
 def line(step: int, total: int = 10, **extra) -> str:
@@ -147,3 +147,42 @@ def test_a_resumed_run_is_followed_line_by_line_across_its_restart(tmp_path: Pat
         reader.poll()
     clock = reader.clock()
     assert clock.elapsed == "0:00:24" and clock.throughput == pytest.approx(1000 / 24, rel=1e-3)
+
+
+BAR = "{pct:3d}%|{fill:<10}| {n}/30 [00:{n:02d}<00:30,  1.00s/it]"
+
+
+def bar(n: int) -> str:
+    return BAR.format(pct=100 * n // 30, fill="█" * (n // 3), n=n)
+
+
+def test_a_log_line_written_after_a_progress_bar_gets_its_own_line(tmp_path: Path):
+    path = tmp_path / "train.log"
+    info = "[INFO|trainer.py:4012] 2026-01-01 10:00:00,000 >> Saving model checkpoint"
+    path.write_text(f"\r{bar(9)}\r{bar(10)}{info}\n")
+    assert tail_text(path).splitlines() == [bar(10), info]
+
+
+def test_a_progress_bar_is_one_line_that_moves_down_as_it_updates(tmp_path: Path):
+    path = tmp_path / "train.log"
+    loss = "{'loss': '2.1', 'epoch': '1'}"
+    path.write_text(
+        "Running tokenizer on dataset: 100%|██████████| 64/64 [00:00<00:00]\n"
+        f"\r{bar(1)}\r{bar(10)}[INFO] saving checkpoint-10\n"
+        f"\r{' ' * 40}\r{loss}\n"
+        f"\r{bar(11)}\r{bar(12)}"
+    )
+    assert tail_text(path).splitlines() == [
+        "Running tokenizer on dataset: 100%|██████████| 64/64 [00:00<00:00]",  # finished: stays
+        "[INFO] saving checkpoint-10",
+        loss,
+        bar(12),  # the training bar, once, at its latest state
+    ]
+    tail = LogTail(path)
+    tail.poll()
+    assert tail.text == tail_text(path)
+    with path.open("a") as handle:  # the bar goes on, then a line ends it
+        handle.write(f"\r{bar(13)}[INFO] done\n")
+    tail.poll()
+    assert tail.text.splitlines()[-2:] == [bar(13), "[INFO] done"]
+    assert bar(12) not in tail.text

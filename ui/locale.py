@@ -211,7 +211,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "chat.saved": ("Saved to {path}", "已保存到 {path}"),
     "chat.saved_before": ("Saved earlier ({when}) in {path}", "之前（{when}）保存于 {path}"),
     "chat.export": ("Export", "导出"),
-    "chat.export_info": ("Merges the adapter into the base weights with `llamafactory-cli export`, into adapters/<run>/merged/ (loads with plain transformers).", "用 `llamafactory-cli export` 把适配器合并进基础模型权重，写入 adapters/<运行>/merged/（可直接用 transformers 加载）。"),
+    "chat.export_info": ("Merges the adapter into the base weights with `llamafactory-cli export`, into `adapters/<run>/merged/` (loads with plain transformers).", "用 `llamafactory-cli export` 把适配器合并进基础模型权重，写入 `adapters/<运行>/merged/`（可直接用 transformers 加载）。"),
     "chat.export_button": ("Merge and export", "合并并导出"),
     "chat.export_log": ("Export log", "导出日志"),
     "chat.exporting": ("Merging {run} into {path}…", "正在把 {run} 合并到 {path}…"),

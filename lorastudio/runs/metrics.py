@@ -235,7 +235,8 @@ def summarize_trainer_log(path: Path) -> LogSummary:
 
 
 def tail_text(path: Path, max_bytes: int = 20_000) -> str:
-    """The last ``max_bytes`` of a log, decoded leniently, with tqdm's carriage returns resolved."""
+    """The last ``max_bytes`` of a log, decoded leniently, as a terminal shows it (see
+    `screen_lines`)."""
     try:
         with path.open("rb") as handle:
             handle.seek(0, 2)
@@ -245,18 +246,54 @@ def tail_text(path: Path, max_bytes: int = 20_000) -> str:
     except OSError:
         return ""
     text = data.decode("utf-8", errors="replace")
-    return "\n".join(line.rsplit("\r", 1)[-1] for line in text.split("\n"))
+    return "\n".join(one_bar_each(screen_lines(text.split("\n"))))
 
 
-def _resolve_returns(line: str) -> str:
-    """What a terminal shows for a line that tqdm rewrote with carriage returns."""
-    return line.rstrip("\r").rsplit("\r", 1)[-1]
+# A tqdm bar as it is drawn: "desc: 40%|████      | 12/30 [00:05<00:07, 2.4it/s]"
+_BAR = re.compile(
+    r"^(?P<desc>[^|]*?)\s*\d{1,3}%\|[^|]*\|\s*(?P<n>\d+)/(?P<total>\d+)\s*\[[^\]\n]*\]"
+)
+
+
+def screen_lines(lines: list[str]) -> list[str]:
+    """Each line as a terminal shows it after tqdm rewrote it with carriage returns (its last
+    state), a progress bar apart from text written right after it (a log line that did not wait
+    for the bar's newline, as `[INFO|…]` lines do not)."""
+    out = []
+    for line in lines:
+        shown = line.rstrip("\r").rsplit("\r", 1)[-1]
+        bar = _BAR.match(shown)
+        if bar and shown[bar.end() :].strip():
+            out += [shown[: bar.end()], shown[bar.end() :]]
+        else:
+            out.append(shown)
+    return out
+
+
+def one_bar_each(lines: list[str]) -> list[str]:
+    """The lines with a progress bar shown once, at its newest state and place: an unfinished
+    bar's earlier snapshot goes when the same bar (description and total) draws a later one; a
+    finished bar stays where it finished."""
+    out: list[str | None] = []
+    unfinished: dict[tuple[str, str], tuple[int, int]] = {}  # bar -> (its line in out, n)
+    for line in lines:
+        bar = _BAR.match(line)
+        if bar:
+            key, n = (bar["desc"].strip(), bar["total"]), int(bar["n"])
+            earlier = unfinished.pop(key, None)
+            if earlier is not None and earlier[1] <= n:
+                out[earlier[0]] = None
+            if n < int(bar["total"]):
+                unfinished[key] = (len(out), n)
+        out.append(line)
+    return [line for line in out if line is not None]
 
 
 @dataclass
 class LogTail:
-    """Follows a text log by byte offset and keeps its last ``max_lines`` lines, with tqdm's
-    carriage returns resolved; each `poll` reads only the bytes added since the last one."""
+    """Follows a text log by byte offset and keeps its last ``max_lines`` lines as a terminal
+    shows them (tqdm's redraws resolved, one line per progress bar); each `poll` reads only the
+    bytes added since the last one."""
 
     path: Path
     max_lines: int = 200
@@ -291,11 +328,11 @@ class LogTail:
         self.partial = lines.pop()
         if len(self.partial) > 4096:  # a progress bar redrawn in place: keep its last state
             self.partial = self.partial[-4096:]
-        self.lines = (self.lines + [_resolve_returns(line) for line in lines])[-self.max_lines :]
+        self.lines = one_bar_each(self.lines + screen_lines(lines))[-self.max_lines :]
         return True
 
     @property
     def text(self) -> str:
-        """The kept lines as a terminal would show them."""
-        shown = [*self.lines, _resolve_returns(self.partial)] if self.partial else self.lines
-        return "\n".join(shown)
+        """The kept lines as a terminal would show them, the unfinished last one included."""
+        shown = self.lines + screen_lines([self.partial]) if self.partial else self.lines
+        return "\n".join(one_bar_each(shown))

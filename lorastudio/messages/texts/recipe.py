@@ -120,7 +120,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "managed.always_sft": ("always sft", "始终为 sft"),
     "managed.always_true": ("always true", "始终为 true"),
     "managed.always_lora": ("always lora", "始终为 lora"),
-    "managed.output_dir": ("in adapters/<run>/, named after the recipe's name", "在 adapters/<运行>/ 中，以配方名称命名"),
+    "managed.output_dir": ("in `adapters/<run>/`, named after the recipe's name", "在 `adapters/<运行>/` 中，以配方名称命名"),
     "managed.logging_dir": ("inside its run folder", "在运行目录之内"),
     "managed.resume": (
         "from the run's last checkpoint: python launch.py resume RUN",
