@@ -10,7 +10,7 @@ import time
 import gradio as gr
 
 from lorastudio.chat.client import ChatClient
-from ui import chat_tab, editor, live, runs_tab, train_tab
+from ui import chat_tab, editor, live, runs_tab, runs_view, train_tab
 from ui.config import StudioConfig
 from ui.event_records import release_finished_events
 from ui.labels import Labels, merge_updates
@@ -26,6 +26,7 @@ CSS = """
 .ls-fill { height: 100%; background: var(--color-accent); transition: width 0.15s linear; }
 .ls-progress-text { margin-top: 6px; font-variant-numeric: tabular-nums; }
 .ls-sticky { position: sticky; top: 8px; align-self: flex-start; }
+.ls-form textarea { field-sizing: content; height: auto !important; max-height: 20em; }
 """
 FONTS = ["ui-sans-serif", "system-ui", "Noto Sans CJK SC", "sans-serif"]  # nothing downloaded
 MONO = ["ui-monospace", "Noto Sans Mono CJK SC", "monospace"]
@@ -42,7 +43,8 @@ def build_app(config: StudioConfig, chat: ChatClient | None = None) -> gr.Blocks
         atexit.register(chat.close)
     labels = Labels(config.lang)
     theme = gr.themes.Default(font=FONTS, font_mono=MONO)
-    with gr.Blocks(title="LoRA Studio", css=CSS, theme=theme, analytics_enabled=False) as demo:
+    css = CSS + runs_view.table_css("runs-table")
+    with gr.Blocks(title="LoRA Studio", css=css, theme=theme, analytics_enabled=False) as demo:
         lang = gr.BrowserState(config.lang, storage_key="lorastudio-lang")
         with gr.Row(equal_height=True):
             labels.make(

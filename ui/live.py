@@ -88,8 +88,8 @@ def build(config: StudioConfig, labels: Labels) -> LivePanel:
     log = labels.make(
         gr.Textbox,
         {"label": "live.log"},
-        lines=6,
-        max_lines=6,
+        lines=14,
+        max_lines=14,
         autoscroll=True,
         interactive=False,
         elem_id="live-log",

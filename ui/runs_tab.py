@@ -72,7 +72,11 @@ def _list_section(labels: Labels) -> tuple:
         labels.make(gr.Markdown, {"value": lambda lang: f"### {t('runs.list', lang)}"})
         refresh = _button(labels, "runs.refresh", "runs-refresh", scale=0)
     table = gr.Dataframe(
-        runs_view.table([], labels.lang), interactive=False, wrap=True, elem_id="runs-table"
+        runs_view.table([], labels.lang),
+        interactive=False,
+        wrap=True,
+        column_widths=runs_view.column_widths(),
+        elem_id="runs-table",
     )
     with gr.Row(equal_height=True):
         pick = labels.make(

@@ -29,6 +29,30 @@ COLUMNS = (
     "adapter",
 )
 
+WRAPPED = ("reason", "adapter")  # long text; every other column keeps its words whole
+# each column's share of the table, so that "succeeded" or "200/200" is never cut in two
+WIDTHS = {"id": 13, "state": 8, "model": 9, "recipe": 7, "started": 10, "duration": 7}
+WIDTHS |= {"steps": 6, "loss": 8, "reason": 19, "adapter": 13}
+
+
+def column_widths() -> list[str]:
+    return [f"{WIDTHS[column]}%" for column in COLUMNS]
+
+
+def table_css(elem_id: str) -> str:
+    """CSS that keeps each short cell of the run list on one line (a narrow column broke
+    "succeeded" and "200/200" in two) and lets the long ones wrap anywhere."""
+    rules = []
+    for number, column in enumerate(COLUMNS, start=1):
+        cell = f"#{elem_id} td:nth-child({number})"
+        style = (
+            "overflow-wrap: anywhere"
+            if column in WRAPPED
+            else "overflow-wrap: normal !important; word-break: keep-all"
+        )
+        rules.append(f"{cell}, {cell} * {{ {style} !important; }}")
+    return "\n".join(rules)
+
 
 @dataclass(frozen=True)
 class RunExtras:

@@ -99,7 +99,7 @@ def build(config: StudioConfig, labels: Labels) -> TrainTab:
     )
     scale = scale_view.build(labels)  # folded: each node's command, a Kubernetes job
     with gr.Row(equal_height=False):
-        with gr.Column(scale=5):
+        with gr.Column(scale=5, elem_classes=["ls-form"]):
             form = recipe_form.build(labels)
         with gr.Column(scale=4, elem_classes=["ls-sticky"]):
             panel = live.build(config, labels)
