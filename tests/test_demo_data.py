@@ -5,11 +5,11 @@ The source here is a local HTTP server over the fixture folder, and the fixture 
 from __future__ import annotations
 
 import functools
-import os
-import stat
 import json
+import os
 import shutil
 import socket
+import stat
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
