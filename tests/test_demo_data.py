@@ -6,8 +6,10 @@ from __future__ import annotations
 
 import functools
 import json
+import os
 import shutil
 import socket
+import stat
 import threading
 from http.server import SimpleHTTPRequestHandler, ThreadingHTTPServer
 from pathlib import Path
@@ -149,3 +151,15 @@ def test_a_refused_source_is_said_in_chinese(tmp_path: Path):
     assert "修正：请让 --from 指向包含 LLaMA-Factory 的 identity.json 的目录" in missing.value.text(
         "zh"
     )
+
+
+def test_the_fetched_files_are_readable_by_the_team_whatever_the_umask(tmp_path: Path):
+    """Atomic writes go through a 0600 temporary file; what lands is 0644, as `cp` would leave
+    it under the usual umask (and never more than that under a strict one)."""
+    old = os.umask(0o077)
+    try:
+        fetch_demo_data(tmp_path / "data", source=str(LF_DATA))
+    finally:
+        os.umask(old)
+    modes = {name: stat.S_IMODE((tmp_path / "data" / name).stat().st_mode) for name in DEMO}
+    assert modes == dict.fromkeys(DEMO, 0o644)

@@ -125,7 +125,7 @@ def test_chat_events_queue_on_their_own_beside_the_live_view(tmp_path: Path):
     for name in ("send", "load", "unload", "prompt_set"):
         assert {(f.concurrency_id, f.concurrency_limit) for f in by_name[name]} == {("chat", 1)}
     assert {f.concurrency_id for f in by_name["export"]} == {"export"}
-    ticks = [f for f in by_name["tick"] if f.concurrency_limit is None]
+    ticks = [f for f in by_name["follow"] if f.concurrency_limit is None]
     assert ticks and all(f.concurrency_id != "chat" for f in ticks)
 
 
@@ -151,9 +151,13 @@ def test_the_template_guard_refuses_another_template_unless_forced(learned):
     assert all(w in note[tab.template_note] for w in ("`llama3`", "`qwen`", "template anyway"))
     (note,) = ui("check_template", "zh", run_id, "llama3", False)
     assert all(w in note[tab.template_note] for w in ("`llama3`", "`qwen`", "仍然使用此模板"))
+    ui("unload", "en")
     outs = ui("load", "en", run_id, "llama3", False)
-    assert "is not the one run" in text_of(last(outs, tab.message))
+    assert "is not the one run" in text_of(last(outs, tab.template_note))  # said once, there
+    assert text_of(last(outs, tab.message)) == ""
     assert ui.client.setup is None  # refused before the worker was asked
+    outs = send(ui, "en", run_id, "Who are you?", settings=GREEDY)
+    assert text_of(last(outs, tab.message)) == ""  # Send says it on the same note, not twice
     (forced,) = ui("check_template", "en", run_id, "llama3", True)
     assert "Template `llama3` forced" in forced[tab.template_note]
 
@@ -181,9 +185,10 @@ def test_a_damaged_adapter_is_explained_when_the_run_is_picked(
 
 
 @pytest.mark.slow
-def test_a_message_streams_into_both_columns_with_the_same_settings(learned):
+def test_a_message_streams_into_both_columns_with_the_same_settings(learned, monkeypatch):
     ui, run = learned
     tab, run_id = ui.tab, run.run_dir.name
+    monkeypatch.setattr(chat_tab, "STREAM_SECONDS", 0.0)  # every piece shown as it comes
     outs = send(ui, "en", run_id, "Who are you?")
     assert text_of(last(outs, tab.message)) == ""
     adapter_states = [out[tab.adapter][-1]["content"] for out in outs if tab.adapter in out]
@@ -302,3 +307,44 @@ def test_the_cores_chat_errors_are_explained_in_english_and_chinese(
     assert english in explain(error, "en")
     shown = explain(error, "zh")
     assert chinese in shown and english not in shown and "Traceback" not in shown
+
+
+@pytest.mark.slow
+def test_a_reopened_page_shows_the_run_the_worker_holds_and_send_uses_it(learned, tmp_path):
+    ui, run = learned
+    run_id = run.run_dir.name
+    ui("load", "en", run_id, "qwen", False)
+    page = ChatTabUnderTest(tmp_path, run.studio.adapters, ui.client)  # the same studio, anew
+    (opened,) = page("listing", "en", None)
+    assert opened[page.tab.run]["value"] == run_id
+    assert opened[page.tab.template]["value"] == "qwen" and opened[page.tab.force] is False
+    assert "Loaded **" in opened[page.tab.status]
+    outs = send(page, "en", opened[page.tab.run]["value"], "Who are you?")
+    assert last(outs, page.tab.adapter)[-1]["content"].startswith(run.answers["Who are you?"])
+
+
+class PiecesClient:
+    """A stand-in for the chat worker's client that streams fixed pieces."""
+
+    def __init__(self, pieces: list[str]):
+        self.pieces = pieces
+
+    def stream(self, talk, params, adapter):
+        yield from self.pieces
+
+
+def test_a_streaming_reply_updates_the_page_at_most_every_stream_seconds(idle, monkeypatch):
+    idle.act.client = PiecesClient(["Hel", "lo", ", ", "world"])
+    params = chat_tab.ChatParams()
+    monkeypatch.setattr(chat_tab, "STREAM_SECONDS", 3600.0)
+    assert list(idle.act._reply([], params, adapter=True)) == ["Hel", "Hello, world"]
+    monkeypatch.setattr(chat_tab, "STREAM_SECONDS", 0.0)
+    shown = list(idle.act._reply([], params, adapter=True))
+    assert shown == ["Hel", "Hello", "Hello, ", "Hello, world"]
+    idle.act.client = PiecesClient([])
+    assert list(idle.act._reply([], params, adapter=True)) == [""]
+
+
+def test_chat_defaults_give_a_short_reply_sampled_sanely():
+    params = chat_tab.ChatParams()
+    assert params.max_new_tokens == 256 and 0 < params.temperature <= 0.8

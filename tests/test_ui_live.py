@@ -3,6 +3,7 @@ once, then only what changed — nothing at all when the trainer wrote nothing."
 
 from __future__ import annotations
 
+import asyncio
 import json
 import socket
 import time
@@ -118,3 +119,120 @@ def test_a_failing_refresh_is_one_sentence_on_the_notice_line_until_it_recovers(
     log_step(run_dir, 1)
     recovered = live.tick(panel, config, "en", watch)
     assert recovered[panel.notice] == "" and panel.progress in recovered
+
+
+REAL_SLEEP = asyncio.sleep
+
+
+class TimeUp(Exception):
+    pass
+
+
+class FakeClock:
+    """Time that passes only when the loop sleeps, up to ``end``: the follow loop's polls,
+    counted exactly."""
+
+    def __init__(self, seconds: float):
+        self.now = 1000.0
+        self.end = self.now + seconds
+
+    def monotonic(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        if self.now + seconds > self.end + 1e-9:
+            raise TimeUp
+        self.now += seconds
+        await REAL_SLEEP(0)
+
+
+def follow_for(panel, config, watch, seconds: float, monkeypatch, lang: str = "en"):
+    """Run the follow loop for ``seconds`` of fake time; what it yielded and how often it polled
+    the run (one `live.tick` each)."""
+    clock, polls, yielded = FakeClock(seconds), [], []
+    monkeypatch.setattr(live.time, "monotonic", clock.monotonic)
+    monkeypatch.setattr(live.asyncio, "sleep", clock.sleep)
+    real_tick = live.tick
+
+    def counted(*args):
+        polls.append(clock.now)
+        return real_tick(*args)
+
+    monkeypatch.setattr(live, "tick", counted)
+
+    async def drive():
+        loop = live.follow(panel, config, lang, watch)
+        try:
+            while True:
+                yielded.append(await loop.__anext__())
+        except TimeUp:
+            pass
+
+    asyncio.run(asyncio.wait_for(drive(), timeout=60))
+    return yielded, polls
+
+
+def test_an_idle_view_polls_once_a_second_and_says_nothing_but_a_keepalive(
+    tmp_path: Path, monkeypatch
+):
+    panel, config = panel_and_config(tmp_path)
+    run_dir = live_run(config.workspace.adapters_dir)
+    log_step(run_dir, 1)
+    update_status(run_dir, state="succeeded", ended_at=time.time())
+    watch = live.Watch()
+    yielded, polls = follow_for(panel, config, watch, 30, monkeypatch)
+    assert set(yielded[0]) >= {panel.header, panel.progress}  # the finished run, once
+    assert all(out == gr.skip() for out in yielded[1:])  # then only keepalives, every 10 s
+    assert len(yielded) - 1 == 30 // live.KEEPALIVE_SECONDS
+    assert 28 <= len(polls) <= 32  # once a second, not five times
+
+
+def test_a_live_run_is_polled_five_times_a_second_and_each_new_line_is_sent(
+    tmp_path: Path, monkeypatch
+):
+    panel, config = panel_and_config(tmp_path)
+    run_dir = live_run(config.workspace.adapters_dir)
+    watch = live.Watch()
+    _, polls = follow_for(panel, config, watch, 2, monkeypatch)
+    assert 9 <= len(polls) <= 11
+    monkeypatch.undo()  # real time again: the loop finds a new line within one poll
+
+    async def next_step_shows():
+        loop = live.follow(panel, config, "en", watch)
+        log_step(run_dir, 3)
+        while True:
+            out = await loop.__anext__()
+            if 'data-step="3"' in str(out.get(panel.progress, "")):
+                await loop.aclose()
+                return out
+
+    out = asyncio.run(asyncio.wait_for(next_step_shows(), timeout=30))
+    assert panel.stats in out and panel.plot in out
+
+
+def test_the_loop_renders_in_the_language_the_switch_last_set(tmp_path: Path, monkeypatch):
+    panel, config = panel_and_config(tmp_path)
+    run_dir = live_run(config.workspace.adapters_dir)
+    log_step(run_dir, 1)
+    watch = live.Watch()
+    english, _ = follow_for(panel, config, watch, 0.5, monkeypatch)
+    assert "step 1/4" in english[0][panel.progress]
+    watch.lang = "zh"
+    chinese, _ = follow_for(panel, config, watch, 0.5, monkeypatch)
+    assert "第 1/4 步" in chinese[0][panel.progress]
+
+
+def test_while_a_run_stops_its_header_says_what_stopping_does_and_then_why_it_ended(
+    tmp_path: Path,
+):
+    panel, config = panel_and_config(tmp_path)
+    run_dir = live_run(config.workspace.adapters_dir)
+    watch = live.Watch()
+    live.tick(panel, config, "en", watch)
+    update_status(run_dir, state="stopping")
+    stopping = live.tick(panel, config, "en", watch)
+    assert "saves the adapter trained so far" in stopping[panel.header]
+    update_status(run_dir, state="stopped", ended_at=time.time())
+    stopped = live.tick(panel, config, "en", watch)
+    assert "stopped" in stopped[panel.header]
+    assert "saves the adapter" not in stopped[panel.header]

@@ -95,3 +95,15 @@ def test_keys_built_at_run_time_exist_for_every_value():
 def test_placeholders_are_filled():
     assert t("live.step", "zh", step=3, total=30) == "第 3/30 步"
     assert t("train.started", "en", run="r1") == "Started run r1."
+
+
+def test_no_text_has_an_html_like_tag_outside_code_that_markdown_would_swallow():
+    """Markdown drops `<run>` as an unknown HTML tag, cutting the text there (the Export help
+    ended at "into adapters/"): a placeholder path is written as code."""
+    swallowed = {
+        key: text
+        for key, texts in (TEXT | catalogue()).items()
+        for text in texts
+        if re.search(r"<[A-Za-z\u4e00-\u9fff/]", re.sub(r"`[^`]*`", "", text))
+    }
+    assert swallowed == {}

@@ -10,8 +10,9 @@ import time
 import gradio as gr
 
 from lorastudio.chat.client import ChatClient
-from ui import chat_tab, editor, runs_tab, train_tab
+from ui import chat_tab, editor, live, runs_tab, runs_view, train_tab
 from ui.config import StudioConfig
+from ui.event_records import release_finished_events
 from ui.labels import Labels, merge_updates
 from ui.locale import LANGUAGES, t
 from ui.messages import guarded
@@ -25,6 +26,7 @@ CSS = """
 .ls-fill { height: 100%; background: var(--color-accent); transition: width 0.15s linear; }
 .ls-progress-text { margin-top: 6px; font-variant-numeric: tabular-nums; }
 .ls-sticky { position: sticky; top: 8px; align-self: flex-start; }
+.ls-form textarea { field-sizing: content; height: auto !important; max-height: 20em; }
 """
 FONTS = ["ui-sans-serif", "system-ui", "Noto Sans CJK SC", "sans-serif"]  # nothing downloaded
 MONO = ["ui-monospace", "Noto Sans Mono CJK SC", "monospace"]
@@ -41,7 +43,8 @@ def build_app(config: StudioConfig, chat: ChatClient | None = None) -> gr.Blocks
         atexit.register(chat.close)
     labels = Labels(config.lang)
     theme = gr.themes.Default(font=FONTS, font_mono=MONO)
-    with gr.Blocks(title="LoRA Studio", css=CSS, theme=theme, analytics_enabled=False) as demo:
+    css = CSS + runs_view.table_css("runs-table")
+    with gr.Blocks(title="LoRA Studio", css=css, theme=theme, analytics_enabled=False) as demo:
         lang = gr.BrowserState(config.lang, storage_key="lorastudio-lang")
         with gr.Row(equal_height=True):
             labels.make(
@@ -57,20 +60,36 @@ def build_app(config: StudioConfig, chat: ChatClient | None = None) -> gr.Blocks
                 min_width=240,
                 elem_id="lang-switch",
             )
-        with gr.Tabs():
-            with labels.make(gr.Tab, {"label": "tab.train"}, elem_id="tab-train"):
+        with gr.Tabs() as tabs:
+            with _tab(labels, "train") as train_item:
                 train = train_tab.build(config, labels)
-            with labels.make(gr.Tab, {"label": "tab.runs"}, elem_id="tab-runs") as runs_item:
+            with _tab(labels, "runs") as runs_item:
                 runs = runs_tab.build(config, labels)
-            with labels.make(gr.Tab, {"label": "tab.chat"}, elem_id="tab-chat") as chat_item:
+            with _tab(labels, "chat") as chat_item:
                 chat_parts = chat_tab.build(config, labels)
         train_actions = train_tab.wire(train, config, lang)
-        runs_actions = runs_tab.wire(runs, config, lang, train.live)
+        runs_actions = runs_tab.wire(runs, config, lang, train_actions, tabs)
         chat_actions = chat_tab.wire(chat_parts, config, lang, chat, chat_item)
         _wire_language(
             demo, config, labels, lang, switch, train_actions, runs_actions, runs_item, chat_actions
         )
+        _refresh_runs_while_shown(runs.timer, runs_item, [train_item, chat_item])
     return demo
+
+
+def _tab(labels: Labels, name: str) -> gr.Tab:
+    """A tab labelled ``tab.<name>``, with id ``name`` (an update can show it) and elem_id
+    ``tab-<name>``."""
+    return labels.make(gr.Tab, {"label": f"tab.{name}"}, id=name, elem_id=f"tab-{name}")
+
+
+def _refresh_runs_while_shown(timer: gr.Timer, runs_item: gr.Tab, others: list[gr.Tab]) -> None:
+    """The Runs tab's list refreshes itself only while that tab is the one shown: an open page
+    costs the studio nothing while it shows another tab."""
+    quiet = {"show_progress": "hidden"}
+    runs_item.select(lambda: gr.Timer(active=True), None, [timer], **quiet)
+    for item in others:
+        item.select(lambda: gr.Timer(active=False), None, [timer], **quiet)
 
 
 def _wire_language(
@@ -85,12 +104,19 @@ def _wire_language(
     chat: chat_tab.ChatActions,
 ) -> None:
     """The language switch and the page load: relabel everything, re-render what is shown."""
-    train_outputs = [train.tab.yaml, *train.tab.form.widgets, *train.tab.checked_outputs()]
+    train_outputs = train.tab.shown_outputs()
     runs_outputs = [*runs.tab.list_outputs(), *runs.tab.detail_outputs(), runs.tab.message]
 
     def on_switch(
-        lang_: str, text: str, run_id: str | None, a: str | None, b: str | None, *chat_setup
+        lang_: str,
+        watch: live.Watch,
+        text: str,
+        run_id: str | None,
+        a: str | None,
+        b: str | None,
+        *chat_setup,
     ):
+        watch.lang = lang_  # the live view's loop renders in it from its next poll
         shown: list[dict] = [chat.relabel(lang_, *chat_setup)]
         try:  # the texts on show, in the new language
             checked = editor.check(text, config)
@@ -100,9 +126,10 @@ def _wire_language(
             log.exception("re-rendering after a language switch")
         return merge_updates(labels.updates(lang_), *shown, {lang: lang_})
 
-    def on_load(lang_: str | None) -> dict:
+    def on_load(lang_: str | None, watch: live.Watch) -> dict:
         """A page opens in its browser's last language (kept in localStorage)."""
         lang_ = lang_ if lang_ in LANGUAGES else config.lang
+        watch.lang = lang_
         opened = merge_updates(train.load(lang_), runs.listing(lang_))
         if lang_ == config.lang:  # the page was built in it: the switch already shows it, and
             return opened  # setting it again would undo a click made while the page loaded
@@ -116,13 +143,22 @@ def _wire_language(
     quiet = {"show_progress": "hidden"}
     picked = [runs.tab.pick, runs.tab.run_a, runs.tab.run_b]
     chat_setup = chat.tab.setup_inputs()
-    everything_in = [switch, train.tab.yaml, *picked, *chat_setup]
+    watch = train.tab.live.watch
+    everything_in = [switch, watch, train.tab.yaml, *picked, *chat_setup]
     switched = switch.input(on_switch, everything_in, everything, **quiet)
     train.scale.follow(switched)  # its texts are rendered per recipe, not relabelled
-    demo.load(on_load, [lang], on_open, **quiet)
+    demo.load(on_load, [lang, watch], on_open, **quiet)
     runs_item.select(
         guarded(runs.tab.message, runs.open), [lang, runs.tab.pick], runs_outputs, **quiet
     )
+
+
+def queue_events(demo: gr.Blocks) -> gr.Blocks:
+    """Events through gradio's queue (four at a time unless an event says otherwise), which
+    forgets each event once it is done (ui.event_records)."""
+    demo.queue(default_concurrency_limit=4)
+    release_finished_events(demo._queue)
+    return demo
 
 
 def serve(
@@ -135,8 +171,7 @@ def serve(
     """
     chat = ChatClient()  # one chat worker per studio, stopped when the studio stops
     atexit.register(chat.close)  # also on an exit that skips the line after block_thread
-    demo = build_app(config, chat)
-    demo.queue(default_concurrency_limit=4)
+    demo = queue_events(build_app(config, chat))
     demo.launch(
         prevent_thread_lock=True,
         server_name=host,

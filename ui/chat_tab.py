@@ -8,6 +8,7 @@ holds up the Train tab's live view."""
 from __future__ import annotations
 
 import contextlib
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
@@ -39,6 +40,7 @@ from ui.messages import explain, guarded, streamed
 CHAT = {"concurrency_id": "chat", "concurrency_limit": 1}  # one worker: one request at a time
 EXPORT = {"concurrency_id": "export", "concurrency_limit": 1}
 LOG_LINES = 200  # export log lines kept on screen (all of them are in export.log)
+STREAM_SECONDS = 0.1  # a streaming reply updates the page at most this often
 
 
 @dataclass
@@ -132,12 +134,26 @@ class ChatActions:
         )
 
     def listing(self, lang: str, run_id: str | None = None) -> dict:
-        """The runs one can chat with, and the worker's status (shown when the tab opens)."""
+        """The runs one can chat with and the worker's status, shown when the tab opens; a page
+        opened anew shows the run the worker holds, picked, with its template, so that what
+        the status line says and what Send uses are the same run."""
         ids = chat_view.chat_runs(RunIndex(self.config.workspace.adapters_dir).sync())
-        kept = run_id if run_id in ids else None
+        out = {self.tab.status: chat_view.status_text(self.client, lang)}
+        held = self.client.setup
+        if not run_id and held is not None and held.run_id in ids:
+            out |= self._restored(lang, held)
+            run_id = held.run_id
+        return out | {self.tab.run: gr.update(choices=ids, value=run_id if run_id in ids else None)}
+
+    def _restored(self, lang: str, held: ChatSetup) -> dict:
+        """The loaded run's settings back on a page that did not pick them (a reopened one)."""
+        tab = self.tab
+        choices = sorted(llamafactory_spec.known_templates() | {held.trained_template})
+        forced = held.template != held.trained_template
         return {
-            self.tab.run: gr.update(choices=ids, value=kept),
-            self.tab.status: chat_view.status_text(self.client, lang),
+            tab.template: gr.update(choices=choices, value=held.template),
+            tab.force: forced,
+            tab.template_note: self.template_note(lang, held.run_id, held.template, forced),
         }
 
     def template_note(self, lang: str, run_id: str | None, template: str | None, force) -> str:
@@ -208,11 +224,24 @@ class ChatActions:
             raise
         yield {self.tab.status: chat_view.status_text(self.client, lang)}
 
+    def _guarded_setup(
+        self, lang: str, run_id: str, template: str | None, force
+    ) -> ChatSetup | dict:
+        """The setup, or — when the template guard refuses — the updates that say so once, on
+        the template's own note (where picking the template already said it)."""
+        try:
+            return self._setup(run_id, template, force)
+        except TemplateMismatchError as exc:
+            return {self.tab.template_note: explain(exc, lang), self.tab.message: ""}
+
     def load(self, lang: str, run_id: str | None, template: str | None, force) -> Iterator[dict]:
         if not run_id:
             yield {self.tab.message: t("chat.pick_first", lang)}
             return
-        setup = self._setup(run_id, template, force)
+        setup = self._guarded_setup(lang, run_id, template, force)
+        if isinstance(setup, dict):
+            yield setup
+            return
         yield {self.tab.message: ""}
         if self.client.setup != setup or self.client.info is None:
             emptied = {self.tab.base: [], self.tab.adapter: []}  # another model: a new talk
@@ -253,8 +282,12 @@ class ChatActions:
         if not run_id:
             yield {tab.message: t("chat.pick_first", lang)}
             return
+        setup = self._guarded_setup(lang, run_id, template, force)
+        if isinstance(setup, dict):
+            yield setup
+            return
         yield {tab.message: ""}
-        yield from self._loaded(lang, self._setup(run_id, template, force))
+        yield from self._loaded(lang, setup)
         history = {tab.adapter: adapter or [], tab.base: base or []}
         shown = {
             column: [*history[column], user, {"role": "assistant", "content": ""}]
@@ -262,16 +295,23 @@ class ChatActions:
         }
         yield {tab.prompt: "", tab.send: gr.update(interactive=False), **shown}  # until done
         for column, talk in talks.items():
-            reply = ""
-            history = {tab.adapter: adapter, tab.base: base}[column] or []
-            with contextlib.closing(
-                self.client.stream(talk, params, adapter=column is tab.adapter)
-            ) as pieces:
-                for piece in pieces:
-                    reply += piece
-                    shown = chat_view.reply_messages(reply, lang)
-                    yield {column: [*history, user, *shown]}
+            earlier = history[column]
+            for reply in self._reply(talk, params, adapter=column is tab.adapter):
+                yield {column: [*earlier, user, *chat_view.reply_messages(reply, lang)]}
         yield {tab.status: chat_view.status_text(self.client, lang)}
+
+    def _reply(self, talk: list, params: ChatParams, adapter: bool) -> Iterator[str]:
+        """The reply so far, at most every STREAM_SECONDS (the first piece at once, the whole
+        reply at the end): a page update per token made the page, not the model, the slow part."""
+        reply, shown_at, shown = "", 0.0, ""
+        with contextlib.closing(self.client.stream(talk, params, adapter=adapter)) as pieces:
+            for piece in pieces:
+                reply += piece
+                if time.monotonic() - shown_at >= STREAM_SECONDS:
+                    yield reply
+                    shown_at, shown = time.monotonic(), reply
+        if reply != shown or not reply:
+            yield reply
 
     def clear(self) -> dict:
         return {self.tab.base: [], self.tab.adapter: [], self.tab.message: ""}
@@ -287,7 +327,10 @@ class ChatActions:
         params = self._params(values)
         run_dir = self._run_dir(run_id)
         prompts = check_prompts(recipe_prompts(run_dir))
-        setup = self._setup(run_id, template, force)
+        setup = self._guarded_setup(lang, run_id, template, force)
+        if isinstance(setup, dict):  # the template's note says why, once
+            yield {tab.template_note: setup[tab.template_note], tab.table_note: ""}
+            return
         yield {tab.table_note: t("chat.running_prompts", lang, count=len(prompts))}
         yield from self._loaded(lang, setup)
         rows = []
@@ -335,7 +378,8 @@ def wire(
     quiet = {"show_progress": "hidden"}
     setup = tab.setup_inputs()
     params = list(tab.params.values())
-    item.select(guarded(tab.message, act.listing), [lang, tab.run], [tab.run, tab.status], **quiet)
+    opened = [tab.run, tab.status, tab.template, tab.force, tab.template_note]
+    item.select(guarded(tab.message, act.listing), [lang, tab.run], opened, **quiet)
     picked = [tab.template, tab.force, tab.template_note, tab.table, tab.table_note]
     picked += [tab.message, tab.export_log, tab.export_result, tab.params["thinking"]]
     tab.run.input(guarded(tab.message, act.pick), [lang, tab.run], picked)
@@ -343,10 +387,10 @@ def wire(
         checked = guarded(tab.template_note, act.check_template)
         widget.input(checked, [lang, *setup], [tab.template_note], **quiet)
     columns = [tab.base, tab.adapter]
-    loaded = [tab.status, tab.message, *columns]
+    loaded = [tab.status, tab.message, tab.template_note, *columns]
     tab.load.click(streamed(tab.message, act.load), [lang, *setup], loaded, **CHAT)
     tab.unload.click(guarded(tab.message, act.unload), [lang], [tab.status, tab.message], **CHAT)
-    sent = [tab.status, tab.message, tab.prompt, tab.send, *columns]
+    sent = [tab.status, tab.message, tab.template_note, tab.prompt, tab.send, *columns]
     for event in (tab.send.click, tab.prompt.submit):
         event(
             streamed(tab.message, act.send),
@@ -359,7 +403,7 @@ def wire(
     tab.run_prompts.click(
         streamed(tab.table_note, act.prompt_set),
         [lang, *setup, *params],
-        [tab.table, tab.table_note, tab.status],
+        [tab.table, tab.table_note, tab.status, tab.template_note],
         **CHAT,
     )
     tab.export.click(

@@ -15,7 +15,8 @@ class StudioConfig:
 
     Attributes:
         workspace: data, adapters and the studio folder.
-        recipe_dirs: where the recipe picker looks (shipped recipes first).
+        recipe_dirs: where the recipe picker looks (shipped recipes first, the studio's own
+            recipes folder last: Save recipe writes there).
         hardware: what `lorastudio.hardware.detect` found at start-up.
         lang: the language a fresh browser gets (``en`` or ``zh``).
         downloads_dir: where edited recipes are written for the download button.
@@ -28,3 +29,8 @@ class StudioConfig:
     lang: str
     downloads_dir: Path
     poll_seconds: float = 0.2
+
+    @property
+    def saved_recipes_dir(self) -> Path:
+        """Where Save recipe writes: the studio folder's recipes/ (the picker's last folder)."""
+        return self.recipe_dirs[-1] if self.recipe_dirs else self.workspace.root / "recipes"

@@ -1,19 +1,24 @@
 """The live view of one run: progress bar (step/total, elapsed, ETA), loss curve, throughput and
-log tail, refreshed by a timer. Each tick is one `RunMonitor.poll` (only appended bytes are
-read) and sends only what changed, so a trainer line reaches the screen within one tick."""
+log tail. Each page holds one long event (`follow`) that polls the watched run on the server —
+each poll one `RunMonitor.poll`, which reads only appended bytes — and sends the page only what
+changed: nothing at all while nothing changes, a trainer line within one poll while a run is
+live."""
 
 from __future__ import annotations
 
+import asyncio
 import html
 import time
+from collections.abc import AsyncIterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import anyio
 import gradio as gr
 
 from lorastudio.runs.monitor import Change, Progress, RunMonitor, newer_live_run
 from lorastudio.runs.monitor import run_to_watch as newest_run
-from lorastudio.runs.status import state_name
+from lorastudio.runs.status import RunState, state_name
 from ui import plots
 from ui.config import StudioConfig
 from ui.labels import Labels
@@ -21,6 +26,8 @@ from ui.locale import t
 from ui.messages import explain, reason_text
 
 SCAN_SECONDS = 2.0  # how often an idle view looks for a run started elsewhere
+IDLE_SECONDS = 1.0  # how often a view whose run is not live polls it (a live one: poll_seconds)
+KEEPALIVE_SECONDS = 10.0  # a quiet view still answers this often, so a closed page ends its loop
 
 
 @dataclass
@@ -31,6 +38,13 @@ class Watch:
     monitor: RunMonitor | None = None
     scanned_at: float = 0.0
     shown: dict[str, object] = field(default_factory=dict)  # last value sent, per output
+    lang: str | None = None  # the page's language, as its language switch last set it
+
+    @property
+    def busy(self) -> bool:
+        """Whether the watched run is (or may be) live: it is polled at full speed then."""
+        state = self.monitor.last_state if self.monitor is not None else None
+        return self.monitor is not None and (state is None or state.live)
 
     def attach(self, run_dir: Path) -> None:
         """Follow ``run_dir`` from its first line (its whole curve is sent on the next tick)."""
@@ -74,8 +88,8 @@ def build(config: StudioConfig, labels: Labels) -> LivePanel:
     log = labels.make(
         gr.Textbox,
         {"label": "live.log"},
-        lines=6,
-        max_lines=6,
+        lines=14,
+        max_lines=14,
         autoscroll=True,
         interactive=False,
         elem_id="live-log",
@@ -130,9 +144,13 @@ def stats_text(progress: Progress, points: list, lang: str) -> str:
 
 
 def header_text(progress: Progress, lang: str) -> str:
+    """Which run, its state and why; while it stops, what stopping does (so the line goes
+    when the run has stopped)."""
     state = state_name(progress.state).text(lang)
     head = t("live.header", lang, run=f"`{progress.run_id}`", state=f"**{state}**")
     reason = reason_text(progress.reason, lang)
+    if progress.state is RunState.STOPPING:
+        reason = t("live.stopping", lang)
     return f"{head}  \n{html.escape(reason)}" if reason else head
 
 
@@ -198,6 +216,31 @@ def _refresh(panel: LivePanel, config: StudioConfig, lang: str, watch: Watch) ->
     if fresh or change.log_changed:
         out[panel.log] = monitor.log.text
     return out
+
+
+async def follow(
+    panel: LivePanel, config: StudioConfig, lang: str, watch: Watch
+) -> AsyncIterator[dict]:
+    """One page's live view, for as long as the page is open: poll the watched run (every
+    ``config.poll_seconds`` while it is live or just attached, every IDLE_SECONDS otherwise)
+    and yield only what changed. A quiet view yields an empty update every KEEPALIVE_SECONDS:
+    gradio ends the loop there once the page has gone."""
+    watch.lang = watch.lang or lang
+    polled_at = spoke_at = time.monotonic()
+    polled: RunMonitor | None = None
+    first = True
+    while True:
+        now = time.monotonic()
+        if first or watch.busy or watch.monitor is not polled or now - polled_at >= IDLE_SECONDS:
+            polled, polled_at, first = watch.monitor, now, False
+            out = await anyio.to_thread.run_sync(tick, panel, config, watch.lang, watch)
+            if out:
+                yield out
+                spoke_at = time.monotonic()
+        if time.monotonic() - spoke_at >= KEEPALIVE_SECONDS:
+            yield gr.skip()
+            spoke_at = time.monotonic()
+        await asyncio.sleep(config.poll_seconds)
 
 
 def outputs(panel: LivePanel) -> list:

@@ -57,6 +57,9 @@ def _info(spec: FieldSpec):
     return text
 
 
+PROSE = {"description"}  # free text: a box of several lines, not one cut-off line
+
+
 def _widget(spec: FieldSpec, labels: Labels) -> gr.components.Component:
     texts = {"label": lambda lang: field_label(spec.path, lang), "info": _info(spec)}
     value = to_widget(spec, spec.default)
@@ -79,8 +82,9 @@ def _widget(spec: FieldSpec, labels: Labels) -> gr.components.Component:
             allow_custom_value=True,
             elem_id=elem_id,
         )
-    lines = 3 if spec.kind in ("mapping", "lines") else 1
-    return labels.make(gr.Textbox, texts, value=value, lines=lines, elem_id=elem_id)
+    if spec.kind in ("mapping", "lines") or spec.path in PROSE:  # grows with its text
+        return labels.make(gr.Textbox, texts, value=value, lines=3, max_lines=12, elem_id=elem_id)
+    return labels.make(gr.Textbox, texts, value=value, lines=1, elem_id=elem_id)
 
 
 def _section(name: str, specs: list[FieldSpec], labels: Labels, form: RecipeForm) -> None:

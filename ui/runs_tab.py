@@ -1,22 +1,26 @@
 """The Runs tab: every run, live or finished; open one to see its recipe, curve and log; resume
-a stopped or failed one; delete one after a confirmation (never a live one); overlay two runs'
-curves and see their recipes' differences. Callbacks are thin calls into lorastudio."""
+a stopped or failed one from its checkpoint; run any one again (its exact recipe, started at
+once) or edit a copy of its recipe in the Train tab; delete one after a confirmation (never a
+live one); overlay two runs' curves and see their recipes' differences. Callbacks are thin calls
+into lorastudio."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 
 import gradio as gr
+import yaml
 
+from lorastudio.checks.validation import check_recipe_text
 from lorastudio.launch import launcher
 from lorastudio.recipe.schema import diff_recipes, parse_recipe_text
 from lorastudio.runs.index import RunIndex, check_deletable, delete_run
-from lorastudio.runs.layout import LOG_FILE, RECIPE_FILE, TRAINER_LOG
+from lorastudio.runs.layout import LOG_FILE, RECIPE_FILE, TRAINER_LOG, checkpoints
 from lorastudio.runs.liveness import reconcile
-from lorastudio.runs.metrics import TrainerLogReader, tail_text
-from lorastudio.runs.status import RunState
-from ui import live, plots, runs_view
+from lorastudio.runs.metrics import TrainerLogReader, summarize_trainer_log, tail_text
+from lorastudio.runs.status import RunState, read_status
+from ui import live, plots, recipe_source, runs_view, train_tab
 from ui.config import StudioConfig
 from ui.labels import Labels
 from ui.locale import t
@@ -29,6 +33,8 @@ class RunsTab:
     refresh: gr.Button
     pick: gr.Dropdown
     resume: gr.Button
+    again: gr.Button
+    clone: gr.Button
     delete: gr.Button
     confirm_row: gr.Row
     confirm_text: gr.Markdown
@@ -46,7 +52,11 @@ class RunsTab:
     timer: gr.Timer
 
     def list_outputs(self) -> list:
-        return [self.table, self.pick, self.run_a, self.run_b, self.resume, self.delete]
+        return [self.table, self.pick, self.run_a, self.run_b, *self.actions()]
+
+    def actions(self) -> list:
+        """The buttons that act on the opened run."""
+        return [self.resume, self.again, self.clone, self.delete]
 
     def detail_outputs(self) -> list:
         return [self.recipe, self.curve, self.log, self.reason, self.confirm_row]
@@ -62,19 +72,26 @@ def _list_section(labels: Labels) -> tuple:
         labels.make(gr.Markdown, {"value": lambda lang: f"### {t('runs.list', lang)}"})
         refresh = _button(labels, "runs.refresh", "runs-refresh", scale=0)
     table = gr.Dataframe(
-        runs_view.table([], labels.lang), interactive=False, wrap=True, elem_id="runs-table"
+        runs_view.table([], labels.lang),
+        interactive=False,
+        wrap=True,
+        column_widths=runs_view.column_widths(),
+        elem_id="runs-table",
     )
     with gr.Row(equal_height=True):
         pick = labels.make(
             gr.Dropdown, {"label": "runs.open"}, choices=[], scale=3, elem_id="runs-pick"
         )
         resume = _button(labels, "runs.resume", "runs-resume", interactive=False)
+        again = _button(labels, "runs.again", "runs-again", interactive=False)
+        clone = _button(labels, "runs.clone", "runs-clone", interactive=False)
         delete = _button(labels, "runs.delete", "runs-delete", variant="stop", interactive=False)
     with gr.Row(visible=False, elem_id="runs-confirm") as confirm_row:
         confirm_text = gr.Markdown()
         confirm = _button(labels, "runs.confirm", "runs-confirm-yes", variant="stop", scale=0)
         cancel = _button(labels, "runs.cancel", "runs-confirm-no", scale=0)
-    return table, refresh, pick, resume, delete, confirm_row, confirm_text, confirm, cancel
+    actions = (resume, again, clone, delete)
+    return table, refresh, pick, *actions, confirm_row, confirm_text, confirm, cancel
 
 
 def _detail_section(labels: Labels) -> tuple:
@@ -120,7 +137,8 @@ def build(config: StudioConfig, labels: Labels) -> RunsTab:
     reason = gr.Markdown(elem_id="runs-reason")
     opened = _detail_section(labels)
     compared = _compare_section(labels)
-    return RunsTab(*listed, message, reason, *opened, *compared, gr.Timer(5.0))
+    timer = gr.Timer(5.0, active=False)  # refreshes the list while the tab is open (app.py)
+    return RunsTab(*listed, message, reason, *opened, *compared, timer)
 
 
 @dataclass
@@ -129,19 +147,45 @@ class RunsActions:
 
     tab: RunsTab
     config: StudioConfig
+    editor: train_tab.TrainActions  # the Train tab, where a run's recipe is edited or watched
+    tabs: gr.Tabs  # to show the Train tab after Run again or Edit a copy
+    models: dict[str, str] = field(default_factory=dict)  # run id -> its recipe's model.id
+    earlier: dict[tuple[str, int], float] = field(default_factory=dict)  # (run, attempt) -> s
 
     def _run_dir(self, run_id: str) -> Path:
         return RunIndex(self.config.workspace.adapters_dir).find(run_id)
+
+    def _extras(self, infos: list) -> dict[str, runs_view.RunExtras]:
+        """Each row's model (a run's recipe never changes) and, for a resumed run, how long its
+        earlier attempts trained (read from its trainer log once per attempt)."""
+        extras = {}
+        for info in infos:
+            run_dir = self.config.workspace.adapters_dir / info.id
+            if info.id not in self.models:
+                self.models[info.id] = _recipe_model(run_dir)
+            attempt = read_status(run_dir).attempt
+            if attempt > 1 and (info.id, attempt) not in self.earlier:
+                summary = summarize_trainer_log(run_dir / TRAINER_LOG)
+                if summary.attempts > 1:  # the resumed trainer has logged its first line
+                    self.earlier[(info.id, attempt)] = summary.earlier_seconds
+            earlier = self.earlier.get((info.id, attempt), 0.0)
+            extras[info.id] = runs_view.RunExtras(self.models[info.id], earlier)
+        return extras
 
     def listing(self, lang: str, run_id: str | None = None) -> dict:
         """The run list, the run pickers, and what may be done with the opened run."""
         infos = RunIndex(self.config.workspace.adapters_dir).sync()
         ids = [info.id for info in infos]
         tab = self.tab
-        out = {tab.table: runs_view.table(infos, lang)}
+        out = {tab.table: runs_view.table(infos, lang, self._extras(infos))}
         out |= {picker: gr.update(choices=ids) for picker in (tab.pick, tab.run_a, tab.run_b)}
         state = next((i.state for i in infos if i.id == run_id), None)
-        out[tab.resume] = gr.update(interactive=state in (RunState.STOPPED, RunState.FAILED))
+        run_dir = self.config.workspace.adapters_dir / run_id if run_id else None
+        resumable = state in (RunState.STOPPED, RunState.FAILED) and bool(checkpoints(run_dir))
+        has_recipe = run_dir is not None and (run_dir / RECIPE_FILE).is_file()
+        out[tab.resume] = gr.update(interactive=resumable)  # only from a checkpoint
+        out[tab.again] = gr.update(interactive=state is not None and has_recipe)
+        out[tab.clone] = gr.update(interactive=state is not None and has_recipe)
         out[tab.delete] = gr.update(interactive=state is not None and not state.live)
         return out
 
@@ -178,6 +222,30 @@ class RunsActions:
         watch.attach(run_dir)
         return self.open(lang, run_id) | {self.tab.message: t("runs.resumed", lang, run=run_id)}
 
+    def run_again(self, lang: str, run_id: str | None, watch: live.Watch) -> dict:
+        """Start the run's exact recipe as a new run; the Train tab shows it, in its editor and
+        live (a busy device or a recipe this machine cannot run is refused, as Start is)."""
+        if not run_id:
+            return {self.tab.message: t("runs.pick_first", lang)}
+        text = recipe_source.run_recipe(self.config, run_id)
+        recipe = check_recipe_text(text, self.config.workspace, source=f"{run_id}/{RECIPE_FILE}")
+        new_dir = launcher.launch(recipe, self.config.workspace, self.config.hardware)
+        watch.attach(new_dir)
+        note = t("runs.again_started", lang, run=new_dir.name, source=run_id)
+        shown = self.editor.show_run(lang, new_dir.name, note)
+        return (
+            shown
+            | self.open(lang, run_id)
+            | {self.tab.message: note, self.tabs: gr.update(selected="train")}
+        )
+
+    def clone(self, lang: str, run_id: str | None) -> dict:
+        """The run's exact recipe into the Train tab's editor, to change and start (or save)."""
+        if not run_id:
+            return {self.tab.message: t("runs.pick_first", lang)}
+        note = t("runs.cloned", lang, run=run_id)
+        return self.editor.show_run(lang, run_id, note) | {self.tabs: gr.update(selected="train")}
+
     def ask_delete(self, lang: str, run_id: str | None) -> dict:
         """Ask before deleting; a live run is refused before anything is asked."""
         if not run_id:
@@ -209,10 +277,35 @@ class RunsActions:
         return {self.tab.overlay: plots.update(rows), self.tab.diff: diffs}
 
 
-def wire(tab: RunsTab, config: StudioConfig, lang: gr.State, panel: live.LivePanel) -> RunsActions:
-    """Connect the tab's events; a resumed run is handed to the Train tab's live view."""
-    act = RunsActions(tab, config)
+def _recipe_model(run_dir: Path) -> str:
+    """The run's base model, as its recipe names it ("" if the recipe cannot be read)."""
+    try:
+        recipe = yaml.safe_load((run_dir / RECIPE_FILE).read_text(encoding="utf-8"))
+        return str(recipe["model"]["id"])
+    except (OSError, yaml.YAMLError, TypeError, KeyError):
+        return ""
+
+
+def wire(
+    tab: RunsTab,
+    config: StudioConfig,
+    lang: gr.State,
+    editor: train_tab.TrainActions,
+    tabs: gr.Tabs,
+) -> RunsActions:
+    """Connect the tab's events; a resumed or re-run run is handed to the Train tab's live view,
+    a run's recipe to its editor."""
+    act = RunsActions(tab, config, editor, tabs)
+    panel = editor.tab.live
     shown = [*tab.list_outputs(), *tab.detail_outputs(), tab.message]
+    edited = [*editor.tab.shown_outputs(), tabs]
+    tab.again.click(
+        guarded(tab.message, act.run_again),
+        [lang, tab.pick, panel.watch],
+        list(dict.fromkeys([*shown, *edited])),
+        concurrency_limit=1,  # as Start: one launch at a time
+    )
+    tab.clone.click(guarded(tab.message, act.clone), [lang, tab.pick], [*edited, tab.message])
     quiet = {"show_progress": "hidden"}
     tab.refresh.click(guarded(tab.message, act.listing), [lang, tab.pick], shown)
     tab.timer.tick(guarded(tab.message, act.listing), [lang, tab.pick], shown, **quiet)

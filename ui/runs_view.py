@@ -1,10 +1,13 @@
-"""Runs as tables for the Runs tab: the run list (status, recipe, started, duration, steps, final
-loss, adapter folder) and two recipes' differences, with headers in the user's language."""
+"""Runs as tables for the Runs tab: the run list (status, model, recipe, started, duration, steps,
+final loss, why it ended, adapter folder) and two recipes' differences, with headers in the
+user's language."""
 
 from __future__ import annotations
 
 import json
 import time
+from dataclasses import dataclass
+from pathlib import PurePath
 from typing import Any
 
 import pandas as pd
@@ -13,7 +16,51 @@ from lorastudio.runs.index import RunInfo
 from lorastudio.runs.status import state_name
 from ui.locale import t
 
-COLUMNS = ("id", "state", "recipe", "started", "duration", "steps", "loss", "adapter")
+COLUMNS = (
+    "id",
+    "state",
+    "model",
+    "recipe",
+    "started",
+    "duration",
+    "steps",
+    "loss",
+    "reason",
+    "adapter",
+)
+
+WRAPPED = ("reason", "adapter")  # long text; every other column keeps its words whole
+# each column's share of the table, so that "succeeded" or "200/200" is never cut in two
+WIDTHS = {"id": 13, "state": 8, "model": 9, "recipe": 7, "started": 10, "duration": 7}
+WIDTHS |= {"steps": 6, "loss": 8, "reason": 19, "adapter": 13}
+
+
+def column_widths() -> list[str]:
+    return [f"{WIDTHS[column]}%" for column in COLUMNS]
+
+
+def table_css(elem_id: str) -> str:
+    """CSS that keeps each short cell of the run list on one line (a narrow column broke
+    "succeeded" and "200/200" in two) and lets the long ones wrap anywhere."""
+    rules = []
+    for number, column in enumerate(COLUMNS, start=1):
+        cell = f"#{elem_id} td:nth-child({number})"
+        style = (
+            "overflow-wrap: anywhere"
+            if column in WRAPPED
+            else "overflow-wrap: normal !important; word-break: keep-all"
+        )
+        rules.append(f"{cell}, {cell} * {{ {style} !important; }}")
+    return "\n".join(rules)
+
+
+@dataclass(frozen=True)
+class RunExtras:
+    """What a row shows beyond the run index: the base model (from the run's recipe) and, for a
+    resumed run, the time its attempts before the last one trained."""
+
+    model: str = ""
+    earlier_seconds: float = 0.0
 
 
 def _duration(seconds: float | None) -> str:
@@ -24,27 +71,46 @@ def _duration(seconds: float | None) -> str:
 
 
 def _started(info: RunInfo) -> str:
-    moment = info.started_at or info.created_at
+    """When the run was first started (a resume keeps it)."""
+    moment = info.created_at or info.started_at
     return time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(moment)) if moment else "–"
 
 
-def row(info: RunInfo, lang: str) -> list[str]:
+def model_name(model_id: str) -> str:
+    """A model as the table shows it: a hub id as it is, a local folder by its name."""
+    if model_id.startswith(("/", ".", "~")):
+        return PurePath(model_id).name or model_id
+    return model_id
+
+
+def row(info: RunInfo, lang: str, extras: RunExtras | None = None) -> list[str]:
+    """One run's row; its duration counts every attempt of a resumed run."""
+    extras = extras or RunExtras()
+    duration = info.duration
+    if duration is not None:
+        duration += extras.earlier_seconds
+    reason = info.reason_message
     return [
         info.id,
         state_name(info.state).text(lang),
+        model_name(extras.model) or "–",
         info.name,
         _started(info),
-        _duration(info.duration),
+        _duration(duration),
         f"{info.step}/{info.total_steps}" if info.total_steps else "–",
         f"{info.final_loss:.4f}" if info.final_loss is not None else "–",
+        reason.text(lang) if reason is not None else (info.reason or ""),
         info.adapter or "–",
     ]
 
 
-def table(infos: list[RunInfo], lang: str) -> pd.DataFrame:
+def table(
+    infos: list[RunInfo], lang: str, extras: dict[str, RunExtras] | None = None
+) -> pd.DataFrame:
     """The run list, newest first, with localized headers (empty: a one-line note)."""
     headers = [t(f"runs.col.{column}", lang) for column in COLUMNS]
-    return pd.DataFrame([row(info, lang) for info in infos], columns=headers)
+    extras = extras or {}
+    return pd.DataFrame([row(info, lang, extras.get(info.id)) for info in infos], columns=headers)
 
 
 def _shown(value: Any) -> str:

@@ -1,9 +1,12 @@
 """The Train tab: pick or upload a recipe, edit it as a form or as YAML (each follows the other),
-see the compiled LLaMA-Factory config and the exact command, download the recipe, start a run
-and watch it live. Every callback is a thin call into lorastudio (through ui.editor)."""
+see the compiled LLaMA-Factory config and the exact command, download the recipe or save it in
+the studio's recipes folder, start a run and watch it live. The picker names what the editor
+holds (a file, a run's recipe, an upload; ui.recipe_source). Every callback is a thin call into
+lorastudio (through ui.editor)."""
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -14,7 +17,9 @@ from lorastudio.data import demo as demo_data
 from lorastudio.errors import RecipeError
 from lorastudio.launch import launcher
 from lorastudio.recipe.text import list_recipes, read_recipe_upload, set_field
-from ui import editor, live, recipe_form, scale_view
+from lorastudio.runs.layout import RECIPE_FILE
+from lorastudio.runs.monitor import run_to_watch
+from ui import editor, live, recipe_form, recipe_source, scale_view
 from ui.config import StudioConfig
 from ui.fields import FieldSpec, from_widget, to_widget, value_at
 from ui.labels import Labels
@@ -28,6 +33,8 @@ class TrainTab:
     picker: gr.Dropdown
     upload: gr.UploadButton
     download: gr.DownloadButton
+    save_name: gr.Textbox
+    save: gr.Button
     message: gr.Markdown
     fetch_data: gr.Button  # shown when a run needs LLaMA-Factory's demo data, which is missing
     form: RecipeForm
@@ -37,6 +44,10 @@ class TrainTab:
     command: gr.Code
     scale: scale_view.ScaleView
     live: live.LivePanel
+
+    def shown_outputs(self) -> list:
+        """What putting a recipe in the editor updates (the picker names where it came from)."""
+        return [self.picker, self.yaml, *self.form.widgets, *self.checked_outputs()]
 
     def checked_outputs(self) -> list:
         """What a check of the recipe text updates (the form's values excluded)."""
@@ -73,13 +84,22 @@ def build(config: StudioConfig, labels: Labels) -> TrainTab:
         download = labels.make(
             gr.DownloadButton, {"label": "train.download"}, scale=1, elem_id="recipe-download"
         )
+    with gr.Row(equal_height=True):
+        save_name = labels.make(
+            gr.Textbox,
+            {"label": "train.save_as", "placeholder": "train.save_placeholder"},
+            max_lines=1,
+            scale=3,
+            elem_id="recipe-save-name",
+        )
+        save = labels.make(gr.Button, {"value": "train.save"}, scale=1, elem_id="recipe-save")
     message = gr.Markdown(elem_id="train-message")
     fetch_data = labels.make(
         gr.Button, {"value": "train.fetch_demo"}, visible=False, size="sm", elem_id="fetch-demo"
     )
     scale = scale_view.build(labels)  # folded: each node's command, a Kubernetes job
     with gr.Row(equal_height=False):
-        with gr.Column(scale=5):
+        with gr.Column(scale=5, elem_classes=["ls-form"]):
             form = recipe_form.build(labels)
         with gr.Column(scale=4, elem_classes=["ls-sticky"]):
             panel = live.build(config, labels)
@@ -88,6 +108,8 @@ def build(config: StudioConfig, labels: Labels) -> TrainTab:
         picker,
         upload,
         download,
+        save_name,
+        save,
         message,
         fetch_data,
         form,
@@ -183,23 +205,47 @@ class TrainActions:
         download = editor.download_path(checked.text, checked.raw, self.config.downloads_dir)
         return out | {tab.download: str(download)}
 
-    def show(self, lang: str, text: str, note: str = "") -> dict:
-        """Put recipe text in the YAML view and the form."""
+    def show(
+        self, lang: str, text: str, note: str = "", source: recipe_source.Source | None = None
+    ) -> dict:
+        """Put recipe text in the YAML view and the form; the picker names ``source``."""
         checked = editor.check(text, self.config)
-        return self.render(lang, checked, True) | {self.tab.yaml: text, self.tab.message: note}
+        out = self.render(lang, checked, True) | {self.tab.yaml: text, self.tab.message: note}
+        if source is not None:
+            choices = recipe_source.choices(self.config, source)
+            out[self.tab.picker] = gr.update(choices=choices, value=source.value)
+        return out
 
-    def pick(self, lang: str, path: str | None) -> dict:
-        if not path:
+    def pick(self, lang: str, value: str | None) -> dict:
+        if not value:
             return {}
-        note = t("train.loaded", lang, name=Path(path).name)
-        return self.show(lang, Path(path).read_text(encoding="utf-8"), note)
+        text, source = recipe_source.read(self.config, value)
+        return self.show(lang, text, t("train.loaded", lang, name=source.label), source)
+
+    def show_run(self, lang: str, run_id: str, note: str = "") -> dict:
+        """A run's exact recipe in the editor (Edit a copy, Run again, a reopened page)."""
+        text = recipe_source.run_recipe(self.config, run_id)
+        return self.show(lang, text, note, recipe_source.run_source(run_id))
 
     def upload(self, lang: str, file: str | None) -> dict:
         """Load an uploaded recipe; a refused upload changes nothing but the message."""
         if not file:
             return {self.tab.message: t("error.no_upload", lang)}
         text = read_recipe_upload(Path(file))
-        return self.show(lang, text, t("train.uploaded", lang, name=Path(file).name))
+        source = recipe_source.upload_source(file, Path(file).name)
+        return self.show(lang, text, t("train.uploaded", lang, name=Path(file).name), source)
+
+    def save(self, lang: str, text: str, file_name: str | None) -> dict:
+        """Save the editor's text as a new recipe in the studio's recipes folder."""
+        path = recipe_source.save(self.config, text, file_name or "")
+        source = recipe_source.Source(path.name, str(path))
+        return {
+            self.tab.picker: gr.update(
+                choices=recipe_source.choices(self.config, source), value=str(path)
+            ),
+            self.tab.save_name: "",
+            self.tab.message: t("train.saved", lang, path=path),
+        }
 
     def edit_yaml(self, lang: str, text: str) -> dict:
         """The YAML view changed: the form follows while the text is a mapping."""
@@ -252,30 +298,42 @@ class TrainActions:
         }
 
     def stop(self, lang: str, watch: live.Watch) -> dict:
-        """Ask the watched run to stop; it saves the adapter trained so far."""
+        """Ask the watched run to stop; it saves the adapter trained so far. The live view's
+        header says so while it stops (a line that follows the run's state, not the click)."""
         if watch.monitor is None:
             return {self.tab.message: t("train.no_live_run", lang)}
         launcher.stop(watch.monitor.run_dir, wait=False)
-        return {self.tab.message: t("train.stopping", lang, run=watch.monitor.run_dir.name)}
+        return {self.tab.message: "", self.tab.live.stop: gr.update(interactive=False)}
 
-    def tick(self, lang: str, watch: live.Watch) -> dict:
-        return live.tick(self.tab.live, self.config, lang, watch)
+    async def follow(self, lang: str, watch: live.Watch) -> AsyncIterator[dict]:
+        """The page's live view (one long event per page; see live.follow)."""
+        async for out in live.follow(self.tab.live, self.config, lang, watch):
+            yield out
 
     def load(self, lang: str) -> dict:
-        """A freshly opened page: the picked recipe in the form and the YAML view."""
-        path = self.tab.picker.value
-        return self.show(lang, Path(path).read_text(encoding="utf-8")) if path else {}
+        """A freshly opened page: the recipe of the run the live view shows (the live run, else
+        the last one), or the first recipe file when there is no run yet."""
+        run_dir = run_to_watch(self.config.workspace.adapters_dir)
+        if run_dir is not None and (run_dir / RECIPE_FILE).is_file():
+            return self.show_run(lang, run_dir.name)
+        files = recipe_source.file_sources(self.config)  # listed again: saved ones show too
+        if not files:
+            return {}
+        return self.pick(lang, files[0].value) | {self.tab.message: ""}
 
 
 def wire(tab: TrainTab, config: StudioConfig, lang: gr.State) -> TrainActions:
     """Connect the tab's events (the app calls this once every tab is built)."""
     act = TrainActions(tab, config)
     act.scale = scale_view.wire(tab.scale, config, lang, tab.yaml)
-    shown = [tab.yaml, *tab.form.widgets, *tab.checked_outputs()]
+    shown = tab.shown_outputs()
     edits = {"show_progress": "hidden", "trigger_mode": "always_last"}
     tab.picker.input(guarded(tab.message, act.pick), [lang, tab.picker], shown, **edits)
     tab.upload.upload(guarded(tab.message, act.upload), [lang, tab.upload], shown, **edits)
     tab.yaml.input(guarded(tab.message, act.edit_yaml), [lang, tab.yaml], shown, **edits)
+    saved = [tab.picker, tab.save_name, tab.message]
+    for event in (tab.save.click, tab.save_name.submit):
+        event(guarded(tab.message, act.save), [lang, tab.yaml, tab.save_name], saved)
     for item in tab.form.fields:
         handler = guarded(tab.message, act.field_handler(item.spec, item.error))
         item.widget.input(handler, [lang, item.widget, tab.yaml], shown, **edits)
@@ -289,12 +347,13 @@ def wire(tab: TrainTab, config: StudioConfig, lang: gr.State) -> TrainActions:
     tab.fetch_data.click(
         guarded(tab.message, act.fetch_demo_data), [lang], [tab.message, tab.fetch_data]
     )
-    panel.stop.click(guarded(tab.message, act.stop), [lang, panel.watch], [tab.message])
-    panel.timer.tick(
-        guarded(panel.notice, act.tick),  # its own line: a refresh never covers the message
+    panel.stop.click(guarded(tab.message, act.stop), [lang, panel.watch], [tab.message, panel.stop])
+    panel.timer.tick(  # starts the page's follow loop, and starts it again if it ever ends
+        act.follow,  # a failed refresh shows on its own line, never over the message
         [lang, panel.watch],
         [*live.outputs(panel), panel.notice],
         show_progress="hidden",
-        concurrency_limit=None,
+        concurrency_limit=None,  # every open page has one
+        trigger_mode="once",  # while it runs, the timer's ticks do nothing
     )
     return act

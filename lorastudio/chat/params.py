@@ -26,7 +26,7 @@ class ChatParams(BaseModel):
         json_schema_extra={"zh": "系统提示词；留空则使用模板的默认值，与训练时一致。"},
     )
     temperature: float = Field(
-        0.95,
+        0.7,  # Qwen2.5's own generation_config default
         ge=0.0,
         le=2.0,
         description="Randomness of sampling; 0 is greedy (deterministic).",
@@ -40,11 +40,11 @@ class ChatParams(BaseModel):
         json_schema_extra={"zh": "只在累计概率达到该值的最可能的 token 中采样。"},
     )
     max_new_tokens: int = Field(
-        1024,
+        256,  # a reply in seconds, not minutes, on a CPU; raise it for long answers
         ge=1,
         le=MAX_NEW_TOKENS_CAP,
-        description="Tokens generated at most per reply.",
-        json_schema_extra={"zh": "每次回复最多生成的 token 数。"},
+        description="Tokens generated at most per reply; more take longer, on a CPU much longer.",
+        json_schema_extra={"zh": "每次回复最多生成的 token 数；越多越慢，在 CPU 上会慢很多。"},
     )
     seed: int = Field(
         42,

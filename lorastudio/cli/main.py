@@ -189,9 +189,10 @@ def _progress_line(reader: TrainerLogReader, state: str) -> str:
     filled = int(24 * min(last.step, total) / total)
     bar = "█" * filled + "░" * (24 - filled)
     loss = f"loss {losses[-1]:.4f}" if losses else "loss –"
+    clock = reader.clock()  # over every attempt of a resumed run
     return (
         f"[{state}] {last.step}/{last.total_steps} {bar} {100 * last.step / total:3.0f}%  "
-        f"{loss}  elapsed {last.elapsed or '–'}  ETA {last.remaining or '–'}"
+        f"{loss}  elapsed {clock.elapsed or '–'}  ETA {clock.remaining or '–'}"
     )
 
 

@@ -186,3 +186,43 @@ def set_field(text: str, path: str, value: Any) -> str:
         except yaml.YAMLError:
             pass
     return yaml.safe_dump(expected, sort_keys=False, allow_unicode=True, default_flow_style=None)
+
+
+SAVE_NAME = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._-]*\.ya?ml$")
+
+
+def save_recipe_text(text: str, folder: Path, file_name: str, taken: Iterable[str] = ()) -> Path:
+    """Save recipe text (as written, comments kept) as ``folder/file_name``, never over a file.
+
+    Args:
+        file_name: a plain file name; ``.yaml`` is added when it has no YAML suffix.
+        taken: other file names the recipe list already shows (shipped recipes), refused too.
+
+    Raises:
+        RecipeError: the name is not a plain YAML file name, a recipe of that name exists (the
+            fix names a free one), or the text is not a recipe.
+    """
+    name = file_name.strip()
+    if name and Path(name).suffix.lower() not in RECIPE_SUFFIXES:
+        name += ".yaml"
+    if not SAVE_NAME.match(name):
+        raise _file_problem(file_name, msg("problem.save_name"), msg("fix.save_name"))
+    parse_recipe_text(text, source=name)  # what is saved is a recipe (its problems say why not)
+    taken = set(taken)
+    if (folder / name).exists() or name in taken:
+        stem, suffix = Path(name).stem, Path(name).suffix
+        free = next(
+            f"{stem}-{n}{suffix}"
+            for n in range(2, 10_000)
+            if f"{stem}-{n}{suffix}" not in taken and not (folder / f"{stem}-{n}{suffix}").exists()
+        )
+        raise _file_problem(name, msg("problem.save_exists"), msg("fix.save_exists", name=free))
+    folder.mkdir(parents=True, exist_ok=True)
+    path = folder / name
+    try:
+        with path.open("x", encoding="utf-8") as handle:  # "x": one that appeared meanwhile stays
+            handle.write(text)
+    except FileExistsError:
+        raise _file_problem(name, msg("problem.save_exists"), msg("fix.save_other")) from None
+    path.chmod(0o644)
+    return path

@@ -27,8 +27,8 @@ class Progress:
     total_steps: int
     loss: float | None
     eval_loss: float | None
-    throughput: float | None  # tokens per second, as LLaMA-Factory logs it
-    elapsed: str  # LLaMA-Factory's own clock, "0:01:02"
+    throughput: float | None  # tokens per second over the whole run (every attempt)
+    elapsed: str  # time trained over the whole run, "0:01:02"
     remaining: str
     since_start: float  # seconds since the run (or its last resume) started
     failure: str | None = None  # a failed run's diagnosis kind
@@ -83,7 +83,7 @@ class RunMonitor:
         last = points[-1] if points else None
         losses = [p.loss for p in points if p.loss is not None]
         evals = [p.eval_loss for p in points if p.eval_loss is not None]
-        speeds = [p.throughput for p in points if p.throughput]
+        clock = self.reader.clock()  # over every attempt of a resumed run
         started = status.started_at or status.created_at or time.time()
         ended = status.ended_at if not status.live else None
         return Progress(
@@ -95,9 +95,9 @@ class RunMonitor:
             total_steps=last.total_steps if last else 0,
             loss=losses[-1] if losses else None,
             eval_loss=evals[-1] if evals else None,
-            throughput=speeds[-1] if speeds else None,
-            elapsed=last.elapsed if last else "",
-            remaining=last.remaining if last else "",
+            throughput=clock.throughput,
+            elapsed=clock.elapsed,
+            remaining=clock.remaining,
             since_start=max(0.0, (ended or time.time()) - started),
         )
 

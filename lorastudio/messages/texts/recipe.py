@@ -120,7 +120,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "managed.always_sft": ("always sft", "始终为 sft"),
     "managed.always_true": ("always true", "始终为 true"),
     "managed.always_lora": ("always lora", "始终为 lora"),
-    "managed.output_dir": ("in adapters/<run>/, named after the recipe's name", "在 adapters/<运行>/ 中，以配方名称命名"),
+    "managed.output_dir": ("in `adapters/<run>/`, named after the recipe's name", "在 `adapters/<运行>/` 中，以配方名称命名"),
     "managed.logging_dir": ("inside its run folder", "在运行目录之内"),
     "managed.resume": (
         "from the run's last checkpoint: python launch.py resume RUN",
@@ -133,5 +133,20 @@ TEXTS: dict[str, tuple[str, str]] = {
         "a long timeout, so a slow first step on many cards never times out",
         "较长的超时时间，多卡时较慢的第一步也不会超时",
     ),
+    # saving a recipe into the studio's recipes folder (lorastudio.recipe.text)
+    "problem.save_name": (
+        "is not a plain file name for a recipe",
+        "不是一个可用的配方文件名",
+    ),
+    "fix.save_name": (
+        "use letters, digits, '.', '_' or '-', ending in .yaml (e.g. my-recipe.yaml)",
+        "请只用字母、数字、“.”、“_”或“-”，并以 .yaml 结尾（例如 my-recipe.yaml）",
+    ),
+    "problem.save_exists": (
+        "is the name of a recipe that exists already; nothing was overwritten",
+        "已有同名配方；没有覆盖任何文件",
+    ),
+    "fix.save_exists": ("save it under another name, e.g. {name}", "请换一个名字保存，例如 {name}"),
+    "fix.save_other": ("save it under another name", "请换一个名字保存"),
 }
 # fmt: on
