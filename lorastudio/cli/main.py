@@ -268,6 +268,9 @@ def cmd_runs(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
         steps = f"{info.step}/{info.total_steps}"
         adapter = "yes" if info.adapter else "–"
         print(f"{info.id:<44} {info.state:<10} {steps:>11} {loss:>8}  {adapter}", file=out)
+    for info in infos:  # a status.json that could not be read: where it is, what was done
+        if (info.reason_msg or {}).get("key") == "reason.status_damaged":
+            print(f"note: {info.id}: {info.reason}", file=out)
     return EXIT_OK
 
 
