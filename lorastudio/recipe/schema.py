@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -203,7 +203,7 @@ class LoraSpec(_Section):
     rank: int = Field(8, ge=1, le=1024, description="LoRA rank: higher learns more, costs memory.")
     alpha: int = Field(16, ge=1, le=4096, description="LoRA scaling; usually 2 × rank.")
     dropout: float = Field(0.0, ge=0.0, lt=1.0, description="Dropout on the LoRA layers.")
-    target: Literal["all"] | list[str] = Field(
+    target: Literal["all"] | Annotated[list[str], Field(min_length=1)] = Field(
         "all",
         description="Modules to adapt: all (every linear layer) or a list like [q_proj, v_proj].",
     )
