@@ -21,7 +21,7 @@ from pathlib import Path
 import psutil
 import pytest
 from conftest import LF_DATA, Studio, tiny_recipe
-from fake_runs import fake_run, raw_status
+from fake_runs import fake_run, raw_status, wait_for
 
 from lorastudio.launch import launcher
 from lorastudio.runs.liveness import reconcile
@@ -32,13 +32,13 @@ pytestmark = pytest.mark.slow
 KIB = 1024
 
 
-@pytest.fixture
-def small_disk(tmp_path: Path):
-    """A studio whose adapters folder is a 4 MiB disk of its own."""
+def mounted_studio(tmp_path: Path, size: str):
+    """A studio whose adapters folder is a tmpfs of ``size`` (skips the test where it cannot be
+    mounted); every process left working in it is killed and it is unmounted afterwards."""
     adapters = tmp_path / "adapters"
     adapters.mkdir()
     mounted = subprocess.run(
-        ["mount", "-t", "tmpfs", "-o", "size=4m", "tmpfs", str(adapters)],
+        ["mount", "-t", "tmpfs", "-o", f"size={size}", "tmpfs", str(adapters)],
         capture_output=True,
         check=False,
     )
@@ -50,6 +50,31 @@ def small_disk(tmp_path: Path):
             with contextlib.suppress(ProcessLookupError):
                 os.killpg(os.getpgid(process.pid), signal.SIGKILL)
     subprocess.run(["umount", "-l", str(adapters)], check=False)
+
+
+@pytest.fixture
+def small_disk(tmp_path: Path):
+    """A studio whose adapters folder is a 4 MiB disk of its own."""
+    yield from mounted_studio(tmp_path, "4m")
+
+
+@pytest.fixture
+def disk_for_a_real_run(tmp_path: Path):
+    """A disk as large as pre-flight wants for a run of the tiny model (tmpfs takes memory only
+    for what is written); `shrink` makes it full."""
+    yield from mounted_studio(tmp_path, "2g")
+
+
+def shrink(disk: Path, room: int) -> None:
+    """Make the disk only ``room`` bytes larger than what it holds now."""
+    stat = os.statvfs(disk)
+    used = (stat.f_blocks - stat.f_bfree) * stat.f_frsize
+    resize(disk, str(used + room))
+
+
+def resize(disk: Path, size: str) -> None:
+    options = f"remount,size={size}"
+    subprocess.run(["mount", "-o", options, "tmpfs", str(disk)], check=True, capture_output=True)
 
 
 def leave_free(disk: Path, room: int) -> Path:
@@ -139,3 +164,40 @@ def test_when_status_json_cannot_be_written_the_full_disk_is_worked_out_from_the
     filler.unlink()
     assert reconcile(run_dir).failure == "disk_full"
     assert raw_status(run_dir)["failure"] == "disk_full"  # recorded once there is room
+
+
+def test_a_real_run_fails_for_a_full_disk_and_resumes_once_space_is_freed(
+    disk_for_a_real_run: Studio, tiny_model: Path
+):
+    """LLaMA-Factory itself on the full disk: checkpoint-20 is cut short, the run fails for the
+    full disk, and resume continues from checkpoint-10 to the end."""
+    studio = disk_for_a_real_run
+    recipe = studio.write_recipe("tiny.yaml", tiny_recipe(tiny_model, max_steps=30))
+    started = studio.cli("train", str(recipe), "--detach")
+    assert started.returncode == 0, started.stdout + started.stderr
+    (run_dir,) = studio.run_dirs()
+    wait_for(lambda: (run_dir / "checkpoint-10" / "trainer_state.json").is_file(), timeout=240)
+    shrink(studio.adapters, 2 << 20)  # room for the logs, not for a checkpoint
+
+    final = launcher.wait_until_final(run_dir, timeout=240)
+
+    assert final.state is RunState.FAILED and final.failure == "disk_full", final
+    assert raw_status(run_dir)["failure"] == "disk_full"
+    assert (run_dir / "checkpoint-20").is_dir()
+    assert not (run_dir / "checkpoint-20" / "trainer_state.json").exists()
+    last = fill_up(studio.adapters)
+    listed = studio.cli("runs", "--json")
+    assert listed.returncode == 0 and json.loads(listed.stdout)[0]["state"] == "failed"
+    assert studio.cli("logs", run_dir.name).returncode == 0
+
+    resize(studio.adapters, "2g")
+    last.unlink()
+    resumed = studio.cli("resume", run_dir.name)
+
+    assert resumed.returncode == 0, resumed.stdout + resumed.stderr
+    assert "from checkpoint-10" in resumed.stdout
+    assert f"run {run_dir.name}: succeeded" in resumed.stdout
+    assert (run_dir / "checkpoint-20.incomplete").is_dir()
+    assert "Resuming training from" in (run_dir / "train.log").read_text()
+    steps = [json.loads(line) for line in (run_dir / "trainer_log.jsonl").read_text().splitlines()]
+    assert steps[-1]["current_steps"] == 30
