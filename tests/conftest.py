@@ -194,6 +194,28 @@ def studio(tmp_path: Path) -> Studio:
     return Studio(tmp_path, LF_DATA)
 
 
+@pytest.fixture
+def unreaped():
+    """Orphans are re-parented to this test process, which does not reap them, as under a PID 1
+    that never reaps (most containers): a supervisor killed with kill -9 stays a zombie."""
+    import ctypes
+
+    import psutil
+
+    set_child_subreaper = 36
+    libc = ctypes.CDLL(None, use_errno=True)
+    if libc.prctl(set_child_subreaper, 1, 0, 0, 0) != 0:
+        pytest.skip("prctl(PR_SET_CHILD_SUBREAPER) is not available here")
+    yield
+    libc.prctl(set_child_subreaper, 0, 0, 0, 0)
+    for child in psutil.Process().children():
+        try:
+            if child.status() == psutil.STATUS_ZOMBIE:
+                os.waitpid(child.pid, os.WNOHANG)
+        except (psutil.NoSuchProcess, ChildProcessError):
+            continue
+
+
 def tiny_recipe(model: Path, name: str = "tiny", **train: object) -> str:
     """A CPU recipe for the tiny model on LLaMA-Factory's identity data."""
     settings = {

@@ -96,3 +96,12 @@ def test_a_leading_lang_is_the_studios_alone_and_the_commands_with_one(argv, stu
 def test_a_runs_final_state_gives_the_documented_exit_status():
     assert [for_state(s) for s in ("succeeded", "failed", "stopped", "?")] == [0, 1, 3, 1]
     assert (ExitCode.USAGE, ExitCode.INTERRUPTED) == (2, 130)
+
+
+def test_an_empty_lora_target_list_is_refused_by_validate(studio: Studio):
+    recipe = REPO / "recipes" / "cpu-smoke.yaml"
+
+    result = studio.cli("validate", str(recipe), "--set", "lora.target=[]")
+
+    assert result.returncode == 2, result.stdout + result.stderr
+    assert "lora.target = []" in result.stdout and "at least 1 item" in result.stdout

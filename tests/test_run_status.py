@@ -77,7 +77,8 @@ def test_a_damaged_status_is_reported_not_raised(tmp_path: Path, content, damage
     path.write_bytes(content if isinstance(content, bytes) else content.encode())
     status = read_status(tmp_path)
     assert status.state is RunState.UNKNOWN and not status.live
-    assert damage in (status.damaged or "")
+    assert status.damaged is not None and damage in status.damaged.text("en")
+    assert status.damaged.text("zh") != status.damaged.text("en")  # said in either language
 
 
 def test_a_missing_status_is_unknown_and_not_damaged(tmp_path: Path):

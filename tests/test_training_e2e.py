@@ -247,3 +247,50 @@ def test_ctrl_c_without_an_answer_detaches_and_the_run_goes_on(studio: Studio, t
     assert status_of(run_dir)["state"] in ("running", "stopping", "succeeded")
     final = wait_for(lambda: status_of(run_dir)["state"] != "running" and status_of(run_dir))
     assert final["state"] == "succeeded"
+
+
+def detached_run(studio: Studio, tiny_model: Path, steps: int) -> Path:
+    """A run started with `train --detach`, returned once it has logged a few steps."""
+    recipe = studio.write_recipe("tiny.yaml", tiny_recipe(tiny_model, max_steps=steps))
+    result = studio.cli("train", str(recipe), "--detach")
+    assert result.returncode == 0, result.stdout + result.stderr
+    (run_dir,) = studio.run_dirs()
+    wait_for(lambda: len(losses(run_dir)) >= 3)
+    return run_dir
+
+
+def kill_supervisor(run_dir: Path) -> None:
+    """kill -9 the run's supervisor and wait until it is dead (a zombie, never reaped)."""
+    pid = status_of(run_dir)["supervisor_pid"]
+    os.kill(pid, signal.SIGKILL)
+    wait_for(lambda: not psutil.pid_exists(pid) or psutil.Process(pid).status() == "zombie")
+
+
+def test_a_run_whose_supervisor_was_killed_mid_run_ends_succeeded(
+    studio: Studio, tiny_model: Path, unreaped
+):
+    run_dir = detached_run(studio, tiny_model, 60)
+    kill_supervisor(run_dir)
+
+    followed = studio.cli("logs", run_dir.name, "--follow")
+
+    assert followed.returncode == 0, followed.stdout + followed.stderr
+    assert f"run {run_dir.name}: succeeded" in followed.stdout
+    assert steps_logged(run_dir)[-1]["current_steps"] == 60
+    assert status_of(run_dir)["state"] == "succeeded"
+
+
+def test_stop_reaches_the_trainer_of_a_run_whose_supervisor_was_killed(
+    studio: Studio, tiny_model: Path, unreaped
+):
+    run_dir = detached_run(studio, tiny_model, 400)
+    kill_supervisor(run_dir)
+
+    stopped = studio.cli("stop", run_dir.name)
+
+    assert stopped.returncode == 3, stopped.stdout + stopped.stderr
+    status = status_of(run_dir)
+    assert status["state"] == "stopped" and run_processes(status) == []
+    assert "adapter trained so far is saved" in status["reason"]
+    assert (run_dir / "adapter_model.safetensors").is_file()
+    assert steps_logged(run_dir)[-1]["current_steps"] < 400

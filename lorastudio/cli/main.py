@@ -280,6 +280,10 @@ def cmd_runs(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
         steps = f"{info.step}/{info.total_steps}"
         adapter = "yes" if info.adapter else "–"
         print(f"{info.id:<44} {info.state:<10} {steps:>11} {loss:>8}  {adapter}", file=out)
+    for info in infos:  # a status.json that could not be read: where it is, what was done
+        reason = info.reason_message
+        if reason is not None and reason.key == "reason.status_damaged":
+            print(f"{info.id}: {reason.text(args.lang)}", file=out)
     return ExitCode.OK
 
 

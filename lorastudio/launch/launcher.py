@@ -4,8 +4,10 @@ run's backend (`lorastudio.runs.backends`); nothing here waits on training."""
 
 from __future__ import annotations
 
+import contextlib
 import shutil
 import time
+from collections.abc import Iterator
 from pathlib import Path
 
 from lorastudio import processes
@@ -34,6 +36,7 @@ from lorastudio.runs.layout import (
 )
 from lorastudio.runs.liveness import reconcile
 from lorastudio.runs.occupancy import claim_for, ensure_free, launch_lock
+from lorastudio.runs.outcome import is_no_space
 from lorastudio.runs.status import RunState, RunStatus, read_status, state_name, update_status
 from lorastudio.workspace import Workspace
 
@@ -142,7 +145,7 @@ def create_run(recipe: Recipe, workspace: Workspace, hardware: Hardware | None =
         raise RecipeError(report.problems)
     nodes = recipe.hardware.nodes
     suffix = f"-node{nodes.rank}" if nodes.rank > 0 else ""
-    with launch_lock(workspace.adapters_dir):
+    with no_space_said(workspace.adapters_dir), launch_lock(workspace.adapters_dir):
         ensure_free(workspace.adapters_dir, claim_for(target.device, recipe.hardware.devices))
         run_dir = create_run_dir(workspace.adapters_dir, recipe.name + suffix)
         try:
@@ -155,6 +158,17 @@ def create_run(recipe: Recipe, workspace: Workspace, hardware: Hardware | None =
             shutil.rmtree(run_dir, ignore_errors=True)  # no half-made run folder is left behind
             raise
     return run_dir
+
+
+@contextlib.contextmanager
+def no_space_said(folder: Path) -> Iterator[None]:
+    """A full disk met inside, said as a RunError naming the folder and the fix."""
+    try:
+        yield
+    except OSError as exc:
+        if not is_no_space(exc):
+            raise
+        raise RunError(msg("run.no_space", path=str(folder)), msg("fix.free_space")) from None
 
 
 def start(run_dir: Path, timeout: float = STARTED_TIMEOUT_S) -> RunStatus:

@@ -11,7 +11,7 @@ import json
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any, Literal
+from typing import Annotated, Any, Literal
 
 import yaml
 from pydantic import (
@@ -271,7 +271,7 @@ class LoraSpec(_Section):
         description="Dropout on the LoRA layers.",
         json_schema_extra={"zh": "LoRA 层上的 dropout。"},
     )
-    target: Literal["all"] | list[str] = Field(
+    target: Literal["all"] | Annotated[list[str], Field(min_length=1)] = Field(
         "all",
         description="Modules to adapt: all (every linear layer) or a list like [q_proj, v_proj].",
         json_schema_extra={"zh": "要适配的模块：all（所有线性层）或列表，如 q_proj, v_proj。"},

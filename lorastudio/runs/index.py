@@ -1,10 +1,14 @@
 """The SQLite index over all runs (`RunIndex`: list them, find one by a part of its id) and
 deleting one. A run folder is the truth; the index is a cache, rebuilt from the folders whenever
-it is missing or stale."""
+it is missing or stale. One that is not a database (any more) is set aside as
+``runs.sqlite.broken-<time>`` and built anew; while it cannot be written (a full disk, a lock)
+the runs are read from their folders."""
 
 from __future__ import annotations
 
+import contextlib
 import json
+import os
 import shutil
 import sqlite3
 import time
@@ -24,7 +28,11 @@ from lorastudio.runs.layout import (
 )
 from lorastudio.runs.liveness import reconcile
 from lorastudio.runs.metrics import summarize_trainer_log
-from lorastudio.runs.status import RunState, read_status, state_name
+from lorastudio.runs.status import RunState, read_status, run_lock, state_name
+
+# SQLite's primary result codes that mean the file is no database (any more)
+_BROKEN = (11, 26)  # SQLITE_CORRUPT, SQLITE_NOTADB
+_CANTOPEN = 14
 
 
 def check_deletable(run_dir: Path) -> None:
@@ -44,8 +52,9 @@ def delete_run(run_dir: Path) -> None:
     Raises:
         RunError: the run is live; stop it first.
     """
-    check_deletable(run_dir)
-    shutil.rmtree(run_dir)
+    with run_lock(run_dir):  # nothing starts it again between the check and the deletion
+        check_deletable(run_dir)
+        shutil.rmtree(run_dir)
 
 
 @dataclass
@@ -146,8 +155,37 @@ class RunIndex:
         return "|".join(parts)
 
     def sync(self) -> list[RunInfo]:
-        """Bring the index up to date with the folders and return every run, newest first."""
+        """Bring the index up to date with the folders and return every run, newest first
+        (read from the folders alone when the index cannot be used)."""
         dirs = self.run_dirs()
+        try:
+            infos = self._sync(dirs)
+        except (sqlite3.Error, OSError) as exc:
+            infos = None
+            if self._is_broken(exc) and self._set_aside():
+                with contextlib.suppress(sqlite3.Error, OSError):
+                    infos = self._sync(dirs)
+            if infos is None:
+                infos = [summarize_run(run_dir) for run_dir in dirs]
+        return sorted(infos, key=lambda i: (i.created_at, i.id), reverse=True)
+
+    def _is_broken(self, exc: Exception) -> bool:
+        """Whether the index file is no database (rather than full, locked or read-only)."""
+        code = (getattr(exc, "sqlite_errorcode", 0) or 0) & 0xFF
+        return code in _BROKEN or (code == _CANTOPEN and self.path.is_dir())
+
+    def _set_aside(self) -> bool:
+        """Rename a broken index ``runs.sqlite.broken-<time>``; whether it is out of the way."""
+        aside = self.path.with_name(f"{INDEX_FILE}.broken-{time.strftime('%Y%m%d-%H%M%S')}")
+        try:
+            os.rename(self.path, aside if not aside.exists() else f"{aside}-{time.time_ns()}")
+        except OSError:
+            return False
+        for suffix in ("-journal", "-wal", "-shm"):
+            Path(f"{self.path}{suffix}").unlink(missing_ok=True)
+        return True
+
+    def _sync(self, dirs: list[Path]) -> list[RunInfo]:
         with closing(self._connect()) as db, db:
             cached = {
                 row[0]: (row[1], row[2]) for row in db.execute("SELECT id, stamp, info FROM runs")
@@ -168,10 +206,16 @@ class RunIndex:
                 infos.append(info)
             gone = set(cached) - {d.name for d in dirs}
             db.executemany("DELETE FROM runs WHERE id = ?", [(g,) for g in gone])
-        return sorted(infos, key=lambda i: (i.created_at, i.id), reverse=True)
+        return infos
 
     def find(self, ref: str) -> Path:
-        """The folder of run ``ref``: a full id, a unique prefix, or ``latest``."""
+        """The folder of run ``ref``: a full id, a unique prefix, or ``latest``.
+
+        Raises:
+            RunError: ``ref`` is empty, matches no run, or several.
+        """
+        if not ref.strip():
+            raise RunError(msg("run.empty_ref"), msg("fix.list_runs"))
         dirs = self.run_dirs()
         if ref == "latest" and dirs:
             return max(dirs, key=lambda d: read_status(d).created_at)

@@ -39,8 +39,13 @@ EXPORT_LOG = "export.log"
 CHAT_LOG = "chat-worker.log"  # the chat worker's own log when the CLI chats with the run
 MANIFEST_FILE = "kubernetes.yaml"  # a run submitted to Kubernetes: the manifest that was sent
 INDEX_FILE = "runs.sqlite"  # in the adapters folder, beside the run folders
+SPARE_FILE = ".supervisor.spare"  # room the supervisor gives back to record a full disk
+TRAINER_STATE = "trainer_state.json"  # written last into a checkpoint: a whole one has it
+ATTEMPT_MARK = "# LoRA Studio: starting "  # train.log: where an attempt's output begins
+INCOMPLETE_SUFFIX = ".incomplete"  # a checkpoint cut short, set aside by resume
 
 RUN_ID = re.compile(r"^\d{8}-\d{6}-[A-Za-z0-9][A-Za-z0-9._-]*$")
+CHECKPOINT = re.compile(r"^checkpoint-\d+$")  # as transformers' get_last_checkpoint sees them
 
 
 def create_run_dir(adapters_dir: Path, name: str) -> Path:
@@ -66,15 +71,45 @@ def has_adapter(run_dir: Path) -> bool:
 
 def checkpoints(run_dir: Path) -> list[Path]:
     """The run's ``checkpoint-N`` folders, oldest step first."""
-    found = [
-        p for p in run_dir.glob("checkpoint-*") if p.is_dir() and p.name.split("-")[-1].isdigit()
-    ]
+    found = [p for p in run_dir.glob("checkpoint-*") if CHECKPOINT.match(p.name) and p.is_dir()]
     return sorted(found, key=lambda p: int(p.name.split("-")[-1]))
 
 
 def latest_checkpoint(run_dir: Path) -> Path | None:
     found = checkpoints(run_dir)
     return found[-1] if found else None
+
+
+def is_whole_checkpoint(checkpoint: Path) -> bool:
+    """Whether a checkpoint was written to its end: the Trainer writes trainer_state.json last,
+    so one cut short (a full disk, a kill) has none, or half of one."""
+    try:
+        state = json.loads((checkpoint / TRAINER_STATE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return False
+    return isinstance(state, dict) and isinstance(state.get("global_step"), int)
+
+
+def whole_checkpoint(run_dir: Path) -> tuple[Path | None, list[Path]]:
+    """The newest whole checkpoint, and the incomplete ones newer than it (newest first)."""
+    incomplete = []
+    for checkpoint in reversed(checkpoints(run_dir)):
+        if is_whole_checkpoint(checkpoint):
+            return checkpoint, incomplete
+        incomplete.append(checkpoint)
+    return None, incomplete
+
+
+def set_aside_checkpoint(checkpoint: Path) -> Path:
+    """Rename an incomplete ``checkpoint-N`` to ``checkpoint-N.incomplete`` (kept, but no
+    longer the one LLaMA-Factory resumes from); its new path."""
+    aside = checkpoint.with_name(checkpoint.name + INCOMPLETE_SUFFIX)
+    number = 2
+    while aside.exists():
+        aside = checkpoint.with_name(f"{checkpoint.name}{INCOMPLETE_SUFFIX}-{number}")
+        number += 1
+    checkpoint.rename(aside)
+    return aside
 
 
 def command_script(compiled: Compiled, run_dir: Path) -> str:

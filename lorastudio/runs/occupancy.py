@@ -1,9 +1,10 @@
 """Which live run holds which devices, so two runs share a machine only on different devices.
 
 A run claims the cards its recipe names (``hardware.devices``), or every card of its kind when
-it names none; the CPU counts as one device. The CLI's `train`/`resume` and the studio both
-start runs through `launcher`, which asks `ensure_free` under `launch_lock` before it creates
-or restarts a run, so two starts at the same moment cannot both win.
+it names none; the CPU counts as one device. A run whose device is not known (a damaged
+status.json, a recipe that says ``auto``) claims every device. The CLI's `train`/`resume` and
+the studio both start runs through `launcher`, which asks `ensure_free` under `launch_lock`
+before it creates or restarts a run, so two starts at the same moment cannot both win.
 """
 
 from __future__ import annotations
@@ -17,13 +18,15 @@ from pathlib import Path
 import yaml
 
 from lorastudio.errors import RunError
-from lorastudio.messages import msg
+from lorastudio.messages import Msg, msg
 from lorastudio.runs.index import RunIndex
 from lorastudio.runs.layout import RECIPE_FILE
 from lorastudio.runs.liveness import reconcile
-from lorastudio.runs.status import RunState, read_status, state_name
+from lorastudio.runs.status import Backend, RunState, read_status, state_name
 
 LOCK_FILE = ".launch.lock"
+ANY = "any"  # the device of a run whose folder does not say: it may hold any of them
+KINDS = ("cpu", "cuda", "npu")
 
 
 @dataclass(frozen=True)
@@ -34,13 +37,17 @@ class Claim:
     ids: frozenset[int] | None = None
 
     def overlaps(self, other: Claim) -> bool:
+        if ANY in (self.device, other.device):
+            return True
         if self.device != other.device:
             return False
         if self.ids is None or other.ids is None:
             return True
         return bool(self.ids & other.ids)
 
-    def describe(self) -> str:
+    def describe(self) -> str | Msg:
+        if self.device == ANY:
+            return msg("device.any")
         if self.device == "cpu" or self.ids is None:
             return self.device
         return f"{self.device} {', '.join(str(i) for i in sorted(self.ids))}"
@@ -67,15 +74,18 @@ def claim_for(device: str, ids: list[int] | None) -> Claim:
 
 
 def run_claim(run_dir: Path) -> Claim | None:
-    """What a run folder's run holds (None when its folder does not say)."""
-    device = read_status(run_dir).device
-    if not device:
+    """What a run folder's run holds on this machine: the device in its status, else the one
+    its recipe names, else every device; None for a run on a cluster."""
+    status = read_status(run_dir)
+    if status.backend is not Backend.LOCAL:
         return None
     try:
         recipe = yaml.safe_load((run_dir / RECIPE_FILE).read_text(encoding="utf-8")) or {}
-        ids = (recipe.get("hardware") or {}).get("devices")
+        hardware = recipe.get("hardware") or {}
+        named, ids = hardware.get("device"), hardware.get("devices")
     except (OSError, yaml.YAMLError, AttributeError):
-        ids = None
+        named, ids = None, None
+    device = status.device or (named if named in KINDS else ANY)
     return claim_for(device, ids if isinstance(ids, list) else None)
 
 
@@ -100,7 +110,7 @@ def ensure_free(adapters_dir: Path, claim: Claim, exclude: Path | None = None) -
     """
     holder = holder_of(adapters_dir, claim, exclude)
     if holder is not None:
-        raise DeviceBusyError(claim, holder.name, read_status(holder).state)
+        raise DeviceBusyError(claim, holder.name, reconcile(holder).state)
 
 
 @contextlib.contextmanager

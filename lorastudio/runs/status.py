@@ -1,20 +1,28 @@
 """A run's ``status.json`` as a typed record (`RunStatus`, its `RunState`), read and written only
 here: written atomically and merged field by field, so the supervisor, the launcher and a backend
-can each record their part; read without ever failing, a damaged file saying so in ``damaged``."""
+can each record their part; read without ever failing, a damaged file saying so in ``damaged``
+(and kept beside the new one when it is next written). Also the run's lock, held by whoever
+changes its state on the strength of what it read (resume, stop, the supervisor's start)."""
 
 from __future__ import annotations
 
+import contextlib
 import dataclasses
+import fcntl
 import json
+import os
+import shutil
+import time
 import types
 import typing
+from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
 from pathlib import Path
 from typing import Any
 
 from lorastudio.files import write_json_atomic
-from lorastudio.messages import VERBATIM, Msg
+from lorastudio.messages import VERBATIM, Msg, msg
 from lorastudio.runs.layout import STATUS_FILE
 
 
@@ -89,7 +97,7 @@ class RunStatus:
     backend: Backend = Backend.LOCAL
     kubernetes: dict[str, Any] | None = None  # a submitted run: namespace, job, context, …
     cluster_error: str | None = None  # why the cluster could not be asked, last time
-    damaged: str | None = None  # not on disk: why status.json could not be read whole
+    damaged: Msg | None = None  # not on disk: why status.json could not be read whole
 
     @property
     def live(self) -> bool:
@@ -116,9 +124,9 @@ def read_status(run_dir: Path) -> RunStatus:
     except FileNotFoundError:
         return RunStatus(id=run_dir.name)
     except (OSError, ValueError) as exc:
-        return RunStatus(id=run_dir.name, damaged=f"{path} cannot be read ({exc})")
+        return RunStatus(id=run_dir.name, damaged=msg("status.unreadable", error=str(exc)))
     if not isinstance(raw, dict):
-        return RunStatus(id=run_dir.name, damaged=f"{path} holds no JSON object")
+        return RunStatus(id=run_dir.name, damaged=msg("status.not_object"))
     return from_json(raw, run_dir.name)
 
 
@@ -139,7 +147,7 @@ def from_json(raw: dict[str, Any], run_id: str = "") -> RunStatus:
         else:
             values[key] = converted
     if wrong:
-        values["damaged"] = f"{STATUS_FILE} has values of the wrong type: {', '.join(wrong)}"
+        values["damaged"] = msg("status.wrong_types", fields=", ".join(wrong))
     return RunStatus(**values)
 
 
@@ -162,15 +170,74 @@ def to_json(fields: dict[str, Any]) -> dict[str, Any]:
 
 def update_status(run_dir: Path, **fields: Any) -> RunStatus:
     """Merge ``fields`` (RunStatus names and types) into status.json, atomically, keeping what
-    other writers recorded; returns the new status."""
+    other writers recorded; returns the new status. A file that holds no JSON object is kept
+    as ``status.json.damaged-<time>`` and the fields start a new one.
+
+    Raises:
+        OSError: status.json cannot be written (the disk is full, most often).
+    """
     path = run_dir / STATUS_FILE
     try:
         raw = json.loads(path.read_text(encoding="utf-8"))
-    except (OSError, ValueError):
+    except FileNotFoundError:
         raw = {}
-    merged = (raw if isinstance(raw, dict) else {}) | to_json(fields)
+    except (OSError, ValueError):
+        raw = None
+    if not isinstance(raw, dict):
+        keep_damaged_copy(run_dir)
+        raw = {}
+    merged = raw | to_json(fields)
     write_json_atomic(path, merged)
     return from_json(merged, run_dir.name)
+
+
+def write_status(run_dir: Path, **fields: Any) -> RunStatus:
+    """Write a new status.json holding only ``fields`` (a damaged one is rebuilt this way, after
+    `keep_damaged_copy`).
+
+    Raises:
+        OSError: status.json cannot be written.
+    """
+    written = to_json(fields)
+    write_json_atomic(run_dir / STATUS_FILE, written)
+    return from_json(written, run_dir.name)
+
+
+def keep_damaged_copy(run_dir: Path) -> Path | None:
+    """Keep a damaged status.json as ``status.json.damaged-<time>`` (a hard link, so it needs
+    no room on a full disk) before a new one is written over it; the copy's path, or None when
+    there was no file."""
+    source = run_dir / STATUS_FILE
+    stamp = time.strftime("%Y%m%d-%H%M%S")
+    for attempt in range(1, 100):
+        kept = run_dir / (f"{STATUS_FILE}.damaged-{stamp}" + (f"-{attempt}" if attempt > 1 else ""))
+        try:
+            os.link(source, kept)
+        except FileExistsError:
+            continue
+        except FileNotFoundError:
+            return None
+        except OSError:  # a filesystem without hard links
+            shutil.copyfile(source, kept)
+        return kept
+    raise FileExistsError(run_dir / f"{STATUS_FILE}.damaged-{stamp}")
+
+
+def damaged_copies(run_dir: Path) -> list[Path]:
+    """The damaged status files set aside in the run folder, oldest first."""
+    return sorted(run_dir.glob(f"{STATUS_FILE}.damaged-*"))
+
+
+@contextlib.contextmanager
+def run_lock(run_dir: Path) -> Iterator[None]:
+    """Hold the run's lock (an flock on its folder, so it needs no file and no free space):
+    a state read under it stays true until the change made on its strength is recorded."""
+    fd = os.open(run_dir, os.O_RDONLY | os.O_DIRECTORY)
+    try:
+        fcntl.flock(fd, fcntl.LOCK_EX)
+        yield
+    finally:
+        os.close(fd)  # closing the folder releases the lock
 
 
 _WRONG = object()

@@ -2,6 +2,11 @@
 pid, exit code and final status in status.json, and carries out a stop. It runs detached from
 whoever launched it, so closing the studio or killing `launch.py` never touches a run.
 
+It never ends without saying why: a stop asked before it started the trainer wins (checked under
+the run's lock, which a stop holds too); it keeps a little spare room on the run's disk, given
+back to record a full disk; what it cannot record it writes to supervisor.log, and a later
+reconcile works the end out from the run's files (`lorastudio.runs.outcome`).
+
 Run by the launcher as ``python -m lorastudio.runs.supervisor --daemon RUN_DIR``.
 """
 
@@ -15,19 +20,31 @@ import socket
 import subprocess
 import sys
 import time
+import traceback
 from pathlib import Path
+from typing import Any
 
 import psutil
 
 from lorastudio import processes
 from lorastudio.messages import msg
-from lorastudio.runs.diagnosis import diagnose
-from lorastudio.runs.layout import LAUNCH_FILE, LOG_FILE, SUPERVISOR_LOG, TRAINER_LOG, has_adapter
-from lorastudio.runs.metrics import summarize_trainer_log, tail_text
-from lorastudio.runs.status import RunState, RunStatus, read_status, update_status
+from lorastudio.runs.layout import (
+    ATTEMPT_MARK,
+    LAUNCH_FILE,
+    LOG_FILE,
+    SPARE_FILE,
+    SUPERVISOR_LOG,
+    TRAINER_LOG,
+    has_adapter,
+)
+from lorastudio.runs.liveness import group_members
+from lorastudio.runs.metrics import summarize_trainer_log
+from lorastudio.runs.outcome import diagnose_attempt, is_no_space
+from lorastudio.runs.status import RunState, RunStatus, read_status, run_lock, update_status
 
 POLL_SECONDS = 0.25
 AFTER_TRAINERS_GRACE_S = 10.0
+SPARE_BYTES = 256 * 1024  # enough for status.json written anew, several times over
 
 
 def stop_grace_seconds() -> float:
@@ -54,15 +71,34 @@ def trainer_processes(root: psutil.Process) -> list[psutil.Process]:
     return [root]
 
 
-def _group_members(pgid: int) -> list[psutil.Process]:
-    members = []
-    for process in psutil.process_iter(["pid"]):
-        try:
-            if os.getpgid(process.pid) == pgid and process.status() != psutil.STATUS_ZOMBIE:
-                members.append(process)
-        except (ProcessLookupError, psutil.NoSuchProcess, PermissionError):
-            continue
-    return members
+def reserve_spare(run_dir: Path) -> None:
+    """Keep a little room on the run's disk (random bytes: a compressing filesystem keeps no
+    room for zeros); nothing is lost when there is none to keep."""
+    with contextlib.suppress(OSError):
+        (run_dir / SPARE_FILE).write_bytes(os.urandom(SPARE_BYTES))
+
+
+def release_spare(run_dir: Path) -> bool:
+    """Give the spare room back; whether there was any."""
+    try:
+        (run_dir / SPARE_FILE).unlink()
+    except OSError:
+        return False
+    return True
+
+
+def record(run_dir: Path, **fields: Any) -> RunStatus:
+    """`update_status`, and on a full disk once more after giving back the spare room.
+
+    Raises:
+        OSError: status.json cannot be written even so.
+    """
+    try:
+        return update_status(run_dir, **fields)
+    except OSError as exc:
+        if not is_no_space(exc) or not release_spare(run_dir):
+            raise
+    return update_status(run_dir, **fields)
 
 
 class Supervisor:
@@ -84,7 +120,7 @@ class Supervisor:
         launch = json.loads((self.run_dir / LAUNCH_FILE).read_text())
         argv = [processes.tool(launch["argv"][0]), *launch["argv"][1:]]
         log = (self.run_dir / LOG_FILE).open("ab")
-        log.write(f"# LoRA Studio: starting {' '.join(argv)} at {time.ctime()}\n".encode())
+        log.write(f"{ATTEMPT_MARK}{' '.join(argv)} at {time.ctime()}\n".encode())
         log.flush()
         return processes.start(
             argv,
@@ -144,33 +180,65 @@ class Supervisor:
             except psutil.NoSuchProcess:
                 pass
 
-    def run(self) -> int:
+    def listen(self) -> None:
+        """Take SIGTERM (and Ctrl-C) as a stop request; never die of a hang-up."""
         signal.signal(signal.SIGTERM, self._request_stop)
         signal.signal(signal.SIGINT, self._request_stop)
         signal.signal(signal.SIGHUP, signal.SIG_IGN)
-        proc = self._spawn()
-        root = psutil.Process(proc.pid)
-        status = update_status(
-            self.run_dir,
-            state=RunState.RUNNING,
-            started_at=time.time(),
-            pid=proc.pid,
-            pid_create_time=root.create_time(),
-            pgid=proc.pid,
-        )
+
+    def run(self) -> int:
+        """Start the trainer, unless a stop came first, and see it to its end."""
+        with run_lock(self.run_dir):  # a stop holds it too: it comes before the start or after
+            current = read_status(self.run_dir)
+            if current.stop_requested_at is not None or current.final:
+                return self._never_started(current)
+            proc = self._spawn()
+            try:
+                root = psutil.Process(proc.pid)
+                status = record(
+                    self.run_dir,
+                    state=RunState.RUNNING,
+                    started_at=time.time(),
+                    pid=proc.pid,
+                    pid_create_time=root.create_time(),
+                    pgid=proc.pid,
+                )
+            except BaseException:
+                self._kill_everything(proc.pid)  # a trainer nobody could find must not run
+                raise
+        try:
+            return self._watch(proc, root, status)
+        except BaseException:
+            self._kill_everything(proc.pid)  # a run that lost its supervisor ends with it
+            raise
+
+    def _never_started(self, current: RunStatus) -> int:
+        if not current.final:
+            record(
+                self.run_dir,
+                state=RunState.STOPPED,
+                ended_at=time.time(),
+                reason=msg("reason.stopped_before_start"),
+            )
+        return 0
+
+    def _watch(self, proc: subprocess.Popen, root: psutil.Process, status: RunStatus) -> int:
         deadline = None
         killed = False
         while True:
             self._remember_processes(root)
             exit_code = proc.poll()
             if self.stop_requested_at is not None and not self.abort_sent:
-                update_status(
-                    self.run_dir, state=RunState.STOPPING, stop_requested_at=self.stop_requested_at
-                )
+                with contextlib.suppress(OSError):  # a full disk does not stop a stop
+                    update_status(
+                        self.run_dir,
+                        state=RunState.STOPPING,
+                        stop_requested_at=self.stop_requested_at,
+                    )
                 self._send_abort(root)
                 deadline = time.time() + stop_grace_seconds()
             if exit_code is not None:
-                if not _group_members(proc.pid):
+                if not group_members(proc.pid):
                     break
                 if deadline is None:  # the main process is gone; stragglers get a short grace
                     deadline = time.time() + 30
@@ -211,16 +279,13 @@ class Supervisor:
                 "reason": msg("reason.node_done", rank=status.node_rank, master=status.master_addr),
             }
         else:
-            tail = tail_text(self.run_dir / LOG_FILE, 12_000)
-            if exit_code == 0:
-                tail += "\nthe trainer exited without writing an adapter"
-            diagnosis = diagnose(tail, exit_code, nan_loss=summary.nan_loss)
+            diagnosis = diagnose_attempt(self.run_dir, exit_code, summary)
             fields |= {
                 "state": RunState.FAILED,
                 "reason": diagnosis.message,
                 "failure": diagnosis.kind,
             }
-        update_status(self.run_dir, **fields)
+        record(self.run_dir, **fields)
         return 0
 
 
@@ -245,24 +310,43 @@ def _daemonize(run_dir: Path) -> None:
 
 
 def _supervise(run_dir: Path) -> int:
+    supervisor = Supervisor(run_dir)
+    supervisor.listen()  # before its pid is known: a stop may signal it from then on
     me = psutil.Process()
-    update_status(
-        run_dir,
-        supervisor_pid=me.pid,
-        supervisor_create_time=me.create_time(),
-        host=socket.gethostname(),
-    )
     try:
-        return Supervisor(run_dir).run()
+        update_status(
+            run_dir,
+            supervisor_pid=me.pid,
+            supervisor_create_time=me.create_time(),
+            host=socket.gethostname(),
+        )
+        reserve_spare(run_dir)
+        return supervisor.run()
     except Exception as exc:  # the run must end with a recorded status, whatever happened
-        if not read_status(run_dir).final:
-            update_status(
-                run_dir,
-                state=RunState.FAILED,
-                ended_at=time.time(),
-                reason=msg("reason.supervisor_failed", error=repr(exc)),
-            )
-        raise
+        traceback.print_exc()
+        _record_failure(run_dir, exc)
+        return 1
+    finally:
+        release_spare(run_dir)
+        with contextlib.suppress(OSError, ValueError):
+            sys.stderr.flush()
+
+
+def _record_failure(run_dir: Path, exc: Exception) -> None:
+    """Record why the supervisor could not go on (a full disk said as such); what cannot be
+    recorded is said in supervisor.log, and a later reconcile works it out from the files."""
+    if read_status(run_dir).final:
+        return
+    if is_no_space(exc):
+        fields = {"reason": msg("failure.disk_full"), "failure": "disk_full"}
+    else:
+        fields = {"reason": msg("reason.supervisor_failed", error=repr(exc))}
+    try:
+        record(run_dir, state=RunState.FAILED, ended_at=time.time(), **fields)
+    except OSError as again:
+        print(
+            f"LoRA Studio: could not record the run's end in status.json: {again}", file=sys.stderr
+        )
 
 
 def main(argv: list[str] | None = None) -> int:

@@ -23,7 +23,31 @@ TEXTS: dict[str, tuple[str, str]] = {
         "the run's supervisor process disappeared (machine restart or kill -9); `python launch.py resume` continues from the last checkpoint",
         "运行的监督进程消失了（机器重启或 kill -9）；`python launch.py resume` 会从最近的检查点接着训练",
     ),
-    "reason.stopped_without_supervisor": ("stopped by request (its supervisor was gone; trainer killed)", "应请求停止（监督进程已不在；训练进程已被结束）"),
+    "reason.stopped_without_supervisor": ("stopped by request at step {step} (its supervisor was gone; {saved})", "应请求在第 {step} 步停止（监督进程已不在；{saved}）"),
+    "reason.stopped_before_start": ("stopped by request before training started", "在训练开始前应请求停止"),
+    "reason.supervisor_lost": ("its supervisor process disappeared; {outcome}", "它的监督进程消失了；{outcome}"),
+    "reason.finished_evidence": ("the trainer logged every step ({step}/{total}) and wrote its adapter", "训练进程记录了全部步数（{step}/{total}）并写出了适配器"),
+    "reason.unfinished_evidence": (
+        "training got to step {step} of {total}; `python launch.py resume` continues from the last checkpoint",
+        "训练进行到第 {step} 步（共 {total} 步）；`python launch.py resume` 会从最近的检查点接着训练",
+    ),
+    # a status.json that cannot be read (RunStatus.damaged) and what is done about it
+    "status.unreadable": ("it cannot be read: {error}", "无法读取：{error}"),
+    "status.not_object": ("it holds no JSON object", "其中不是 JSON 对象"),
+    "status.wrong_types": ("values of the wrong type: {fields}", "这些值的类型不对：{fields}"),
+    "reason.status_damaged": ("{path} is damaged ({why}); {outcome}", "{path} 已损坏（{why}）；{outcome}"),
+    "reason.damaged_live": (
+        "the run's processes still run, so it counts as running: stop it with `python launch.py stop {run}`, and the file is written anew when it ends",
+        "这次运行的进程仍在运行，因此视为运行中：可用 `python launch.py stop {run}` 停止它，结束时会重新写出该文件",
+    ),
+    "reason.damaged_rebuilt": (
+        "it was written anew from the run's files, the damaged one kept as {kept}: {outcome}",
+        "已根据运行目录中的文件重新写出，损坏的文件另存为 {kept}：{outcome}",
+    ),
+    "reason.damaged_worked_out": (
+        "the state is worked out from the run's files until the file can be written again (free disk space): {outcome}",
+        "在能重新写出该文件之前（请腾出磁盘空间），状态根据运行目录中的文件得出：{outcome}",
+    ),
     "reason.k8s_waiting": ("waiting for the Training Operator", "正在等待 Training Operator"),
     "reason.k8s_restarting": ("restarting a failed pod", "正在重启失败的 pod"),
     "reason.k8s_said": ("the cluster says: {text}", "集群报告：{text}"),
@@ -99,6 +123,17 @@ TEXTS: dict[str, tuple[str, str]] = {
     "run.no_supervisor": ("the run's supervisor did not start within {seconds} s", "运行的监督进程没有在 {seconds} 秒内启动"),
     "run.supervisor_not_started": ("the run's supervisor could not be started: {reason}", "无法启动运行的监督进程：{reason}"),
     "fix.see_log": ("see {path}", "请查看 {path}"),
+    "run.empty_ref": ("no run id given", "没有给出运行 id"),
+    "run.no_space": ("there is no space left on the disk that holds {path}", "{path} 所在的磁盘没有剩余空间"),
+    "fix.free_space": (
+        "free some space there (old checkpoint-* folders, merged/ exports, runs you no longer need) and try again",
+        "请在那里腾出空间（旧的 checkpoint-* 目录、merged/ 导出、不再需要的运行）后重试",
+    ),
+    "run.incomplete_checkpoints": (
+        "run {run} has no whole checkpoint to resume from: {names} was cut short (no readable trainer_state.json; the disk may have filled up while it was written)",
+        "运行 {run} 没有完整的检查点可供恢复：{names} 没有写完（没有可读的 trainer_state.json；写入时磁盘可能已满）",
+    ),
+    "device.any": ("every device (which one it uses is not known)", "所有设备（不知道它用的是哪种设备）"),
     "run.device_busy": ("{devices} is in use by run {holder} ({state})", "{devices} 正被运行 {holder}（{state}）占用"),
     "fix.device_busy": (
         "wait until it ends, stop it (python launch.py stop {holder}), or pick other cards with hardware.devices",
