@@ -12,11 +12,20 @@ from typing import Any
 
 import yaml
 
+from lorastudio.data.formats import mapping_from_entry
 from lorastudio.data.layout import first_record, layout_problem
+from lorastudio.data.registry import is_pin
 from lorastudio.errors import Problem, RecipeError
 from lorastudio.llamafactory import spec as llamafactory_spec
 from lorastudio.llamafactory.compiler import MANAGED_KEYS
-from lorastudio.recipe.schema import Recipe, merge_overrides, parse_overrides, parse_recipe_text
+from lorastudio.messages import msg
+from lorastudio.recipe.schema import (
+    Recipe,
+    merge_overrides,
+    parse_overrides,
+    parse_recipe_text,
+    split_dataset_ref,
+)
 from lorastudio.workspace import Workspace
 
 FORMAT_FIXES = {
@@ -95,17 +104,28 @@ def _nul_problem(field: str, value: str) -> Problem:
     return Problem(field, value, "contains a NUL character, which no path can", "remove it")
 
 
-def _data_problems(data: dict[str, Any], workspace: Workspace) -> list[Problem]:
+def _data_problems(data: dict[str, Any], workspace: Workspace, stage: Any = "sft") -> list[Problem]:
     problems = []
     names = data.get("datasets")
     if isinstance(names, list) and names:
         registry = workspace.dataset_registry()
-        for index, name in enumerate(names):
-            if isinstance(name, str) and name not in registry:
+        for index, ref in enumerate(names):
+            if not isinstance(ref, str):
+                continue
+            name, pin = split_dataset_ref(ref)
+            if pin is not None and not is_pin(pin):
+                problems.append(
+                    Problem(
+                        f"data.datasets[{index}]", ref, msg("data.bad_ref", ref=ref), msg("fix.ref")
+                    )
+                )
+            elif name in registry:
+                problems += _stage_problems(f"data.datasets[{index}]", ref, registry[name], stage)
+            else:
                 problems.append(
                     Problem(
                         f"data.datasets[{index}]",
-                        name,
+                        ref,
                         f"is not registered in {workspace.registry_path}",
                         f"{_close(name, list(registry))}add it to that dataset_info.json, "
                         "list a local file under data.files instead, or set "
@@ -163,6 +183,18 @@ def _data_problems(data: dict[str, Any], workspace: Workspace) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def _stage_problems(field: str, ref: str, entry: Any, stage: Any) -> list[Problem]:
+    """A plain-text dataset needs train.stage pt, and pt trains on plain text only."""
+    if not isinstance(entry, dict):
+        return []
+    fmt = mapping_from_entry(entry).format
+    if stage == "pt" and fmt != "text":
+        return [Problem(field, ref, msg("data.chat_in_pt", format=fmt), msg("fix.stage_sft"))]
+    if stage == "sft" and fmt == "text":
+        return [Problem(field, ref, msg("data.plain_text_in_sft"), msg("fix.stage_pt"))]
+    return []
 
 
 _SCALARS = {
@@ -270,7 +302,9 @@ def world_problems(raw: dict[str, Any], workspace: Workspace) -> list[Problem]:
     extra = raw.get("extra")
     return [
         *_model_problems(_section(raw, "model"), workspace),
-        *_data_problems(_section(raw, "data"), workspace),
+        *_data_problems(
+            _section(raw, "data"), workspace, _section(raw, "train").get("stage", "sft")
+        ),
         *_extra_problems(extra if isinstance(extra, dict) else {}, workspace),
     ]
 

@@ -111,6 +111,8 @@ def mapping_from_entry(entry: dict[str, Any]) -> Mapping:
     fmt = studio.get("format") or ("sharegpt" if formatting == "sharegpt" else "alpaca")
     if "columns" in entry:
         columns = {k: v for k, v in entry["columns"].items() if isinstance(v, str)}
+        if formatting == "alpaca" and set(columns) == {"prompt"}:
+            fmt = "text"  # LLaMA-Factory's pre-training layout (its c4_demo entry)
     elif formatting == "sharegpt":
         columns = {"messages": "conversations"}
     else:

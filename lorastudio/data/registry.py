@@ -21,6 +21,7 @@ from lorastudio.data.problems import DataError
 from lorastudio.errors import Problem
 from lorastudio.files import write_json_atomic
 from lorastudio.messages import msg
+from lorastudio.recipe.schema import split_dataset_ref as split_ref
 from lorastudio.workspace import Workspace
 
 STUDIO_DIR = "studio"  # data/studio/<sha256[:16]>.<ext>: the files added through LoRA Studio
@@ -70,12 +71,6 @@ class Dataset:
             "duplicates": self.duplicates,
             "mapping": self.mapping.as_dict(),
         }
-
-
-def split_ref(ref: str) -> tuple[str, str | None]:
-    """``"chats@3f2a9c1b7d0e"`` → ``("chats", "3f2a9c1b7d0e")``; a bare name has no pin."""
-    name, sep, pin = ref.rpartition("@")
-    return (name, pin.lower()) if sep and name else (ref, None)
 
 
 def is_pin(text: str) -> bool:

@@ -10,7 +10,7 @@ from pathlib import Path
 from typing import Any
 
 from lorastudio.llamafactory.environment import Device, environment, is_distributed
-from lorastudio.recipe.schema import Recipe
+from lorastudio.recipe.schema import Recipe, split_dataset_ref
 from lorastudio.workspace import Workspace
 
 CONFIG_FILE = "llamafactory.yaml"
@@ -22,7 +22,7 @@ MANAGED_KEYS: dict[str, str] = {
     "model_name_or_path": "model.id",
     "template": "model.template",
     "trust_remote_code": "model.trust_remote_code",
-    "stage": "(always sft)",
+    "stage": "train.stage",
     "do_train": "(always true)",
     "finetuning_type": "(always lora)",
     "lora_rank": "lora.rank",
@@ -96,7 +96,8 @@ def _dataset_entries(
     recipe: Recipe, workspace: Workspace, registry: dict[str, Any]
 ) -> dict[str, Any]:
     entries: dict[str, Any] = {}
-    for name in recipe.data.datasets:
+    for ref in recipe.data.datasets:
+        name, _ = split_dataset_ref(ref)  # name@hash: the hash is checked, not compiled
         entry = dict(registry[name])
         if "file_name" in entry:
             entry["file_name"] = str(workspace.data_dir / entry["file_name"])
@@ -214,7 +215,7 @@ def compile_recipe(
         "model_name_or_path": _model_path(recipe, workspace),
         "template": recipe.model.template,
         "trust_remote_code": recipe.model.trust_remote_code,
-        "stage": "sft",
+        "stage": recipe.train.stage,
         "do_train": True,
         "finetuning_type": "lora",
         "lora_rank": lora.rank,
