@@ -53,13 +53,18 @@ class Checked:
 
 
 def sample(path: Path) -> tuple[list, list[str] | None]:
-    """The file's first rows (to recognise its layout) and the columns it declares."""
+    """The file's first rows (to recognise its layout) and the columns it declares; a file
+    that goes wrong after its first rows is sampled up to there (the full check names where)."""
     kind = reader.kind_of(path)
     rows = []
-    for row in reader.rows(path, kind):
-        rows.append(row.value)
-        if len(rows) >= SAMPLE_ROWS:
-            break
+    try:
+        for row in reader.rows(path, kind):
+            rows.append(row.value)
+            if len(rows) >= SAMPLE_ROWS:
+                break
+    except DataError:
+        if not rows:
+            raise
     return rows, reader.columns(path, kind)
 
 

@@ -62,6 +62,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "data.report_counts": ("{samples} samples, {tokens} tokens (mean {mean}, p95 {p95}, max {max}); cutoff {cutoff}: {truncated} samples cut, {lost} tokens lost; {dropped} dropped by LLaMA-Factory", "{samples} 条样本，{tokens} 个 token（平均 {mean}，p95 {p95}，最长 {max}）；截断长度 {cutoff}：{truncated} 条被截断，丢失 {lost} 个 token；LLaMA-Factory 丢弃 {dropped} 条"),
     "data.report_first": ("(counted over the first {count} rows)", "（按前 {count} 条统计）"),
     "data.report_cutoff": (" ← cutoff", " ← 截断长度"),
+    "data.bad_map": ("--map {pair} is not KEY=VALUE with a key of {keys}", "--map {pair} 不是 KEY=VALUE 形式，或键不在 {keys} 之中"),
+    "data.export_what": ("nothing to export", "没有要导出的内容"),
     # fixes
     "fix.data_types": ("save it as one of {types}", "请另存为以下格式之一：{types}"),
     "fix.save_utf8": ("save the file as UTF-8 (most editors offer it under Save As)", "请把文件另存为 UTF-8 编码（多数编辑器在“另存为”中提供）"),
@@ -91,6 +93,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "fix.ref": ("write a registered name, or name@ and the first 12 hex digits of its SHA-256", "请写已注册的名称，或 名称@ 加上其 SHA-256 的前 12 位十六进制数字"),
     "fix.stage_pt": ("set train.stage: pt for continued pre-training, or use a conversation dataset", "继续预训练请设置 train.stage: pt，否则请使用对话数据集"),
     "fix.stage_sft": ("set train.stage: sft, or use a plain-text dataset", "请设置 train.stage: sft，或使用纯文本数据集"),
+    "fix.export_what": ("name the datasets (data export NAME …) or a recipe (data export --recipe RECIPE)", "请给出数据集名称（data export NAME …）或配方（data export --recipe RECIPE）"),
     "fix.archive": ("export it again with python launch.py data export NAME", "请用 python launch.py data export NAME 重新导出"),
     "fix.tokenizer": ("download the model, or point model.id at a folder that has its tokenizer.json", "请下载该模型，或把 model.id 指向含有 tokenizer.json 的目录"),
 }
