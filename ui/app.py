@@ -10,7 +10,7 @@ import time
 import gradio as gr
 
 from lorastudio.chat.client import ChatClient
-from ui import chat_tab, editor, runs_tab, train_tab
+from ui import chat_tab, data_tab, editor, runs_tab, train_tab
 from ui.config import StudioConfig
 from ui.labels import Labels, merge_updates
 from ui.locale import LANGUAGES, t
@@ -18,7 +18,8 @@ from ui.messages import guarded
 
 log = logging.getLogger("lorastudio.studio")
 
-CSS = """
+CSS = (
+    """
 .field-error, .field-error p { color: #b42318 !important; font-size: 0.9em; margin: 0; }
 .ls-progress { margin: 4px 0 8px; }
 .ls-bar { height: 16px; background: var(--neutral-200); border-radius: 8px; overflow: hidden; }
@@ -26,6 +27,8 @@ CSS = """
 .ls-progress-text { margin-top: 6px; font-variant-numeric: tabular-nums; }
 .ls-sticky { position: sticky; top: 8px; align-self: flex-start; }
 """
+    + data_tab.CSS
+)
 FONTS = ["ui-sans-serif", "system-ui", "Noto Sans CJK SC", "sans-serif"]  # nothing downloaded
 MONO = ["ui-monospace", "Noto Sans Mono CJK SC", "monospace"]
 
@@ -60,11 +63,14 @@ def build_app(config: StudioConfig, chat: ChatClient | None = None) -> gr.Blocks
         with gr.Tabs():
             with labels.make(gr.Tab, {"label": "tab.train"}, elem_id="tab-train"):
                 train = train_tab.build(config, labels)
+            with labels.make(gr.Tab, {"label": "tab.data"}, elem_id="tab-data") as data_item:
+                data = data_tab.build(config, labels)
             with labels.make(gr.Tab, {"label": "tab.runs"}, elem_id="tab-runs") as runs_item:
                 runs = runs_tab.build(config, labels)
             with labels.make(gr.Tab, {"label": "tab.chat"}, elem_id="tab-chat") as chat_item:
                 chat_parts = chat_tab.build(config, labels)
         train_actions = train_tab.wire(train, config, lang)
+        data_tab.wire(data, config, lang, train_actions, data_item)
         runs_actions = runs_tab.wire(runs, config, lang, train.live)
         chat_actions = chat_tab.wire(chat_parts, config, lang, chat, chat_item)
         _wire_language(

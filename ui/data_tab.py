@@ -1,0 +1,439 @@
+"""The Data tab: upload a file (drag and drop), see the layout LoRA Studio recognised and the
+column/role mapping it proposes, correct it, preview the first rows as the model will see them
+(the trained part marked) with the token counts and a histogram against the cutoff, add it, put
+it in the recipe (with a validation split), and list or delete the registered datasets. Every
+callback is a thin call into lorastudio.data."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+
+import gradio as gr
+
+from lorastudio.data import ingest, preview, reader, records, registry
+from lorastudio.data.formats import FORMATS, SAMPLE_ROWS, Mapping, default_mapping
+from lorastudio.data.problems import DataError
+from lorastudio.recipe.text import set_field
+from lorastudio.runs.datasets import remove_dataset
+from ui import data_view
+from ui.config import StudioConfig
+from ui.labels import Labels
+from ui.locale import t
+from ui.messages import guarded
+from ui.train_tab import TrainActions
+
+FIELDS = (*data_view.COLUMN_FIELDS, *data_view.TAG_FIELDS)
+CSS = """
+.ls-preview .ls-row { margin-bottom: 10px; }
+.ls-preview .ls-row-head { font-size: 0.85em; color: var(--body-text-color-subdued); }
+.ls-preview pre { white-space: pre-wrap; margin: 2px 0; font-size: 0.85em; }
+.ls-preview mark.ls-trained { background: #dcfce7; color: #14532d; }
+"""
+
+
+@dataclass
+class DataTab:
+    upload: gr.File
+    error: gr.Markdown  # beside the upload: why a file was refused
+    recognised: gr.Markdown
+    fmt: gr.Dropdown
+    fields: dict[str, gr.components.Component]  # LLaMA-Factory column or tag -> its widget
+    name: gr.Textbox
+    cutoff: gr.Number
+    rows: gr.HTML
+    stats: gr.Markdown
+    histogram: gr.BarPlot
+    add: gr.Button
+    val_size: gr.Slider
+    use: gr.Button
+    message: gr.Markdown
+    added: gr.State  # the ref of the dataset added last (name@hash)
+    table: gr.Dataframe
+    pick: gr.Dropdown
+    delete: gr.Button
+    confirm_row: gr.Row
+    confirm_text: gr.Markdown
+    confirm: gr.Button
+
+    def mapping_inputs(self) -> list:
+        return [self.fmt, *self.fields.values()]
+
+    def mapping_outputs(self) -> list:
+        return [self.fmt, *self.fields.values(), self.error]
+
+    def preview_outputs(self) -> list:
+        return [self.rows, self.stats, self.histogram, self.error]
+
+
+def _mapping_form(labels: Labels) -> tuple[gr.Dropdown, dict]:
+    fmt = labels.make(
+        gr.Dropdown,
+        {"label": "datatab.format", "info": "datatab.format_info"},
+        choices=list(FORMATS),
+        value=None,
+        elem_id="data-format",
+    )
+    fields: dict[str, gr.components.Component] = {}
+    with gr.Row():
+        for name in data_view.COLUMN_FIELDS:
+            fields[name] = labels.make(
+                gr.Dropdown,
+                {"label": f"datatab.map.{name}"},
+                choices=[],
+                allow_custom_value=True,
+                visible=False,
+                min_width=140,
+                elem_id=f"data-map-{name}",
+            )
+    with gr.Row():
+        for name in data_view.TAG_FIELDS:
+            fields[name] = labels.make(
+                gr.Textbox,
+                {"label": f"datatab.map.{name}"},
+                visible=False,
+                min_width=120,
+                elem_id=f"data-map-{name}",
+            )
+    return fmt, fields
+
+
+def _preview_section(labels: Labels) -> tuple:
+    rows = gr.HTML(elem_id="data-rows")
+    with gr.Column():
+        stats = gr.Markdown(elem_id="data-stats")
+        histogram = labels.make(
+            gr.BarPlot,
+            {
+                "label": "datatab.histogram",
+                "x_title": "datatab.tokens",
+                "y_title": "datatab.samples",
+            },
+            value=None,
+            x="tokens",
+            y="samples",
+            color="series",
+            color_title=" ",
+            elem_id="data-histogram",
+        )
+    return rows, stats, histogram
+
+
+def _list_section(labels: Labels) -> tuple:
+    labels.make(gr.Markdown, {"value": lambda lang: f"### {t('datatab.list', lang)}"})
+    table = gr.Dataframe(
+        data_view.table([], labels.lang), interactive=False, wrap=True, elem_id="data-table"
+    )
+    with gr.Row(equal_height=True):
+        pick = labels.make(
+            gr.Dropdown, {"label": "datatab.pick"}, choices=[], scale=3, elem_id="data-pick"
+        )
+        delete = labels.make(
+            gr.Button, {"value": "datatab.delete"}, variant="stop", elem_id="data-delete"
+        )
+    with gr.Row(visible=False, elem_id="data-confirm") as confirm_row:
+        confirm_text = gr.Markdown()
+        confirm = labels.make(
+            gr.Button, {"value": "runs.confirm"}, variant="stop", scale=0, elem_id="data-yes"
+        )
+    return table, pick, delete, confirm_row, confirm_text, confirm
+
+
+def build(config: StudioConfig, labels: Labels) -> DataTab:
+    """Lay out the Data tab inside the current Blocks context."""
+    labels.make(gr.Markdown, {"value": lambda lang: f"### {t('datatab.add_title', lang)}"})
+    with gr.Row(equal_height=False):
+        with gr.Column(scale=2):
+            upload = labels.make(
+                gr.File,
+                {"label": "datatab.upload"},
+                file_count="single",
+                file_types=list(reader.KINDS),
+                type="filepath",
+                elem_id="data-upload",
+            )
+            error = gr.Markdown(elem_classes=["field-error"], elem_id="data-error")
+            recognised = gr.Markdown(elem_id="data-recognised")
+        with gr.Column(scale=5):
+            fmt, fields = _mapping_form(labels)
+            with gr.Row(equal_height=True):
+                name = labels.make(gr.Textbox, {"label": "datatab.name"}, elem_id="data-name")
+                cutoff = labels.make(
+                    gr.Number,
+                    {"label": "datatab.cutoff", "info": "datatab.cutoff_info"},
+                    value=None,
+                    precision=0,
+                    minimum=16,
+                    elem_id="data-cutoff",
+                )
+    rows, stats, histogram = _preview_section(labels)
+    with gr.Row(equal_height=True):
+        add = labels.make(
+            gr.Button, {"value": "datatab.add"}, variant="primary", elem_id="data-add"
+        )
+        val_size = labels.make(
+            gr.Slider,
+            {"label": "datatab.val_size", "info": "datatab.val_size_info"},
+            minimum=0.0,
+            maximum=0.5,
+            step=0.05,
+            value=0.0,
+            elem_id="data-val-size",
+        )
+        use = labels.make(
+            gr.Button, {"value": "datatab.use"}, interactive=False, elem_id="data-use"
+        )
+    message = gr.Markdown(elem_id="data-message")
+    listed = _list_section(labels)
+    return DataTab(
+        upload, error, recognised, fmt, fields, name, cutoff, rows, stats, histogram, add,
+        val_size, use, message, gr.State(None), *listed,
+    )  # fmt: skip
+
+
+def _values(tab: DataTab, args: tuple) -> tuple[str, dict[str, str]]:
+    fmt, *values = args
+    return fmt, dict(zip(tab.fields, values, strict=True))
+
+
+@dataclass
+class DataActions:
+    """The tab's callbacks: each reads or changes data through lorastudio and returns updates."""
+
+    tab: DataTab
+    config: StudioConfig
+    show_recipe: Callable[..., dict] | None = None  # the Train tab's `show`: new recipe text
+
+    @property
+    def ws(self):
+        return self.config.workspace
+
+    def _form(self, mapping: Mapping, keys: list[str]) -> dict:
+        """The mapping form showing ``mapping``: each field's value, choices and visibility."""
+        shown = data_view.shown_fields(mapping.format)
+        out: dict = {self.tab.fmt: gr.update(value=mapping.format)}
+        for name, widget in self.tab.fields.items():
+            value = mapping.tags.get(name) if name in data_view.TAG_FIELDS else None
+            if value is None:
+                value = mapping.columns.get(name, "")
+            update = {"value": value or "", "visible": name in shown}
+            if name in data_view.COLUMN_FIELDS:
+                update["choices"] = ["", *keys]
+            out[widget] = gr.update(**update)
+        return out
+
+    def uploaded(self, lang: str, file: str | None, recipe: str | None) -> dict:
+        """A file arrived: recognise it, propose its mapping and name."""
+        tab = self.tab
+        cleared = {tab.rows: "", tab.stats: "", tab.histogram: None, tab.message: ""}
+        if not file:
+            return cleared | {tab.error: "", tab.recognised: ""}
+        path = Path(file)
+        try:
+            mapping = ingest.propose(path)
+            keys = _keys(path)
+        except DataError as exc:
+            return cleared | {tab.error: "⚠️ " + exc.text(lang), tab.recognised: ""}
+        settings = data_view.recipe_settings(recipe)
+        note = t("datatab.recognised", lang, format=mapping.format, file=path.name)
+        return (
+            cleared
+            | self._form(mapping, keys)
+            | {
+                tab.error: "",
+                tab.recognised: note,
+                tab.name: ingest.default_name(path),
+                tab.cutoff: settings.cutoff,
+            }
+        )
+
+    def reformat(self, lang: str, file: str | None, fmt: str | None) -> dict:
+        """Another layout picked: its columns proposed from the file's."""
+        if not file or not fmt:
+            return {}
+        path = Path(file)
+        keys = _keys(path)
+        try:
+            mapping = ingest.propose(path, fmt)
+        except DataError:
+            mapping = default_mapping(fmt, keys)
+        return self._form(mapping, keys) | {self.tab.error: ""}
+
+    def render(self, lang: str, file: str | None, cutoff, recipe: str | None, *form) -> dict:
+        """The preview of the file as mapped in the form, for the Train tab's recipe."""
+        tab = self.tab
+        fmt, values = _values(tab, form)
+        if not file or not fmt:
+            return {}
+        mapping = data_view.mapping_from_form(fmt, values)
+        problem = _first_problem(Path(file), mapping)
+        if problem is not None:
+            return {
+                tab.error: "⚠️ " + problem.text(lang),
+                tab.rows: "",
+                tab.stats: "",
+                tab.histogram: None,
+            }
+        settings = data_view.recipe_settings(recipe)
+        view = preview.preview(
+            Path(file),
+            mapping,
+            self.ws,
+            model_id=settings.model,
+            template=settings.template,
+            cutoff=int(cutoff or settings.cutoff),
+            stage=settings.stage,
+            trust_remote_code=settings.trust_remote_code,
+        )
+        frame, order = data_view.histogram_frame(view, lang)
+        colours = {t("datatab.kept", lang): "#2563eb", t("datatab.cut", lang): "#dc2626"}
+        head = t("datatab.rendered_for", lang, model=settings.model, template=settings.template)
+        return {
+            tab.error: "",
+            tab.rows: data_view.rows_html(view, lang),
+            tab.stats: f"{head}\n\n{data_view.stats_text(view, lang)}",
+            tab.histogram: gr.update(value=frame, sort=order or None, color_map=colours),
+        }
+
+    def add(self, lang: str, file: str | None, name: str, *form) -> dict:
+        """Check every row and register the file; a refused file leaves nothing behind."""
+        tab = self.tab
+        if not file:
+            return {tab.error: "⚠️ " + t("datatab.no_file", lang)}
+        fmt, values = _values(tab, form)
+        mapping = data_view.mapping_from_form(fmt, values)
+        try:
+            added = ingest.add_dataset(
+                self.ws,
+                Path(file),
+                (name or "").strip() or None,
+                mapping,
+                source_name=Path(file).name,
+            )
+        except DataError as exc:
+            return {tab.error: "⚠️ " + exc.text(lang), tab.message: ""}
+        dataset = added.dataset
+        notes = "".join(f"\n- {note.text(lang)}" for note in added.checked.notes)
+        done = t("datatab.added", lang, ref=dataset.ref, rows=dataset.rows) + notes
+        return self.listing(lang) | {
+            tab.error: "",
+            tab.message: done,
+            tab.added: dataset.ref,
+            tab.use: gr.update(interactive=True),
+        }
+
+    def use(self, lang: str, ref: str | None, val_size: float, cutoff, recipe: str) -> dict:
+        """Put the added dataset in the Train tab's recipe (with the split and cutoff)."""
+        if not ref:
+            return {self.tab.message: t("datatab.add_first", lang)}
+        dataset = registry.find(self.ws, ref)
+        text = set_field(recipe, "data.datasets", [ref])
+        text = set_field(text, "data.val_size", float(val_size or 0.0))
+        if cutoff:
+            text = set_field(text, "data.cutoff_len", int(cutoff))
+        if dataset.mapping.format == "text" or data_view.recipe_settings(text).stage == "pt":
+            stage = "pt" if dataset.mapping.format == "text" else "sft"
+            text = set_field(text, "train.stage", stage)
+        note = t("datatab.used", lang, ref=ref)
+        return self.show_recipe(lang, text, note) | {self.tab.message: note}
+
+    def listing(self, lang: str) -> dict:
+        found = registry.datasets(self.ws)
+        return {
+            self.tab.table: data_view.table(found, lang),
+            self.tab.pick: gr.update(choices=[d.name for d in found]),
+        }
+
+    def ask_delete(self, lang: str, name: str | None) -> dict:
+        if not name:
+            return {self.tab.message: t("datatab.pick_first", lang)}
+        text = t("datatab.confirm_delete", lang, name=name)
+        return {self.tab.confirm_row: gr.update(visible=True), self.tab.confirm_text: text}
+
+    def delete(self, lang: str, name: str | None) -> dict:
+        hidden = {self.tab.confirm_row: gr.update(visible=False)}
+        try:
+            dataset = remove_dataset(self.ws, name or "")
+        except DataError as exc:
+            return hidden | {self.tab.message: "⚠️ " + exc.text(lang)}
+        done = t("datatab.deleted", lang, ref=dataset.ref)
+        return self.listing(lang) | hidden | {self.tab.message: done, self.tab.pick: None}
+
+
+def _keys(path: Path) -> list[str]:
+    """The file's column names (CSV/Parquet header, or the keys of its first rows)."""
+    try:
+        rows, names = ingest.sample(path)
+    except DataError:
+        return []
+    if names is not None:
+        return names
+    return list(dict.fromkeys(k for row in rows if isinstance(row, dict) for k in row))
+
+
+def _first_problem(path: Path, mapping: Mapping):
+    """The first problem in the file's first rows under ``mapping`` (the whole file is checked
+    when it is added)."""
+    try:
+        for row in reader.rows(path):
+            problem = records.check_row(row, mapping)
+            if problem is not None or row.number >= SAMPLE_ROWS:
+                return problem
+    except DataError as exc:
+        return exc.problems[0]
+    return None
+
+
+def wire(
+    tab: DataTab, config: StudioConfig, lang: gr.State, train: TrainActions, item: gr.Tab
+) -> DataActions:
+    """Connect the tab's events. Previews are rendered for the Train tab's recipe, and "Use in
+    recipe" puts the added dataset into it."""
+    recipe = train.tab.yaml
+    act = DataActions(tab, config, train.show)
+    quiet = {"show_progress": "hidden"}
+    form = tab.mapping_inputs()
+    render_inputs = [lang, tab.upload, tab.cutoff, recipe, *form]
+    render_out = tab.preview_outputs()
+    recognised = [*tab.mapping_outputs(), tab.recognised, tab.name, tab.cutoff, tab.message]
+    recognised += [tab.rows, tab.stats, tab.histogram]
+    tab.upload.upload(
+        guarded(tab.error, act.uploaded), [lang, tab.upload, recipe], recognised
+    ).then(guarded(tab.error, act.render), render_inputs, render_out)
+    tab.upload.clear(guarded(tab.error, act.uploaded), [lang, tab.upload, recipe], recognised)
+    tab.fmt.input(
+        guarded(tab.error, act.reformat),
+        [lang, tab.upload, tab.fmt],
+        tab.mapping_outputs(),
+        **quiet,
+    ).then(guarded(tab.error, act.render), render_inputs, render_out)
+    for widget in [*tab.fields.values(), tab.cutoff]:
+        widget.input(
+            guarded(tab.error, act.render), render_inputs, render_out, trigger_mode="always_last"
+        )
+    listed = [tab.table, tab.pick]
+    tab.add.click(
+        guarded(tab.error, act.add),
+        [lang, tab.upload, tab.name, *form],
+        [*listed, tab.error, tab.message, tab.added, tab.use],
+        concurrency_limit=1,
+    )
+    tab.delete.click(
+        guarded(tab.message, act.ask_delete),
+        [lang, tab.pick],
+        [tab.confirm_row, tab.confirm_text, tab.message],
+    )
+    tab.confirm.click(
+        guarded(tab.message, act.delete),
+        [lang, tab.pick],
+        [*listed, tab.confirm_row, tab.message],
+    )
+    shown = [recipe, *train.tab.form.widgets, *train.tab.checked_outputs()]
+    tab.use.click(
+        guarded(tab.message, act.use),
+        [lang, tab.added, tab.val_size, tab.cutoff, recipe],
+        list(dict.fromkeys([*shown, tab.message])),
+    )
+    item.select(guarded(tab.message, act.listing), [lang], listed, **quiet)
+    return act
