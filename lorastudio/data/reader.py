@@ -187,10 +187,10 @@ def _json_array(handle: BinaryIO) -> Iterator[Row]:
                 raise _not_json(text.line_at(text.pos), "expecting ',' or ']' between records")
             text.pos += 1
             text.skip_space()
-        start = text.pos
+        line = text.line_at(text.pos)  # before decoding: reading more may shift the window
         value, text.pos = _decode_one(text, decoder)
         count += 1
-        yield Row(count, text.line_at(start), value)
+        yield Row(count, line, value)
 
 
 def _decode_one(text: _Text, decoder: json.JSONDecoder) -> tuple[Any, int]:

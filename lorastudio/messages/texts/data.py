@@ -20,7 +20,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "data.bad_format": ("{format} is not a data layout", "{format} 不是一种数据格式"),
     # one row
     "data.not_object": ("{at} is a {kind}, not an object of fields", "{at} 是 {kind}，不是由字段组成的对象"),
-    "data.mixed": ("{at} is in the {found} layout, but the file is {expected}", "{at} 是 {found} 格式，而文件是 {expected} 格式"),
+    "data.mixed": ("{at} is in the {found} layout, but the file is {expected}", "{at}是 {found} 格式，而文件是 {expected} 格式"),
     "data.no_column": ("{at} has no {column} (it has: {has})", "{at} 没有 {column}（它有：{has}）"),
     "data.file_no_column": ("the file has no column {column} (it has: {has})", "文件中没有 {column} 列（它有：{has}）"),
     "data.not_text": ("{at}: {column} is not text", "{at}：{column} 不是文本"),
