@@ -143,3 +143,15 @@ print(json.dumps([m for m in ("torch", "transformers", "llamafactory") if m in s
     )
     assert done.returncode == 0, done.stderr[-2000:]
     assert json.loads(done.stdout.strip().splitlines()[-1]) == []
+
+
+@pytest.mark.parametrize(
+    ("cutoff", "lengths"),
+    [(40, [36, 37, 44, 48, 47, 40, 41]), (1024, [36, 300, 900]), (16, [36, 37]), (50, [50, 51])],
+)
+def test_the_histogram_counts_every_sample_once_and_no_bin_straddles_the_cutoff(cutoff, lengths):
+    view = preview.Preview([], True, cutoff, "qwen", lengths=lengths)
+    bins = view.histogram()
+    assert sum(count for _, _, count in bins) == len(lengths)
+    assert all(high <= cutoff + 1 or low > cutoff for low, high, _ in bins)
+    assert bins[0][0] <= min(*lengths, cutoff) and bins[-1][1] > max(*lengths, cutoff)

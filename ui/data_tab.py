@@ -396,22 +396,23 @@ def wire(
     form = tab.mapping_inputs()
     render_inputs = [lang, tab.upload, tab.cutoff, recipe, *form]
     render_out = tab.preview_outputs()
+    # Renders run one at a time in the order asked, so the last mapping's preview is the one
+    # left on the page (a slow first render never lands over a newer one).
+    one_render = {"concurrency_id": "data-render", "concurrency_limit": 1}
     recognised = [*tab.mapping_outputs(), tab.recognised, tab.name, tab.cutoff, tab.message]
     recognised += [tab.rows, tab.stats, tab.histogram]
     tab.upload.upload(
         guarded(tab.error, act.uploaded), [lang, tab.upload, recipe], recognised
-    ).then(guarded(tab.error, act.render), render_inputs, render_out)
+    ).then(guarded(tab.error, act.render), render_inputs, render_out, **one_render)
     tab.upload.clear(guarded(tab.error, act.uploaded), [lang, tab.upload, recipe], recognised)
     tab.fmt.input(
         guarded(tab.error, act.reformat),
         [lang, tab.upload, tab.fmt],
         tab.mapping_outputs(),
         **quiet,
-    ).then(guarded(tab.error, act.render), render_inputs, render_out)
+    ).then(guarded(tab.error, act.render), render_inputs, render_out, **one_render)
     for widget in [*tab.fields.values(), tab.cutoff]:
-        widget.input(
-            guarded(tab.error, act.render), render_inputs, render_out, trigger_mode="always_last"
-        )
+        widget.input(guarded(tab.error, act.render), render_inputs, render_out, **one_render)
     listed = [tab.table, tab.pick]
     tab.add.click(
         guarded(tab.error, act.add),

@@ -103,9 +103,9 @@ def histogram_frame(view: Preview, lang: str) -> tuple[pd.DataFrame | None, list
         return None, []
     rows, order = [], []
     for low, high, count in bins:
-        label = f"{low}–{high}"
+        label = f"{low}–{high - 1}"
         order.append(label)
-        series = t("datatab.cut", lang) if high > view.cutoff else t("datatab.kept", lang)
+        series = t("datatab.cut", lang) if low > view.cutoff else t("datatab.kept", lang)
         rows.append((label, count, series))
     frame = pd.DataFrame(rows, columns=["tokens", "samples", "series"])
     return frame.astype({"tokens": "string", "samples": "int64", "series": "string"}), order

@@ -59,16 +59,21 @@ class Preview:
     note: Msg | None = None
 
     def histogram(self, bins: int = BINS) -> list[tuple[int, int, int]]:
-        """(low, high, samples) for even-width bins from 0 to the longest sample (or the
-        cutoff, whichever is larger), so the cutoff falls on the chart."""
+        """(low, high, samples): about ``bins`` even-width bins [low, high) over the lengths
+        found, taking in the cutoff, with an edge just past it so a bin is wholly kept or
+        wholly cut."""
         if not self.lengths:
             return []
-        top = max(max(self.lengths), self.cutoff)
-        width = max(1, -(-top // bins))
-        counts = [0] * bins
+        low = min(min(self.lengths), self.cutoff)
+        top = max(max(self.lengths), self.cutoff) + 1
+        width = max(1, -(-(top - low) // bins))
+        edge = self.cutoff + 1  # lengths up to the cutoff are kept whole
+        bottom = max(0, edge - width * -(-(edge - low) // width))
+        count = -(-(top - bottom) // width)
+        counts = [0] * count
         for length in self.lengths:
-            counts[min(length // width, bins - 1)] += 1
-        return [(i * width, (i + 1) * width, counts[i]) for i in range(bins)]
+            counts[(length - bottom) // width] += 1
+        return [(bottom + i * width, bottom + (i + 1) * width, counts[i]) for i in range(count)]
 
     def stats(self) -> dict[str, Any]:
         lengths = sorted(self.lengths)
@@ -254,7 +259,7 @@ def report_text(view: Preview, lang: str = "en", width: int = 40) -> str:
             lines.append(msg("data.report_first", count=COUNT_ROWS).text(lang))
         peak = max(count for _, _, count in view.histogram()) or 1
         for low, high, count in view.histogram():
-            mark = msg("data.report_cutoff").text(lang) if low < view.cutoff <= high else ""
+            mark = msg("data.report_cutoff").text(lang) if low <= view.cutoff < high else ""
             bar = "█" * round(width * count / peak)
             lines.append(f"{low:>7}–{high:<7} {bar:<{width}} {count}{mark}")
     return "\n".join(lines)
