@@ -10,6 +10,7 @@ import time
 import gradio as gr
 
 from lorastudio.chat.client import ChatClient
+from lorastudio.data.ingest import upload_limit
 from ui import chat_tab, data_tab, editor, runs_tab, train_tab
 from ui.config import StudioConfig
 from ui.labels import Labels, merge_updates
@@ -151,7 +152,7 @@ def serve(
         show_api=False,
         inbrowser=False,
         allowed_paths=[str(config.downloads_dir)],
-        max_file_size=64 * 1024 * 1024,
+        max_file_size=max(64 * 1024 * 1024, upload_limit()),  # data files; recipes: 1 MiB
         quiet=True,
     )
     print(
