@@ -36,7 +36,8 @@ def check_row(row: Row, mapping: Mapping) -> DataProblem | None:
     missing = [column for column in required if column not in value]
     if missing:
         found = layout_of(value)
-        if found is not None and _family(found) != _family(mapping.format):
+        mixed = row.number > 1 and found is not None  # rows before it fit the mapping
+        if mixed and _family(found) != _family(mapping.format):
             return DataProblem(
                 msg("data.mixed", at=where(row), found=found, expected=mapping.format),
                 msg("fix.one_layout"),
@@ -68,7 +69,7 @@ def _text_problem(row: Row, mapping: Mapping) -> DataProblem | None:
         column = mapping.columns["prompt"]
         if column not in value:
             found = layout_of(value)
-            if found is not None and found != "text":
+            if row.number > 1 and found is not None and found != "text":
                 return DataProblem(
                     msg("data.mixed", at=where(row), found=found, expected="text"),
                     msg("fix.one_layout"),
