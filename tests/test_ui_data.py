@@ -133,3 +133,16 @@ def test_a_preview_is_made_for_the_recipe_in_the_train_tab_or_for_defaults():
     )
     assert settings == data_view.Settings("/m", "qwen3", 256, "pt")
     assert data_view.recipe_settings("model: [unclosed") == data_view.DEFAULTS
+
+
+def test_the_train_tab_warns_when_the_recipes_data_hash_is_not_the_files(tabs, tmp_path):
+    from ui import editor
+
+    path = str(write_csv(tmp_path / "faq.csv"))
+    tabs.act.add("en", path, "faq", *tabs.form(tabs.act.uploaded("en", path, tabs.recipe)))
+    text = tabs.recipe.replace("[identity]", "[faq@0123456789ab]")
+    checked = editor.check(text, tabs.config)
+    assert checked.command and not checked.problems
+    out = tabs.train.render("en", checked, False)
+    shown = out[tabs.train.tab.yaml_error]
+    assert "names faq with hash 0123456789ab, but the file registered as faq has hash" in shown

@@ -148,6 +148,8 @@ def preview(
     Raises:
         DataError: the file cannot be read (it is checked before it is added; this reads it).
     """
+    if mapping.format == "text":
+        stage = "pt"  # plain text trains only in continued pre-training (validation says so)
     tokenizer = find_tokenizer(model_id, ws)
     if tokenizer is None:
         return Preview(
