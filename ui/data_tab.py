@@ -136,6 +136,27 @@ def _list_section(labels: Labels) -> tuple:
     return table, pick, delete, confirm_row, confirm_text, confirm
 
 
+def _add_section(labels: Labels) -> tuple:
+    """Add the file; put it in the recipe, with a validation split."""
+    with gr.Row(equal_height=True):
+        add = labels.make(
+            gr.Button, {"value": "datatab.add"}, variant="primary", elem_id="data-add"
+        )
+        val_size = labels.make(
+            gr.Slider,
+            {"label": "datatab.val_size", "info": "datatab.val_size_info"},
+            minimum=0.0,
+            maximum=0.5,
+            step=0.05,
+            value=0.0,
+            elem_id="data-val-size",
+        )
+        use = labels.make(
+            gr.Button, {"value": "datatab.use"}, interactive=False, elem_id="data-use"
+        )
+    return add, val_size, use
+
+
 def build(config: StudioConfig, labels: Labels) -> DataTab:
     """Lay out the Data tab inside the current Blocks context."""
     labels.make(gr.Markdown, {"value": lambda lang: f"### {t('datatab.add_title', lang)}"})
@@ -164,22 +185,7 @@ def build(config: StudioConfig, labels: Labels) -> DataTab:
                     elem_id="data-cutoff",
                 )
     rows, stats, histogram = _preview_section(labels)
-    with gr.Row(equal_height=True):
-        add = labels.make(
-            gr.Button, {"value": "datatab.add"}, variant="primary", elem_id="data-add"
-        )
-        val_size = labels.make(
-            gr.Slider,
-            {"label": "datatab.val_size", "info": "datatab.val_size_info"},
-            minimum=0.0,
-            maximum=0.5,
-            step=0.05,
-            value=0.0,
-            elem_id="data-val-size",
-        )
-        use = labels.make(
-            gr.Button, {"value": "datatab.use"}, interactive=False, elem_id="data-use"
-        )
+    add, val_size, use = _add_section(labels)
     message = gr.Markdown(elem_id="data-message")
     listed = _list_section(labels)
     return DataTab(
@@ -195,6 +201,37 @@ def wire(
     recipe" puts the added dataset into it."""
     recipe = train.tab.yaml
     act = DataActions(tab, config, train.show)
+    _wire_preview(tab, act, lang, recipe)
+    listed = [tab.table, tab.pick]
+    tab.add.click(
+        guarded(tab.error, act.add),
+        [lang, tab.upload, tab.name, *tab.mapping_inputs()],
+        [*listed, tab.error, tab.message, tab.added, tab.use],
+        concurrency_limit=1,
+    )
+    tab.delete.click(
+        guarded(tab.message, act.ask_delete),
+        [lang, tab.pick],
+        [tab.confirm_row, tab.confirm_text, tab.message],
+    )
+    tab.confirm.click(
+        guarded(tab.message, act.delete),
+        [lang, tab.pick],
+        [*listed, tab.confirm_row, tab.message],
+    )
+    shown = [recipe, *train.tab.form.widgets, *train.tab.checked_outputs()]
+    tab.use.click(
+        guarded(tab.message, act.use),
+        [lang, tab.added, tab.val_size, tab.cutoff, recipe],
+        list(dict.fromkeys([*shown, tab.message])),
+    )
+    item.select(guarded(tab.message, act.listing), [lang], listed, show_progress="hidden")
+    return act
+
+
+def _wire_preview(tab: DataTab, act: DataActions, lang: gr.State, recipe: gr.Code) -> None:
+    """An upload is recognised, then previewed; a changed layout, column or cutoff previews
+    again."""
     quiet = {"show_progress": "hidden"}
     form = tab.mapping_inputs()
     render_inputs = [lang, tab.upload, tab.cutoff, recipe, *form]
@@ -216,28 +253,3 @@ def wire(
     ).then(guarded(tab.error, act.render), render_inputs, render_out, **one_render)
     for widget in [*tab.fields.values(), tab.cutoff]:
         widget.input(guarded(tab.error, act.render), render_inputs, render_out, **one_render)
-    listed = [tab.table, tab.pick]
-    tab.add.click(
-        guarded(tab.error, act.add),
-        [lang, tab.upload, tab.name, *form],
-        [*listed, tab.error, tab.message, tab.added, tab.use],
-        concurrency_limit=1,
-    )
-    tab.delete.click(
-        guarded(tab.message, act.ask_delete),
-        [lang, tab.pick],
-        [tab.confirm_row, tab.confirm_text, tab.message],
-    )
-    tab.confirm.click(
-        guarded(tab.message, act.delete),
-        [lang, tab.pick],
-        [*listed, tab.confirm_row, tab.message],
-    )
-    shown = [recipe, *train.tab.form.widgets, *train.tab.checked_outputs()]
-    tab.use.click(
-        guarded(tab.message, act.use),
-        [lang, tab.added, tab.val_size, tab.cutoff, recipe],
-        list(dict.fromkeys([*shown, tab.message])),
-    )
-    item.select(guarded(tab.message, act.listing), [lang], listed, **quiet)
-    return act

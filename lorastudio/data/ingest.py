@@ -262,12 +262,33 @@ def add_dataset(
         temp = staged
         mapping = mapping or propose(temp, fmt)
         checked = check_file(temp, mapping, shown)
-        final = store / f"{digest[:16]}{suffix}"
-        fresh = not final.exists()
-        os.replace(temp, final) if fresh else temp.unlink()
+        final, fresh = _keep(temp, store / f"{digest[:16]}{suffix}")
     except BaseException:
         temp.unlink(missing_ok=True)
         raise
+    return _register(ws, name, mapping, final, fresh, checked, digest, size, shown)
+
+
+def _keep(temp: Path, final: Path) -> tuple[Path, bool]:
+    """The checked copy, under its content hash; whether it is new (the same content may be
+    there already, under another dataset's name)."""
+    fresh = not final.exists()
+    os.replace(temp, final) if fresh else temp.unlink()
+    return final, fresh
+
+
+def _register(
+    ws: Workspace,
+    name: str,
+    mapping: Mapping,
+    final: Path,
+    fresh: bool,
+    checked: Checked,
+    digest: str,
+    size: int,
+    shown: str,
+) -> Added:
+    """Register the stored file; if that fails, a file stored just for it goes again."""
     entry = mapping.entry(f"{registry.STUDIO_DIR}/{final.name}")
     entry[registry.META] = registry.meta_record(
         digest, checked.rows, mapping.format, size, shown, checked.duplicates

@@ -170,7 +170,11 @@ def preview(
         "show": SHOW_ROWS,
         "count": COUNT_ROWS,
     }
-    answer = _ask_renderer(request)
+    return _rendered(_ask_renderer(request), cutoff, template)
+
+
+def _rendered(answer: dict[str, Any], cutoff: int, template: str) -> Preview:
+    """The render child's answer as a Preview."""
     rows = [
         ShownRow(r["number"], [Segment(t, on) for t, on in r["segments"]], r["tokens"], r["kept"])
         for r in answer["rows"]
