@@ -14,6 +14,7 @@ import gradio as gr
 from lorastudio.data import ingest, preview, reader, records, registry
 from lorastudio.data.formats import SAMPLE_ROWS, Mapping, default_mapping
 from lorastudio.data.problems import DataError, DataProblem
+from lorastudio.messages import msg
 from lorastudio.recipe.text import set_field
 from lorastudio.runs.datasets import remove_dataset
 from lorastudio.workspace import Workspace
@@ -135,6 +136,8 @@ class DataActions:
         if not file:
             return {tab.error: "⚠️ " + t("datatab.no_file", lang)}
         fmt, values = _values(tab, form)
+        if not fmt:  # a file whose layout could not be told: the form is empty
+            return {tab.error: "⚠️ " + msg("fix.pick_format").text(lang)}
         mapping = data_view.mapping_from_form(fmt, values)
         try:
             added = ingest.add_dataset(
