@@ -43,6 +43,7 @@ def test_openai_messages_are_rendered_by_the_template_with_the_answer_marked(
     assert view.lengths and len(view.lengths) == 12 and view.truncated == 0 and view.lost == 0
 
 
+@pytest.mark.slow  # two renders by LLaMA-Factory in a child process
 def test_token_counts_are_the_tokenizers_own_and_the_cutoff_cuts_what_it_says(
     ws, tmp_path, tiny_model, monkeypatch
 ):
@@ -77,6 +78,7 @@ def test_token_counts_are_the_tokenizers_own_and_the_cutoff_cuts_what_it_says(
     assert "← 截断长度" in preview.report_text(view, "zh")
 
 
+@pytest.mark.slow  # a render by LLaMA-Factory in a child process
 def test_plain_text_for_pretraining_is_trained_whole(ws, tmp_path, tiny_model):
     path = write_text(tmp_path / "corpus.txt")
     view = preview.preview(

@@ -146,3 +146,36 @@ def test_the_train_tab_warns_when_the_recipes_data_hash_is_not_the_files(tabs, t
     out = tabs.train.render("en", checked, False)
     shown = out[tabs.train.tab.yaml_error]
     assert "names faq with hash 0123456789ab, but the file registered as faq has hash" in shown
+
+
+@pytest.mark.parametrize(
+    ("kind", "layout", "shown"),
+    [
+        ("alpaca_en", "alpaca", {"prompt": "instruction", "response": "output", "query": "input"}),
+        ("identity", "alpaca", {"prompt": "instruction", "response": "output"}),
+        (
+            "sharegpt",
+            "sharegpt",
+            {"messages": "conversations", "role_tag": "from", "user_tag": "human"},
+        ),
+        (
+            "openai",
+            "openai",
+            {"messages": "messages", "role_tag": "role", "assistant_tag": "assistant"},
+        ),
+        ("parquet", "alpaca", {"prompt": "instruction", "query": "input"}),
+        ("text", "text", {"prompt": "text"}),
+    ],
+)
+def test_every_layout_dropped_on_the_tab_shows_its_own_mapping(tabs, tmp_path, kind, layout, shown):
+    from data_files import write_all
+
+    path = write_all(tmp_path / "files")[kind]
+    out = tabs.act.uploaded("en", str(path), tabs.recipe)
+    assert out[tabs.tab.fmt]["value"] == layout
+    for field, value in shown.items():
+        assert (
+            out[tabs.tab.fields[field]]["value"] == value and out[tabs.tab.fields[field]]["visible"]
+        )
+    hidden = set(data_tab.FIELDS) - data_view.shown_fields(layout)
+    assert all(out[tabs.tab.fields[f]]["visible"] is False for f in hidden)
