@@ -11,11 +11,11 @@ import time
 from pathlib import Path
 from typing import TextIO
 
-from lorastudio.checks.validation import check_recipe_file
 from lorastudio.data import bundle, ingest, preview, registry
 from lorastudio.data.formats import COLUMNS, FORMATS, TAGS, Mapping
 from lorastudio.data.problems import DataError
 from lorastudio.messages import msg
+from lorastudio.recipe.schema import load_recipe
 from lorastudio.runs.datasets import remove_dataset
 from lorastudio.workspace import Workspace
 
@@ -154,7 +154,7 @@ def cmd_check(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     model, template, cutoff, stage = DEFAULT_MODEL, DEFAULT_TEMPLATE, DEFAULT_CUTOFF, "sft"
     trust = False
     if args.recipe:
-        recipe = check_recipe_file(args.recipe, ws)
+        recipe = load_recipe(args.recipe)  # only its model, template, cutoff and stage
         model, template = recipe.model.id, recipe.model.template
         cutoff, stage = recipe.data.cutoff_len, recipe.train.stage
         trust = recipe.model.trust_remote_code
