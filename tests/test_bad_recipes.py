@@ -56,7 +56,7 @@ CASES = [
     ("extra_writes_outside", "RECIPE", ["extra.tokenized_path"], ["outside the studio folder"]),
     ("extra_managed_path", "RECIPE", ["extra.logging_dir"], ["run folder"]),
     ("extra_number_key", "RECIPE", ["extra[1]"], ["valid string"]),
-    ("extra_output_dir", "RECIPE", ["extra.output_dir"], ["trains with output_dir in adapters/"]),
+    ("extra_output_dir", "RECIPE", ["extra.output_dir"], ["trains with output_dir in `adapters/"]),
     ("extra_compiler_key", "RECIPE", ["extra.quantization_method"], ["set lora.quantization"]),
 ]
 # One case of each kind goes through the real CLI: the file, the schema, this machine's data.

@@ -85,7 +85,7 @@ def test_runs_and_logs_report_a_damaged_status_with_its_path(tmp_path: Path, dam
     logs = cli(tmp_path, "logs", run_dir.name)
 
     assert listed[0] == 0 and run_dir.name in listed[1]
-    assert f"note: {run_dir.name}: {run_dir / 'status.json'} is damaged" in listed[1]
+    assert f"{run_dir.name}: {run_dir / 'status.json'} is damaged" in listed[1]
     assert as_json[0] == 0 and json.loads(as_json[1])[0]["id"] == run_dir.name
     assert logs[0] == 0 and "the trainer's own words" in logs[1]
     reason = json.loads(as_json[1])[0]["reason"]
@@ -194,7 +194,7 @@ def test_the_studios_delete_refuses_a_live_trainer_whose_status_is_damaged(adapt
     (run_dir / "status.json").write_text(DAMAGE["garbage"])
     workspace = Workspace(adapters.parent, LF_DATA, adapters)
     config = StudioConfig(workspace, (), Hardware(cuda=(), npu=(), cpu_count=2), "en", adapters)
-    actions = RunsActions(tab=None, config=config)  # type: ignore[arg-type]
+    actions = RunsActions(tab=None, config=config, editor=None, tabs=None)  # type: ignore[arg-type]
 
     with pytest.raises(RunError):
         actions.ask_delete("en", run_dir.name)

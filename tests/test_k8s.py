@@ -6,6 +6,7 @@ carry the same compiled config and environment a local run gets."""
 from __future__ import annotations
 
 import json
+import shutil
 from pathlib import Path
 
 import jsonschema
@@ -197,12 +198,15 @@ def test_a_model_folder_outside_the_studio_cannot_reach_the_pods(tmp_path):
 
 
 def test_a_model_folder_inside_the_studio_is_found_on_the_claim(tmp_path):
-    (tmp_path / "models" / "qwen").mkdir(parents=True)
+    folder = tmp_path / "models" / "qwen"
+    folder.mkdir(parents=True)
+    shutil.copy(FIXTURES / "qwen2.5-tokenizer" / "config.json", folder)  # a model folder
     local = Workspace(tmp_path, LF_DATA, tmp_path / "adapters")
     recipe = shipped("qwen2.5-0.5b-lora", model={"id": "models/qwen"})
     manifest = render(recipe, K8sOptions(run_id=RUN_ID), local, REGISTRY)
     args = yaml.safe_load(manifest.config_map["data"]["llamafactory.yaml"])
     assert args["model_name_or_path"] == "/workspace/models/qwen"
+    assert args["template"] == "qwen"  # resolved here from the folder's config.json
 
 
 def test_launch_py_k8s_prints_the_manifest(studio: Studio):

@@ -10,7 +10,8 @@ import time
 import gradio as gr
 
 from lorastudio.chat.client import ChatClient
-from ui import chat_tab, editor, live, runs_tab, runs_view, train_tab
+from lorastudio.data.ingest import upload_limit
+from ui import chat_tab, data_tab, editor, live, runs_tab, runs_view, train_tab
 from ui.config import StudioConfig
 from ui.event_records import release_finished_events
 from ui.labels import Labels, merge_updates
@@ -19,7 +20,8 @@ from ui.messages import guarded
 
 log = logging.getLogger("lorastudio.studio")
 
-CSS = """
+CSS = (
+    """
 .field-error, .field-error p { color: #b42318 !important; font-size: 0.9em; margin: 0; }
 .ls-progress { margin: 4px 0 8px; }
 .ls-bar { height: 16px; background: var(--neutral-200); border-radius: 8px; overflow: hidden; }
@@ -28,6 +30,8 @@ CSS = """
 .ls-sticky { position: sticky; top: 8px; align-self: flex-start; }
 .ls-form textarea { field-sizing: content; height: auto !important; max-height: 20em; }
 """
+    + data_tab.CSS
+)
 FONTS = ["ui-sans-serif", "system-ui", "Noto Sans CJK SC", "sans-serif"]  # nothing downloaded
 MONO = ["ui-monospace", "Noto Sans Mono CJK SC", "monospace"]
 
@@ -63,17 +67,20 @@ def build_app(config: StudioConfig, chat: ChatClient | None = None) -> gr.Blocks
         with gr.Tabs() as tabs:
             with _tab(labels, "train") as train_item:
                 train = train_tab.build(config, labels)
+            with _tab(labels, "data") as data_item:
+                data = data_tab.build(config, labels)
             with _tab(labels, "runs") as runs_item:
                 runs = runs_tab.build(config, labels)
             with _tab(labels, "chat") as chat_item:
                 chat_parts = chat_tab.build(config, labels)
         train_actions = train_tab.wire(train, config, lang)
+        data_tab.wire(data, config, lang, train_actions, data_item)
         runs_actions = runs_tab.wire(runs, config, lang, train_actions, tabs)
         chat_actions = chat_tab.wire(chat_parts, config, lang, chat, chat_item)
         _wire_language(
             demo, config, labels, lang, switch, train_actions, runs_actions, runs_item, chat_actions
         )
-        _refresh_runs_while_shown(runs.timer, runs_item, [train_item, chat_item])
+        _refresh_runs_while_shown(runs.timer, runs_item, [train_item, data_item, chat_item])
     return demo
 
 
@@ -180,7 +187,7 @@ def serve(
         show_api=False,
         inbrowser=False,
         allowed_paths=[str(config.downloads_dir)],
-        max_file_size=64 * 1024 * 1024,
+        max_file_size=max(64 * 1024 * 1024, upload_limit()),  # data files; recipes: 1 MiB
         quiet=True,
     )
     print(

@@ -13,6 +13,7 @@ from typing import Any
 import yaml
 
 from lorastudio.checks.validation import check_recipe_text
+from lorastudio.data.registry import pin_warnings
 from lorastudio.errors import LoraStudioError, Problem, RecipeError
 from lorastudio.launch import launcher
 from lorastudio.recipe.schema import NAME_PATTERN, Recipe
@@ -33,6 +34,7 @@ class Checked:
     error: Exception | None = None  # a failure that is not about the recipe (setup, disk)
     compiled: str = ""
     command: str = ""
+    warnings: list[Problem] = field(default_factory=list)  # e.g. data whose hash differs
 
 
 def _raw(text: str) -> dict[str, Any] | None:
@@ -54,7 +56,8 @@ def check(text: str, config: StudioConfig) -> Checked:
     except (LoraStudioError, OSError) as exc:
         return Checked(text, raw, error=exc)
     args = yaml.safe_dump(compiled.args, sort_keys=False, allow_unicode=True)
-    return Checked(text, raw, recipe=recipe, compiled=args, command=command)
+    warnings = pin_warnings(recipe.data.datasets, config.workspace)
+    return Checked(text, raw, recipe=recipe, compiled=args, command=command, warnings=warnings)
 
 
 @dataclass(frozen=True)

@@ -15,6 +15,7 @@ import yaml
 from lorastudio.checks.validation import check_recipe_text
 from lorastudio.launch import launcher
 from lorastudio.recipe.schema import diff_recipes, parse_recipe_text
+from lorastudio.runs.datasets import shown as run_data_line
 from lorastudio.runs.index import RunIndex, check_deletable, delete_run
 from lorastudio.runs.layout import LOG_FILE, RECIPE_FILE, TRAINER_LOG, checkpoints
 from lorastudio.runs.liveness import reconcile
@@ -42,6 +43,7 @@ class RunsTab:
     cancel: gr.Button
     message: gr.Markdown
     reason: gr.Markdown
+    data: gr.Markdown  # the datasets the opened run trained on (name@hash)
     recipe: gr.Code
     curve: gr.LinePlot
     log: gr.Textbox
@@ -59,7 +61,7 @@ class RunsTab:
         return [self.resume, self.again, self.clone, self.delete]
 
     def detail_outputs(self) -> list:
-        return [self.recipe, self.curve, self.log, self.reason, self.confirm_row]
+        return [self.recipe, self.curve, self.log, self.reason, self.data, self.confirm_row]
 
 
 def _button(labels: Labels, key: str, elem_id: str, **kwargs) -> gr.Button:
@@ -135,10 +137,11 @@ def build(config: StudioConfig, labels: Labels) -> RunsTab:
     listed = _list_section(labels)
     message = gr.Markdown(elem_id="runs-message")
     reason = gr.Markdown(elem_id="runs-reason")
+    data = gr.Markdown(elem_id="runs-data")
     opened = _detail_section(labels)
     compared = _compare_section(labels)
     timer = gr.Timer(5.0, active=False)  # refreshes the list while the tab is open (app.py)
-    return RunsTab(*listed, message, reason, *opened, *compared, timer)
+    return RunsTab(*listed, message, reason, data, *opened, *compared, timer)
 
 
 @dataclass
@@ -197,11 +200,13 @@ class RunsActions:
         reader = TrainerLogReader(run_dir / TRAINER_LOG)
         reader.poll()
         reason = reason_text(reconcile(run_dir).reason, lang)
+        used = run_data_line(run_dir)
         return {
             self.tab.recipe: (run_dir / RECIPE_FILE).read_text(encoding="utf-8"),
             self.tab.curve: plots.update(plots.run_rows(reader.points, lang)),
             self.tab.log: tail_text(run_dir / LOG_FILE),
             self.tab.reason: t("runs.reason", lang, reason=reason) if reason else "",
+            self.tab.data: t("runs.data", lang, data=used) if used else "",
             self.tab.confirm_row: gr.update(visible=False),
         }
 
@@ -257,7 +262,7 @@ class RunsActions:
     def delete(self, lang: str, run_id: str | None) -> dict:
         delete_run(self._run_dir(run_id or ""))
         tab = self.tab
-        cleared = {tab.pick: None, tab.recipe: "", tab.log: "", tab.reason: ""}
+        cleared = {tab.pick: None, tab.recipe: "", tab.log: "", tab.reason: "", tab.data: ""}
         cleared |= {tab.curve: plots.update([]), tab.confirm_row: gr.update(visible=False)}
         done = {tab.message: t("runs.deleted", lang, run=run_id)}
         return self.listing(lang) | cleared | done

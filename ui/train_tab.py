@@ -196,7 +196,7 @@ class TrainActions:
                 out[item.widget] = to_widget(item.spec, value)
         for name, markdown in tab.form.section_errors.items():
             out[markdown] = _error_line(placed.sections.get(name, []), lang)
-        general = [f"⚠️ {problem_text(p, lang)}" for p in placed.general]
+        general = [f"⚠️ {problem_text(p, lang)}" for p in placed.general + checked.warnings]
         if checked.error is not None:
             general.append(explain(checked.error, lang))
         out[tab.yaml_error] = "\n\n".join(general)

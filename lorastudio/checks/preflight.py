@@ -30,6 +30,7 @@ from lorastudio.checks.memory import (
 )
 from lorastudio.checks.nodes import node_problems
 from lorastudio.data.demo import DEMO_FILES
+from lorastudio.data.registry import pin_warnings
 from lorastudio.errors import Problem
 from lorastudio.llamafactory.compiler import Target, resolved_precision, resolved_template
 from lorastudio.llamafactory.environment import world_size
@@ -38,7 +39,7 @@ from lorastudio.machine.hardware import Accelerator, Hardware
 from lorastudio.machine.probe import package_problems, run_probe, version_problems
 from lorastudio.messages import Msg, msg
 from lorastudio.models.catalogue import catalogue
-from lorastudio.recipe.schema import Recipe
+from lorastudio.recipe.schema import Recipe, split_dataset_ref
 from lorastudio.workspace import Workspace
 
 CHECKPOINT_BYTES_PER_LORA_PARAM = 16  # adapter (4) + Adam moments (8) + slack, per checkpoint
@@ -77,7 +78,8 @@ class PreflightReport:
 
 def _data_problems(recipe: Recipe, workspace: Workspace, registry: dict) -> list[Problem]:
     problems = []
-    for index, name in enumerate(recipe.data.datasets):
+    for index, ref in enumerate(recipe.data.datasets):
+        name, _ = split_dataset_ref(ref)
         file_name = registry.get(name, {}).get("file_name")
         if file_name and not (workspace.data_dir / file_name).exists():
             problems.append(
@@ -285,6 +287,7 @@ def run_preflight(
     ]
     report = PreflightReport(device=target.device, cards=cards)
     report.problems += _data_problems(recipe, workspace, registry)
+    report.warnings += pin_warnings(recipe.data.datasets, workspace)
     quantization_problems, quantization_warnings = _quantization_rules(recipe, target.device)
     report.problems += quantization_problems + _device_rules(recipe, target, cards)
     report.warnings += quantization_warnings

@@ -12,13 +12,21 @@ from typing import Any
 
 import yaml
 
+from lorastudio.data.formats import mapping_from_entry
 from lorastudio.data.layout import first_record, layout_problem
+from lorastudio.data.registry import is_pin
 from lorastudio.errors import Problem, RecipeError
 from lorastudio.llamafactory import spec as llamafactory_spec
 from lorastudio.llamafactory.compiler import MANAGED_KEYS
 from lorastudio.messages import Msg, msg
 from lorastudio.models.templates import AUTO, template_problems, thinking_asked
-from lorastudio.recipe.schema import Recipe, merge_overrides, parse_overrides, parse_recipe_text
+from lorastudio.recipe.schema import (
+    Recipe,
+    merge_overrides,
+    parse_overrides,
+    parse_recipe_text,
+    split_dataset_ref,
+)
 from lorastudio.workspace import Workspace
 
 FORMAT_FIXES = {"alpaca": "fix.alpaca_layout", "sharegpt": "fix.sharegpt_layout"}
@@ -103,17 +111,28 @@ def _nul_problem(field: str, value: str) -> Problem:
     return Problem(field, value, msg("problem.nul"), msg("fix.remove"))
 
 
-def _data_problems(data: dict[str, Any], workspace: Workspace) -> list[Problem]:
+def _data_problems(data: dict[str, Any], workspace: Workspace, stage: Any = "sft") -> list[Problem]:
     problems = []
     names = data.get("datasets")
     if isinstance(names, list) and names:
         registry = workspace.dataset_registry()
-        for index, name in enumerate(names):
-            if isinstance(name, str) and name not in registry:
+        for index, ref in enumerate(names):
+            if not isinstance(ref, str):
+                continue
+            name, pin = split_dataset_ref(ref)
+            if pin is not None and not is_pin(pin):
+                problems.append(
+                    Problem(
+                        f"data.datasets[{index}]", ref, msg("data.bad_ref", ref=ref), msg("fix.ref")
+                    )
+                )
+            elif name in registry:
+                problems += _stage_problems(f"data.datasets[{index}]", ref, registry[name], stage)
+            else:
                 problems.append(
                     Problem(
                         f"data.datasets[{index}]",
-                        name,
+                        ref,
                         msg("problem.not_registered", path=workspace.registry_path),
                         _maybe(name, list(registry), msg("fix.register")),
                     )
@@ -168,6 +187,18 @@ def _data_problems(data: dict[str, Any], workspace: Workspace) -> list[Problem]:
                     )
                 )
     return problems
+
+
+def _stage_problems(field: str, ref: str, entry: Any, stage: Any) -> list[Problem]:
+    """A plain-text dataset needs train.stage pt, and pt trains on plain text only."""
+    if not isinstance(entry, dict):
+        return []
+    fmt = mapping_from_entry(entry).format
+    if stage == "pt" and fmt != "text":
+        return [Problem(field, ref, msg("data.chat_in_pt", format=fmt), msg("fix.stage_sft"))]
+    if stage == "sft" and fmt == "text":
+        return [Problem(field, ref, msg("data.plain_text_in_sft"), msg("fix.stage_pt"))]
+    return []
 
 
 _SCALARS = {
@@ -265,7 +296,9 @@ def world_problems(raw: dict[str, Any], workspace: Workspace) -> list[Problem]:
     extra = raw.get("extra")
     return [
         *_model_problems(_section(raw, "model"), workspace),
-        *_data_problems(_section(raw, "data"), workspace),
+        *_data_problems(
+            _section(raw, "data"), workspace, _section(raw, "train").get("stage", "sft")
+        ),
         *_extra_problems(extra if isinstance(extra, dict) else {}, workspace),
     ]
 

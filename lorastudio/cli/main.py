@@ -20,6 +20,7 @@ import yaml
 from lorastudio.checks.validation import check_recipe_file
 from lorastudio.cli import chat as cli_chat
 from lorastudio.cli import data as cli_data
+from lorastudio.cli import datasets as cli_datasets
 from lorastudio.cli.exit_codes import ExitCode, for_state
 from lorastudio.cli.scale import (
     add_node_flags,
@@ -30,6 +31,7 @@ from lorastudio.cli.scale import (
     print_launch_notes,
     progress_prefix,
 )
+from lorastudio.data.registry import pin_warnings
 from lorastudio.errors import LoraStudioError, RecipeError
 from lorastudio.launch import launcher
 from lorastudio.llamafactory import spec as llamafactory_spec
@@ -38,6 +40,7 @@ from lorastudio.machine.hardware import detect
 from lorastudio.messages import DEFAULT_LANGUAGE, LANGUAGES
 from lorastudio.recipe.schema import Recipe, recipe_fields
 from lorastudio.runs.backends import backend_for
+from lorastudio.runs.datasets import run_data
 from lorastudio.runs.index import RunIndex
 from lorastudio.runs.layout import LOG_FILE, TRAINER_LOG, has_adapter
 from lorastudio.runs.liveness import reconcile
@@ -111,6 +114,7 @@ def _parser() -> argparse.ArgumentParser:
     add_scale_commands(sub)
     cli_chat.add_commands(sub)
     cli_data.add_commands(sub)
+    cli_datasets.add_commands(sub)
     sub.add_parser("templates", help="List the chat templates LLaMA-Factory knows.")
     sub.add_parser("fields", help="List every recipe field with its default and help text.")
     return parser
@@ -135,6 +139,8 @@ def cmd_validate(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
             status = ExitCode.USAGE
         else:
             print(f"{path}: OK ({recipe.name}, hash {recipe.content_hash()})", file=out)
+            for warning in pin_warnings(recipe.data.datasets, ws):
+                print(f"  warning: {warning}", file=out)
     return status
 
 
@@ -267,7 +273,11 @@ def cmd_train(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
 def cmd_runs(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     infos = RunIndex(ws.adapters_dir).sync()
     if args.json:
-        print(json.dumps([asdict(i) | {"duration": i.duration} for i in infos], indent=2), file=out)
+        rows = [
+            asdict(i) | {"duration": i.duration, "data": run_data(ws.adapters_dir / i.id)}
+            for i in infos
+        ]
+        print(json.dumps(rows, indent=2, ensure_ascii=False), file=out)
         return ExitCode.OK
     if not infos:
         print(
@@ -360,6 +370,7 @@ COMMANDS = {
     "fields": cmd_fields,
     **cli_chat.COMMANDS,
     **cli_data.COMMANDS,
+    **cli_datasets.COMMANDS,
 }
 
 

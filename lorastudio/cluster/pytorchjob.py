@@ -30,6 +30,7 @@ from lorastudio.errors import Problem, RecipeError
 from lorastudio.llamafactory.compiler import (
     Target,
     compile_recipe,
+    resolved_template,
 )
 from lorastudio.messages import msg
 from lorastudio.recipe.schema import Recipe
@@ -146,7 +147,13 @@ def _pod_model(recipe: Recipe, local: Workspace) -> Recipe:
         fix = msg("cluster.fix.model_on_claim", path=POD_ROOT / "models" / "NAME")
         off_claim = Problem("model.id", recipe.model.id, msg("cluster.model_off_claim"), fix)
         raise RecipeError([off_claim]) from None
-    model = recipe.model.model_copy(update={"id": str(POD_ROOT / relative)})
+    # The template is resolved here, where the folder's config.json can be read; the pods get
+    # it written out (their path to the folder does not exist on this machine).
+    choice = resolved_template(recipe, local)
+    update: dict[str, object] = {"id": str(POD_ROOT / relative), "template": choice.template}
+    if choice.enable_thinking is not None:
+        update["thinking"] = "on" if choice.enable_thinking else "off"
+    model = recipe.model.model_copy(update=update)
     return recipe.model_copy(update={"model": model})
 
 

@@ -26,6 +26,7 @@ from lorastudio.machine.hardware import (
 from lorastudio.messages import msg
 from lorastudio.recipe.schema import Recipe
 from lorastudio.runs.backends import backend_for
+from lorastudio.runs.datasets import record_data
 from lorastudio.runs.layout import (
     PREFLIGHT_FILE,
     SUPERVISOR_LOG,
@@ -153,6 +154,7 @@ def create_run(recipe: Recipe, workspace: Workspace, hardware: Hardware | None =
                 recipe, target=target, run_dir=run_dir, workspace=workspace, registry=registry
             )
             _write_run_files(run_dir, recipe, compiled, target)
+            record_data(run_dir, recipe, workspace)
             write_json_atomic(run_dir / PREFLIGHT_FILE, report.as_dict())
         except BaseException:
             shutil.rmtree(run_dir, ignore_errors=True)  # no half-made run folder is left behind

@@ -14,7 +14,7 @@ from lorastudio.errors import RecipeError
 from lorastudio.llamafactory.environment import Device, environment, is_distributed
 from lorastudio.messages import Msg, msg
 from lorastudio.models.templates import TemplateChoice, resolve_template
-from lorastudio.recipe.schema import Recipe
+from lorastudio.recipe.schema import Recipe, split_dataset_ref
 from lorastudio.workspace import Workspace
 
 CONFIG_FILE = "llamafactory.yaml"
@@ -28,7 +28,7 @@ MANAGED_KEYS: dict[str, str | Msg] = {
     "template": "model.template",
     "enable_thinking": "model.thinking",
     "trust_remote_code": "model.trust_remote_code",
-    "stage": msg("managed.always_sft"),
+    "stage": "train.stage",
     "do_train": msg("managed.always_true"),
     "finetuning_type": msg("managed.always_lora"),
     "lora_rank": "lora.rank",
@@ -102,7 +102,8 @@ def _dataset_entries(
     recipe: Recipe, workspace: Workspace, registry: dict[str, Any]
 ) -> dict[str, Any]:
     entries: dict[str, Any] = {}
-    for name in recipe.data.datasets:
+    for ref in recipe.data.datasets:
+        name, _ = split_dataset_ref(ref)  # name@hash: the hash is checked, not compiled
         entry = dict(registry[name])
         if "file_name" in entry:
             entry["file_name"] = str(workspace.data_dir / entry["file_name"])
@@ -249,7 +250,7 @@ def compile_recipe(
         args["enable_thinking"] = template.enable_thinking
     args |= {
         "trust_remote_code": recipe.model.trust_remote_code,
-        "stage": "sft",
+        "stage": recipe.train.stage,
         "do_train": True,
         "finetuning_type": "lora",
         "lora_rank": lora.rank,

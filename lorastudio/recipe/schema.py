@@ -35,6 +35,13 @@ MAX_COUNT = 10**9  # steps and samples: far beyond any real run, well inside eve
 MAX_SEED = 2**32 - 1  # numpy's seed range, which the Trainer uses
 
 
+def split_dataset_ref(ref: str) -> tuple[str, str | None]:
+    """A ``data.datasets`` entry as (name, hash): ``"chats@3f2a9c1b7d0e"`` names the dataset
+    ``chats`` and the file whose SHA-256 starts with that hash; a bare name has no hash."""
+    name, sep, pin = ref.rpartition("@")
+    return (name, pin.lower()) if sep and name else (ref, None)
+
+
 class _Section(BaseModel):
     model_config = ConfigDict(extra="forbid", validate_assignment=True, allow_inf_nan=False)
 
@@ -203,9 +210,11 @@ class DataSpec(_Section):
     datasets: list[str] = Field(
         default_factory=list,
         description="Dataset names registered in the data folder's dataset_info.json "
-        "(LLaMA-Factory's format), e.g. identity, alpaca_zh_demo.",
+        "(LLaMA-Factory's format), e.g. identity, alpaca_zh_demo; name@hash names the exact "
+        "file (the first 12 hex digits of its SHA-256, as `data list` shows them).",
         json_schema_extra={
-            "zh": "在数据目录的 dataset_info.json 中注册的数据集名称，如 identity、alpaca_zh_demo。"
+            "zh": "在数据目录的 dataset_info.json 中注册的数据集名称，如 identity、alpaca_zh_demo；"
+            "名称@哈希 指定确切的文件（其 SHA-256 的前 12 位十六进制数字，`data list` 会显示）。"
         },
     )
     files: list[str] = Field(
@@ -284,6 +293,14 @@ class LoraSpec(_Section):
 
 
 class TrainSpec(_Section):
+    stage: Literal["sft", "pt"] = Field(
+        "sft",
+        description="sft: learn the answers of conversations or instructions; pt: continued "
+        "pre-training on plain text (datasets in the text layout).",
+        json_schema_extra={
+            "zh": "sft：学习对话或指令中的回答；pt：在纯文本上继续预训练（text 格式的数据集）。"
+        },
+    )
     epochs: float | None = Field(
         None,
         gt=0,
@@ -526,8 +543,8 @@ class Recipe(_Section):
     def content_hash(self) -> str:
         """A short hash of the recipe's meaning (key order and comments do not count).
 
-        An empty ``eval`` section and the model fields added later at their defaults are left
-        out, so recipes written before they existed keep their hash.
+        An empty ``eval`` section, ``train.stage: sft`` and the model fields added later at their
+        defaults are left out, so recipes written before they existed keep their hash.
         """
         data = self.model_dump(mode="json")
         if data["eval"] == EvalSpec().model_dump(mode="json"):
@@ -535,6 +552,8 @@ class Recipe(_Section):
         for key, default in _LATER_MODEL_DEFAULTS.items():
             if data["model"][key] == default:
                 del data["model"][key]
+        if data["train"]["stage"] == "sft":
+            del data["train"]["stage"]
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 

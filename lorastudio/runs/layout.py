@@ -37,6 +37,7 @@ MERGED_DIR = "merged"  # the adapter merged into the base weights (`export`)
 EXPORT_CONFIG = "export.yaml"
 EXPORT_LOG = "export.log"
 CHAT_LOG = "chat-worker.log"  # the chat worker's own log when the CLI chats with the run
+DATA_FILE = "data.json"  # the datasets the run trained on: name, file, SHA-256, rows
 MANIFEST_FILE = "kubernetes.yaml"  # a run submitted to Kubernetes: the manifest that was sent
 INDEX_FILE = "runs.sqlite"  # in the adapters folder, beside the run folders
 SPARE_FILE = ".supervisor.spare"  # room the supervisor gives back to record a full disk

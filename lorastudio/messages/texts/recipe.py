@@ -117,7 +117,6 @@ TEXTS: dict[str, tuple[str, str]] = {
     "problem.outside_studio": ("points outside the studio folder ({path})", "指向工作室目录（{path}）之外"),
     "fix.inside_studio": ("give a path inside the studio folder, or remove it", "请给出工作室目录内的路径，或删除它"),
     # what the compiler sets itself, named in fix.managed_fixed (lorastudio.llamafactory.compiler)
-    "managed.always_sft": ("always sft", "始终为 sft"),
     "managed.always_true": ("always true", "始终为 true"),
     "managed.always_lora": ("always lora", "始终为 lora"),
     "managed.output_dir": ("in `adapters/<run>/`, named after the recipe's name", "在 `adapters/<运行>/` 中，以配方名称命名"),
