@@ -57,9 +57,16 @@ def test_no_core_module_mentions_gradio():
 
 
 def test_only_the_chat_worker_imports_the_module_that_loads_torch():
+    """Through the engine mapping, called by the worker alone."""
     importers = sorted(
         _module(path)
         for path in (REPO / "lorastudio").rglob("*.py")
         if "lorastudio.chat.model" in path.read_text() and _module(path) not in WORKER_ONLY
     )
-    assert importers == ["lorastudio.chat.worker"]
+    assert importers == ["lorastudio.chat.engine"]  # named in the engine mapping, and
+    callers = sorted(  # that mapping is imported from only in the worker
+        _module(path)
+        for path in (REPO / "lorastudio").rglob("*.py")
+        if "engine_module(" in path.read_text() and _module(path) != "lorastudio.chat.engine"
+    )
+    assert callers == ["lorastudio.chat.worker"]

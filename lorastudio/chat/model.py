@@ -27,18 +27,10 @@ from transformers import (
     TextIteratorStreamer,
 )
 
+from lorastudio.chat.engine import LoadFailure
 from lorastudio.messages import Msg, msg
 
 TOP_K = 50  # LLaMA-Factory's GeneratingArguments default, used when sampling
-
-
-class LoadFailure(Exception):
-    """Loading failed for a reason the user can act on; ``kind`` names it for the client, and
-    the message and fix cross to it as keys and arguments."""
-
-    def __init__(self, kind: str, message: Msg, fix: Msg):
-        self.kind, self.message, self.fix = kind, message, fix
-        super().__init__(message.text())
 
 
 def _first_line(exc: BaseException) -> Msg:
@@ -168,6 +160,10 @@ class LoadedRun:
                 self.template.enable_thinking = trained
         return prompt_ids
 
+    def prompt(self, messages: list[dict[str, str]], system: str, thinking: str) -> tuple[str, int]:
+        ids = self.prompt_ids(messages, system, thinking)
+        return self.tokenizer.decode(ids, skip_special_tokens=False), len(ids)
+
     def reply(
         self,
         messages: list[dict[str, str]],
@@ -253,6 +249,15 @@ class Reply:
             self.finish_reason = "stop"
         else:
             self.finish_reason = "length"
+
+
+def load(setup: dict[str, Any]) -> LoadedRun:
+    """This engine's entry (`lorastudio.chat.engine`): load the run ``setup`` describes.
+
+    Raises:
+        LoadFailure: kind ``model_missing`` or ``adapter_damaged``.
+    """
+    return LoadedRun(setup)
 
 
 def release_memory() -> None:

@@ -11,6 +11,7 @@ from typing import Any
 
 import yaml
 
+from lorastudio.chat.engine import DEFAULT_ENGINE
 from lorastudio.errors import (
     AdapterDamagedError,
     BaseModelMissingError,
@@ -47,6 +48,7 @@ class ChatSetup:
     quantization: int | None  # 4 or 8 (bitsandbytes) or None
     trust_remote_code: bool
     notes: tuple[Msg, ...] = field(default=())  # what the user should know about this setup
+    engine: str = DEFAULT_ENGINE  # which engine serves it (lorastudio.chat.engine.ENGINES)
 
     @property
     def trained_thinking(self) -> bool | None:

@@ -28,6 +28,7 @@ import threading
 import traceback
 from typing import Any, TextIO
 
+from lorastudio.chat.engine import LoadedChat, LoadFailure, engine_module
 from lorastudio.messages import Msg, msg
 
 
@@ -48,7 +49,8 @@ class Worker:
         self.requests: queue.Queue[dict[str, Any]] = queue.Queue()
         self.cancelled: set[int] = set()
         self.client_gone = False
-        self.run = None  # a chat_model.LoadedRun
+        self.run: LoadedChat | None = None  # the loaded run, through the engine interface
+        self.setup: dict[str, Any] = {}  # what it was loaded from (which engine, too)
 
     def send(self, **event: Any) -> None:
         with self.out_lock:
@@ -85,8 +87,6 @@ class Worker:
             try:
                 self.handle(op, request_id, request)
             except Exception as exc:
-                from lorastudio.chat.model import LoadFailure
-
                 traceback.print_exc()
                 if isinstance(exc, LoadFailure):
                     self.refuse(request_id, exc.kind, exc.message, exc.fix)
@@ -98,27 +98,22 @@ class Worker:
         if op in ("generate", "prompt") and self.run is None:
             self.refuse(request_id, "not_loaded", msg("chat.not_loaded"))
         elif op == "load":
-            from lorastudio.chat.model import LoadedRun, release_memory
-
+            engine = engine_module(request["setup"])
             self.run = None
-            release_memory()
-            self.run = LoadedRun(request["setup"])
+            engine.release_memory()
+            self.run, self.setup = engine.load(request["setup"]), request["setup"]
             self.send(id=request_id, event="loaded", info=self.run.info())
         elif op == "unload":
-            from lorastudio.chat.model import release_memory
-
             self.run = None
-            release_memory()
+            engine_module(self.setup).release_memory()
             self.send(id=request_id, event="unloaded")
         elif op == "generate":
             self.generate(request_id, request)
         elif op == "prompt":
             params = request["params"]
-            ids = self.run.prompt_ids(
-                request["messages"], params["system"], params.get("thinking", "auto")
-            )
-            text = self.run.tokenizer.decode(ids, skip_special_tokens=False)
-            self.send(id=request_id, event="prompt", text=text, tokens=len(ids))
+            thinking = params.get("thinking", "auto")
+            text, tokens = self.run.prompt(request["messages"], params["system"], thinking)
+            self.send(id=request_id, event="prompt", text=text, tokens=tokens)
         else:
             self.refuse(request_id, "bad_request", msg("chat.worker_unknown_op", op=op))
 
