@@ -154,7 +154,9 @@ def _wire_language(
     everything_in = [switch, watch, train.tab.yaml, *picked, *chat_setup]
     switched = switch.input(on_switch, everything_in, everything, **quiet)
     train.scale.follow(switched)  # its texts are rendered per recipe, not relabelled
-    demo.load(on_load, [lang, watch], on_open, **quiet)
+    opened = demo.load(on_load, [lang, watch], on_open, **quiet)
+    drawn = "() => { document.body.dataset.studioReady = '1'; }"  # as opened (tests wait)
+    opened.then(None, js=drawn)
     runs_item.select(
         guarded(runs.tab.message, runs.open), [lang, runs.tab.pick], runs_outputs, **quiet
     )
