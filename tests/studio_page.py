@@ -91,7 +91,8 @@ def chromium():
 
 def open_studio(browser, url: str, init_script: str | None = None, downloads: bool = False):
     """The studio at ``url`` in a new browser context (own storage, as a fresh profile's tab),
-    returned once the recipe editor is drawn and the page's load event has filled it. ``init_script`` runs in the page before its own."""
+    returned once the recipe editor is drawn and the page's load event has filled it.
+    ``init_script`` runs in the page before its own."""
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=downloads)
     if init_script:
         context.add_init_script(init_script)
@@ -254,7 +255,7 @@ _SHOWN_TEXTS = """() => {
   const out = [];
   for (const el of document.querySelectorAll(picked)) {
     if (el.closest('.cm-editor, #train-message, #runs-message')) continue;  // code, and past news
-    if (el.tagName === 'BUTTON' && el.querySelector('table')) continue;  // rows are data; th checked
+    if (el.tagName === 'BUTTON' && el.querySelector('table')) continue;  // rows: data; th: checked
     const box = el.getBoundingClientRect();
     if (box.width && box.height) out.push(el.innerText || el.getAttribute('placeholder') || '');
   }
