@@ -53,6 +53,12 @@ class Budget:
     bytes: int
     where: Msg
 
+    @property
+    def precision(self) -> str:
+        """How a run with ``train.precision: auto`` trains here, as far as memory goes: fp32 on
+        a CPU, 16-bit on cards (fp16 takes as much as bf16)."""
+        return "fp32" if self.device == "cpu" else "bf16"
+
 
 def _ram() -> Budget:
     return Budget("cpu", psutil.virtual_memory().available, msg("memory.ram"))
@@ -206,7 +212,6 @@ def size_model(shape: ModelShape, budget: Budget) -> ModelSizing:
     """A model's memory for the default LoRA, judged against ``budget``."""
     lora = estimate(shape, default_setup())
     qlora = estimate(shape, default_setup(quantization=4))
-    precision = "fp32" if budget.device == "cpu" else "bf16"  # fp16 takes as much as bf16
-    here = estimate(shape, default_setup(precision))
+    here = estimate(shape, default_setup(budget.precision))
     here_qlora = verdict(qlora, budget.bytes) if can_quantize(budget.device) else None
     return ModelSizing(lora, qlora, here, verdict(here, budget.bytes), here_qlora)
