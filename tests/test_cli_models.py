@@ -183,6 +183,7 @@ def test_empty_caches_are_named_where_they_were_looked_for(tmp_path, monkeypatch
     assert "Qwen/Qwen3-8B" not in text
 
 
+@pytest.mark.slow
 def test_the_command_speaks_chinese_with_lang_zh(tmp_path: Path):
     hf, ms = tmp_path / "hf", tmp_path / "ms"
     put_in_hf_cache(hf, "Qwen/Qwen2.5-0.5B-Instruct", QWEN25_CONFIG)
