@@ -202,3 +202,4 @@ def test_a_yaml_view_that_is_no_mapping_is_not_written_over(picker):
     out = picker.act.choose("en", "qwen3", "8B", "hybrid", "huggingface", "- a\n- b\n")
     assert picker.tab.yaml not in out
     assert out[picker.tab.message] == "Fix the YAML first; the form shows its last valid state."
+    assert out[picker.view.family] == "qwen3" and out[picker.view.size]["value"] == "8B"  # kept

@@ -161,7 +161,7 @@ class PickerActions:
         hub = hub or "huggingface"
         values = {"model.id": chosen_id(family, size, variant, hub), "model.hub": hub}
         text, out = self.set_fields(lang, text, values)
-        return out | self.follow(lang, text, CATALOGUE, None, None, None, None, None)
+        return out | self.follow(lang, text, CATALOGUE, family, size, variant, hub, None)
 
     def choose_local(self, lang: str, folder: str | None, text: str) -> dict:
         """A cached model was picked: its folder goes into model.id."""
