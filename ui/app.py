@@ -11,7 +11,7 @@ import gradio as gr
 
 from lorastudio.chat.client import ChatClient
 from lorastudio.data.ingest import upload_limit
-from ui import chat_tab, data_tab, editor, live, runs_tab, runs_view, train_tab
+from ui import chat_tab, data_tab, editor, live, model_picker, runs_tab, runs_view, train_tab
 from ui.config import StudioConfig
 from ui.event_records import release_finished_events
 from ui.labels import Labels, merge_updates
@@ -154,6 +154,7 @@ def _wire_language(
     everything_in = [switch, watch, train.tab.yaml, *picked, *chat_setup]
     switched = switch.input(on_switch, everything_in, everything, **quiet)
     train.scale.follow(switched)  # its texts are rendered per recipe, not relabelled
+    model_picker.follow_switch(train.models, switched, lang, train.tab.yaml)
     opened = demo.load(on_load, [lang, watch], on_open, **quiet)
     drawn = "() => { document.body.dataset.studioReady = '1'; }"  # as opened (tests wait)
     opened.then(None, js=drawn)

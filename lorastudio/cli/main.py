@@ -1,5 +1,6 @@
 """The headless face of LoRA Studio:
-`python launch.py validate|compile|train|runs|logs|stop|resume|check|k8s|chat|export|demo-data`.
+`python launch.py validate|compile|train|runs|logs|stop|resume|check|k8s|chat|export|demo-data|
+data|models`.
 Same engine as the studio; bad input exits with status 2 and a message, never a traceback, in
 English or Chinese (`--lang zh` or LORASTUDIO_LANG=zh)."""
 
@@ -21,6 +22,7 @@ from lorastudio.checks.validation import check_recipe_file
 from lorastudio.cli import chat as cli_chat
 from lorastudio.cli import data as cli_data
 from lorastudio.cli import datasets as cli_datasets
+from lorastudio.cli import models as cli_models
 from lorastudio.cli.exit_codes import ExitCode, for_state
 from lorastudio.cli.scale import (
     add_node_flags,
@@ -115,6 +117,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_chat.add_commands(sub)
     cli_data.add_commands(sub)
     cli_datasets.add_commands(sub)
+    cli_models.add_commands(sub)
     sub.add_parser("templates", help="List the chat templates LLaMA-Factory knows.")
     sub.add_parser("fields", help="List every recipe field with its default and help text.")
     return parser
@@ -371,6 +374,7 @@ COMMANDS = {
     **cli_chat.COMMANDS,
     **cli_data.COMMANDS,
     **cli_datasets.COMMANDS,
+    **cli_models.COMMANDS,
 }
 
 
