@@ -17,17 +17,6 @@ from typing import Any
 
 import psutil
 
-from lorastudio.checks.memory import (
-    GIB,
-    MemoryEstimate,
-    Suggestion,
-    TrainSetup,
-    estimate,
-    gib,
-    model_shape,
-    no_fit_fix,
-    suggest,
-)
 from lorastudio.checks.nodes import node_problems
 from lorastudio.data.demo import DEMO_FILES
 from lorastudio.data.registry import pin_warnings
@@ -39,6 +28,17 @@ from lorastudio.machine.hardware import Accelerator, Hardware
 from lorastudio.machine.probe import package_problems, run_probe, version_problems
 from lorastudio.messages import Msg, msg
 from lorastudio.models.catalogue import catalogue
+from lorastudio.models.memory import (
+    GIB,
+    MemoryEstimate,
+    Suggestion,
+    TrainSetup,
+    estimate,
+    gib,
+    model_shape,
+    no_fit_fix,
+    suggest,
+)
 from lorastudio.recipe.schema import Recipe, split_dataset_ref
 from lorastudio.workspace import Workspace
 

@@ -64,7 +64,8 @@ def plan_target(recipe: Recipe, hardware: Hardware) -> Target:
     # A card these rules do not know keeps bf16: LLaMA-Factory then decides with torch.
     bf16 = all(has_bf16(device, card.name) is not False for card in chosen)
     count = len(spec.devices) if spec.devices else len(chosen)
-    return Target(device, max(count, 1), bf16=bf16)
+    card = min(chosen, key=lambda c: c.memory_free_mib, default=None)
+    return Target(device, max(count, 1), bf16=bf16, card=card, kernels=hardware.kernels)
 
 
 def preflight(
