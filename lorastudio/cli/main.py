@@ -229,7 +229,10 @@ def follow_run(run_dir: Path, out: TextIO, interval: float = 0.5) -> RunStatus:
 
 
 def _report(status: RunStatus, run_dir: Path, out: TextIO) -> int:
-    reason = status.reason_text(_language_from_env())
+    lang = _language_from_env()
+    reason = status.reason_text(lang)
+    if status.fell_back is not None:  # the safer plan after an early out-of-memory
+        print(status.fell_back.text(lang), file=out)
     print(f"run {run_dir.name}: {status.state}" + (f" — {reason}" if reason else ""), file=out)
     if status.final and status.node_rank == 0 and has_adapter(run_dir):
         print(f"adapter: {run_dir}", file=out)

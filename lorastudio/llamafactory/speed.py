@@ -63,6 +63,8 @@ class SpeedPlan:
         card: which card was sized for (auto only), e.g. "GPU 0 (NVIDIA H200)".
         args / env: what the plan adds to the compiled arguments and environment.
         set_by_extra: the plan's keys the recipe's ``extra`` sets itself (they win).
+        fallback: the arguments to change when the run runs out of memory in its first steps
+            (the supervisor tries once more with them): checkpointing on, half the micro-batch.
     """
 
     mode: str
@@ -80,6 +82,7 @@ class SpeedPlan:
     args: dict[str, Any] = field(default_factory=dict)
     env: dict[str, str] = field(default_factory=dict)
     set_by_extra: tuple[str, ...] = ()
+    fallback: dict[str, Any] | None = None  # the safer plan's changes, tried once after an OOM
 
     def describe(self) -> Msg:
         """The plan in plain words, e.g. "batch 8 × 2 instead of 1 × 16; gradient checkpointing
@@ -210,10 +213,28 @@ def plan_speed(
     if not checkpointing:
         args[CHECKPOINTING_KEY] = True
     fits = estimate(shape, replace(setup, batch_size=micro, checkpointing=checkpointing))
-    return replace(
+    planned = replace(
         plan, batch_size=micro, grad_accum=product // micro, checkpointing=checkpointing,
         estimate=fits.total, budget=budget, card=_card_name(card), args=args,
     )  # fmt: skip
+    return replace(planned, fallback=safer(planned, extra))
+
+
+def safer(plan: SpeedPlan, extra: dict[str, Any]) -> dict[str, Any] | None:
+    """The next safer plan, as argument changes: gradient checkpointing on (unless ``extra``
+    decides it) and half the micro-batch, the effective batch kept; None when there is none."""
+    changes: dict[str, Any] = {}
+    if not plan.checkpointing and CHECKPOINTING_KEY not in extra:
+        changes[CHECKPOINTING_KEY] = False
+    product = plan.batch_size * plan.grad_accum
+    smaller = [m for m in range(1, plan.batch_size // 2 + 1) if product % m == 0]
+    if smaller:
+        micro = smaller[-1]
+        changes |= {
+            "per_device_train_batch_size": micro,
+            "gradient_accumulation_steps": product // micro,
+        }
+    return changes or None
 
 
 def _largest_fitting(
@@ -240,4 +261,4 @@ def _environment(device: str) -> dict[str, str]:
     return {"PYTORCH_NPU_ALLOC_CONF": "expandable_segments:True", "TASK_QUEUE_ENABLE": "2"}
 
 
-__all__ = ["GIB", "SpeedPlan", "as_comment", "packing_args", "plan_speed"]
+__all__ = ["GIB", "SpeedPlan", "as_comment", "packing_args", "plan_speed", "safer"]

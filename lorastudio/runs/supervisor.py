@@ -25,8 +25,11 @@ from pathlib import Path
 from typing import Any
 
 import psutil
+import yaml
 
 from lorastudio import processes
+from lorastudio.files import write_text_atomic
+from lorastudio.llamafactory.compiler import CONFIG_FILE
 from lorastudio.messages import msg
 from lorastudio.runs.layout import (
     ATTEMPT_MARK,
@@ -43,6 +46,7 @@ from lorastudio.runs.outcome import diagnose_attempt, is_no_space
 from lorastudio.runs.status import RunState, RunStatus, read_status, run_lock, update_status
 
 POLL_SECONDS = 0.25
+FALLBACK_STEPS = 20  # an out-of-memory up to this step tries the speed plan's safer settings
 AFTER_TRAINERS_GRACE_S = 10.0
 SPARE_BYTES = 256 * 1024  # enough for status.json written anew, several times over
 
@@ -280,6 +284,8 @@ class Supervisor:
             }
         else:
             diagnosis = diagnose_attempt(self.run_dir, exit_code, summary)
+            if diagnosis.kind == "out_of_memory" and self._fall_back(status, summary.step):
+                return self.run()  # once: the safer plan is in the config now
             fields |= {
                 "state": RunState.FAILED,
                 "reason": diagnosis.message,
@@ -287,6 +293,35 @@ class Supervisor:
             }
         record(self.run_dir, **fields)
         return 0
+
+    def _fall_back(self, status: RunStatus, step: int | None) -> bool:
+        """After an out-of-memory in the first steps, put the speed plan's safer settings
+        (launch.json's ``fallback``) into the config, say so in the log and the status, and let
+        the run start once more; whether it will."""
+        if status.fell_back is not None or (step or 0) > FALLBACK_STEPS:
+            return False
+        try:
+            changes = json.loads((self.run_dir / LAUNCH_FILE).read_text()).get("fallback")
+            config_path = self.run_dir / CONFIG_FILE
+            config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, yaml.YAMLError):
+            return False
+        if not changes or not isinstance(config, dict):
+            return False
+        before = {key: config.get(key) for key in changes}
+        config |= changes
+        if "per_device_eval_batch_size" in config and "per_device_train_batch_size" in changes:
+            config["per_device_eval_batch_size"] = changes["per_device_train_batch_size"]
+        said = ", ".join(f"{key}: {before[key]} → {value}" for key, value in changes.items())
+        note = msg("reason.oom_fallback", step=step or 0, changes=said)
+        try:
+            write_text_atomic(config_path, yaml.safe_dump(config, sort_keys=False))
+            with (self.run_dir / LOG_FILE).open("a", encoding="utf-8") as log:
+                log.write(f"\nLoRA Studio: {note.text('en')}\n")
+            record(self.run_dir, fell_back=note, state=RunState.STARTING)
+        except OSError:
+            return False
+        return True
 
 
 def _daemonize(run_dir: Path) -> None:
