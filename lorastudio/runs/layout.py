@@ -28,6 +28,7 @@ LAUNCH_FILE = "launch.json"
 COMMAND_FILE = "command.sh"
 LOG_FILE = "train.log"
 TRAINER_LOG = "trainer_log.jsonl"
+USAGE_LOG = "device_usage.jsonl"  # the run's cards, sampled while it trains (runs.supervisor)
 STATUS_FILE = "status.json"
 PREFLIGHT_FILE = "preflight.json"
 SUPERVISOR_LOG = "supervisor.log"

@@ -19,6 +19,7 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
@@ -30,6 +31,8 @@ import yaml
 from lorastudio import processes
 from lorastudio.files import write_text_atomic
 from lorastudio.llamafactory.compiler import CONFIG_FILE
+from lorastudio.machine import usage
+from lorastudio.machine.usage import visible_indices
 from lorastudio.messages import msg
 from lorastudio.runs.layout import (
     ATTEMPT_MARK,
@@ -38,6 +41,7 @@ from lorastudio.runs.layout import (
     SPARE_FILE,
     SUPERVISOR_LOG,
     TRAINER_LOG,
+    USAGE_LOG,
     has_adapter,
 )
 from lorastudio.runs.liveness import group_members
@@ -47,6 +51,7 @@ from lorastudio.runs.status import RunState, RunStatus, read_status, run_lock, u
 
 POLL_SECONDS = 0.25
 FALLBACK_STEPS = 20  # an out-of-memory up to this step tries the speed plan's safer settings
+USAGE_SECONDS = float(os.environ.get("LORASTUDIO_USAGE_SECONDS", "10"))  # cards sampled
 AFTER_TRAINERS_GRACE_S = 10.0
 SPARE_BYTES = 256 * 1024  # enough for status.json written anew, several times over
 
@@ -210,11 +215,19 @@ class Supervisor:
             except BaseException:
                 self._kill_everything(proc.pid)  # a trainer nobody could find must not run
                 raise
+        sampled = threading.Event()
+        if status.device in ("cuda", "npu"):
+            sampler = threading.Thread(
+                target=self._sample_cards, args=(status.device, sampled), daemon=True
+            )
+            sampler.start()
         try:
             return self._watch(proc, root, status)
         except BaseException:
             self._kill_everything(proc.pid)  # a run that lost its supervisor ends with it
             raise
+        finally:
+            sampled.set()
 
     def _never_started(self, current: RunStatus) -> int:
         if not current.final:
@@ -293,6 +306,22 @@ class Supervisor:
             }
         record(self.run_dir, **fields)
         return 0
+
+    def _sample_cards(self, device: str, done: threading.Event) -> None:
+        """Every USAGE_SECONDS while the trainer runs, the run's cards' memory and utilisation
+        into device_usage.jsonl (a thread: a slow nvidia-smi never delays a stop)."""
+        try:
+            launch = json.loads((self.run_dir / LAUNCH_FILE).read_text())
+        except (OSError, ValueError):
+            return
+        indices = visible_indices(launch.get("env") or {})
+        while not done.wait(USAGE_SECONDS):
+            cards = usage.sample(device, indices)
+            if not cards:
+                continue
+            line = {"time": round(time.time(), 1), "cards": [c.as_dict() for c in cards]}
+            with contextlib.suppress(OSError), (self.run_dir / USAGE_LOG).open("a") as log:
+                log.write(json.dumps(line) + "\n")
 
     def _fall_back(self, status: RunStatus, step: int | None) -> bool:
         """After an out-of-memory in the first steps, put the speed plan's safer settings
