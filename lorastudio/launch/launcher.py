@@ -24,6 +24,7 @@ from lorastudio.machine.hardware import (
     resolve_device,
 )
 from lorastudio.messages import msg
+from lorastudio.models.memory import model_shape
 from lorastudio.recipe.schema import Recipe
 from lorastudio.runs.backends import backend_for
 from lorastudio.runs.datasets import record_data
@@ -81,7 +82,9 @@ def preflight(
     return run_preflight(recipe, workspace, target, hardware, registry)
 
 
-def _write_run_files(run_dir: Path, recipe: Recipe, compiled: Compiled, target: Target) -> None:
+def _write_run_files(
+    run_dir: Path, recipe: Recipe, compiled: Compiled, target: Target, workspace: Workspace
+) -> None:
     write_run_files(run_dir, run_files(recipe, compiled, run_dir))
     now = time.time()
     update_status(
@@ -96,7 +99,16 @@ def _write_run_files(run_dir: Path, recipe: Recipe, compiled: Compiled, target: 
         processes_per_node=target.processes_per_node,
         attempt=1,
         **_node_fields(recipe),
+        **_card_fields(recipe, target, workspace),
     )
+
+
+def _card_fields(recipe: Recipe, target: Target, workspace: Workspace) -> dict:
+    """What the live view needs for MFU: the card's name and the model's parameters."""
+    if target.card is None:
+        return {}
+    shape = model_shape(recipe.model.id, workspace.resolve_model(recipe.model.id))
+    return {"card_name": target.card.name, "model_params": shape.params if shape else None}
 
 
 def _node_fields(recipe: Recipe) -> dict:
@@ -154,7 +166,7 @@ def create_run(recipe: Recipe, workspace: Workspace, hardware: Hardware | None =
             compiled = compile_recipe(
                 recipe, target=target, run_dir=run_dir, workspace=workspace, registry=registry
             )
-            _write_run_files(run_dir, recipe, compiled, target)
+            _write_run_files(run_dir, recipe, compiled, target, workspace)
             record_data(run_dir, recipe, workspace)
             write_json_atomic(run_dir / PREFLIGHT_FILE, report.as_dict())
         except BaseException:

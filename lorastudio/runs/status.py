@@ -97,6 +97,8 @@ class RunStatus:
     backend: Backend = Backend.LOCAL
     kubernetes: dict[str, Any] | None = None  # a submitted run: namespace, job, context, …
     cluster_error: str | None = None  # why the cluster could not be asked, last time
+    card_name: str | None = None  # the cards it trains on, as nvidia-smi / npu-smi name them
+    model_params: int | None = None  # the base model's parameters (for MFU)
     fell_back: Msg | None = None  # the safer plan tried after an early out-of-memory
     damaged: Msg | None = None  # not on disk: why status.json could not be read whole
 
