@@ -13,10 +13,10 @@ import pytest
 from conftest import LF_DATA, REPO, TOKENIZER
 
 import lorastudio.checks.fit as fit
-from lorastudio.checks.memory import gib
 from lorastudio.checks.preflight import run_preflight
 from lorastudio.launch.launcher import plan_target
 from lorastudio.machine.hardware import Accelerator, Hardware
+from lorastudio.models.memory import gib
 from lorastudio.recipe.schema import parse_recipe_text
 from lorastudio.workspace import Workspace
 from ui import model_choice, model_picker, train_tab

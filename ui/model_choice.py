@@ -11,7 +11,6 @@ from dataclasses import dataclass
 import yaml
 
 from lorastudio.checks.fit import RecipeFit, recipe_fit
-from lorastudio.checks.memory import gib, model_shape
 from lorastudio.errors import RecipeError
 from lorastudio.launch.launcher import plan_target
 from lorastudio.llamafactory.compiler import Target
@@ -19,6 +18,7 @@ from lorastudio.machine.hardware import label
 from lorastudio.messages import Msg, msg
 from lorastudio.models import picking
 from lorastudio.models.catalogue import ModelEntry, catalogue
+from lorastudio.models.memory import gib, model_shape
 from lorastudio.models.shape import ModelShape
 from lorastudio.recipe.schema import Recipe, parse_recipe_text
 from ui.config import StudioConfig

@@ -199,7 +199,10 @@ class RunsActions:
         run_dir = self._run_dir(run_id)
         reader = TrainerLogReader(run_dir / TRAINER_LOG)
         reader.poll()
-        reason = reason_text(reconcile(run_dir).reason, lang)
+        status = reconcile(run_dir)
+        reason = reason_text(status.reason, lang)
+        if status.fell_back is not None:  # the speed plan's safer settings after an early OOM
+            reason = " · ".join(filter(None, [status.fell_back.text(lang), reason]))
         used = run_data_line(run_dir)
         return {
             self.tab.recipe: (run_dir / RECIPE_FILE).read_text(encoding="utf-8"),

@@ -16,6 +16,7 @@ from lorastudio.checks.validation import check_recipe_text
 from lorastudio.data import demo as demo_data
 from lorastudio.errors import RecipeError
 from lorastudio.launch import launcher
+from lorastudio.llamafactory.speed import as_comment
 from lorastudio.recipe.text import list_recipes, read_recipe_upload, set_field
 from lorastudio.runs.layout import RECIPE_FILE
 from lorastudio.runs.monitor import run_to_watch
@@ -204,7 +205,8 @@ class TrainActions:
         if checked.error is not None:
             general.append(explain(checked.error, lang))
         out[tab.yaml_error] = "\n\n".join(general)
-        out[tab.compiled] = checked.compiled
+        plan = as_comment(checked.plan, lang) if checked.plan else ""
+        out[tab.compiled] = plan + checked.compiled if checked.compiled else ""
         out[tab.command] = checked.command or t("train.preview_blocked", lang)
         download = editor.download_path(checked.text, checked.raw, self.config.downloads_dir)
         return out | {tab.download: str(download)}

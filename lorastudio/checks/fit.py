@@ -1,4 +1,4 @@
-"""Will a model fit this machine? The memory estimate pre-flight makes (lorastudio.checks.memory)
+"""Will a model fit this machine? The memory estimate pre-flight makes (lorastudio.models.memory)
 set against what this machine has for one training process — the free memory of the tightest
 card the run uses, or the CPU's available RAM — and said as a verdict: fits, might not fit (the
 weights fit, the batch may not: pre-flight warns and starts) or does not fit (not even the
@@ -18,7 +18,12 @@ from typing import Literal
 
 import psutil
 
-from lorastudio.checks.memory import (
+from lorastudio.llamafactory.compiler import Target, resolved_precision
+from lorastudio.llamafactory.environment import world_size
+from lorastudio.machine.hardware import Accelerator, Hardware, resolve_device
+from lorastudio.messages import Msg, msg
+from lorastudio.models.catalogue import catalogue
+from lorastudio.models.memory import (
     MemoryEstimate,
     Suggestion,
     TrainSetup,
@@ -27,11 +32,6 @@ from lorastudio.checks.memory import (
     no_fit_fix,
     suggest,
 )
-from lorastudio.llamafactory.compiler import Target, resolved_precision
-from lorastudio.llamafactory.environment import world_size
-from lorastudio.machine.hardware import Accelerator, Hardware, resolve_device
-from lorastudio.messages import Msg, msg
-from lorastudio.models.catalogue import catalogue
 from lorastudio.models.shape import ModelShape
 from lorastudio.recipe.schema import DataSpec, LoraSpec, Recipe, TrainSpec
 from lorastudio.workspace import Workspace

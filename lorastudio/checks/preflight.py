@@ -16,7 +16,6 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from lorastudio.checks.fit import recipe_fit
-from lorastudio.checks.memory import GIB, MemoryEstimate, Suggestion, gib, model_shape
 from lorastudio.checks.nodes import node_problems
 from lorastudio.data.demo import DEMO_FILES
 from lorastudio.data.registry import pin_warnings
@@ -26,6 +25,7 @@ from lorastudio.machine.chips import is_training_chip
 from lorastudio.machine.hardware import Accelerator, Hardware
 from lorastudio.machine.probe import package_problems, run_probe, version_problems
 from lorastudio.messages import Msg, msg
+from lorastudio.models.memory import GIB, MemoryEstimate, Suggestion, gib, model_shape
 from lorastudio.recipe.schema import Recipe, split_dataset_ref
 from lorastudio.workspace import Workspace
 

@@ -38,6 +38,7 @@ from lorastudio.errors import LoraStudioError, RecipeError
 from lorastudio.launch import launcher
 from lorastudio.llamafactory import spec as llamafactory_spec
 from lorastudio.llamafactory.compiler import Compiled, Target, compile_recipe
+from lorastudio.llamafactory.speed import as_comment
 from lorastudio.machine.hardware import detect
 from lorastudio.messages import DEFAULT_LANGUAGE, LANGUAGES
 from lorastudio.recipe.schema import Recipe, recipe_fields
@@ -159,6 +160,8 @@ def cmd_compile(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
         recipe, target=target, run_dir=run_dir, workspace=ws, registry=ws.dataset_registry()
     )
     print(f"# {run_dir}/llamafactory.yaml", file=out)
+    if compiled.plan is not None:
+        print(as_comment(compiled.plan.describe(), args.lang), end="", file=out)
     print(yaml.safe_dump(compiled.args, sort_keys=False, allow_unicode=True), file=out)
     print(f"# {run_dir}/dataset_info.json", file=out)
     print(json.dumps(compiled.dataset_info, indent=2, ensure_ascii=False), file=out)
@@ -229,7 +232,10 @@ def follow_run(run_dir: Path, out: TextIO, interval: float = 0.5) -> RunStatus:
 
 
 def _report(status: RunStatus, run_dir: Path, out: TextIO) -> int:
-    reason = status.reason_text(_language_from_env())
+    lang = _language_from_env()
+    reason = status.reason_text(lang)
+    if status.fell_back is not None:  # the safer plan after an early out-of-memory
+        print(status.fell_back.text(lang), file=out)
     print(f"run {run_dir.name}: {status.state}" + (f" — {reason}" if reason else ""), file=out)
     if status.final and status.node_rank == 0 and has_adapter(run_dir):
         print(f"adapter: {run_dir}", file=out)

@@ -12,12 +12,12 @@ import unicodedata
 from typing import Any, TextIO
 
 from lorastudio.checks.fit import Budget, ModelSizing, default_setup, machine_budget, size_model
-from lorastudio.checks.memory import GIB, MemoryEstimate, gib
 from lorastudio.cli.exit_codes import ExitCode
 from lorastudio.machine.hardware import detect
 from lorastudio.messages import LANGUAGES, msg
 from lorastudio.models.catalogue import ModelEntry, catalogue
 from lorastudio.models.local import hf_hub_cache, modelscope_cache
+from lorastudio.models.memory import GIB, MemoryEstimate, gib
 from lorastudio.models.picking import LocalModel, local_models
 from lorastudio.models.shape import ModelShape
 from lorastudio.models.templates import resolve_template

@@ -24,6 +24,7 @@ from lorastudio.machine.hardware import (
     resolve_device,
 )
 from lorastudio.messages import msg
+from lorastudio.models.memory import model_shape
 from lorastudio.recipe.schema import Recipe
 from lorastudio.runs.backends import backend_for
 from lorastudio.runs.datasets import record_data
@@ -64,7 +65,8 @@ def plan_target(recipe: Recipe, hardware: Hardware) -> Target:
     # A card these rules do not know keeps bf16: LLaMA-Factory then decides with torch.
     bf16 = all(has_bf16(device, card.name) is not False for card in chosen)
     count = len(spec.devices) if spec.devices else len(chosen)
-    return Target(device, max(count, 1), bf16=bf16)
+    card = min(chosen, key=lambda c: c.memory_free_mib, default=None)
+    return Target(device, max(count, 1), bf16=bf16, card=card, kernels=hardware.kernels)
 
 
 def preflight(
@@ -80,7 +82,9 @@ def preflight(
     return run_preflight(recipe, workspace, target, hardware, registry)
 
 
-def _write_run_files(run_dir: Path, recipe: Recipe, compiled: Compiled, target: Target) -> None:
+def _write_run_files(
+    run_dir: Path, recipe: Recipe, compiled: Compiled, target: Target, workspace: Workspace
+) -> None:
     write_run_files(run_dir, run_files(recipe, compiled, run_dir))
     now = time.time()
     update_status(
@@ -95,7 +99,16 @@ def _write_run_files(run_dir: Path, recipe: Recipe, compiled: Compiled, target: 
         processes_per_node=target.processes_per_node,
         attempt=1,
         **_node_fields(recipe),
+        **_card_fields(recipe, target, workspace),
     )
+
+
+def _card_fields(recipe: Recipe, target: Target, workspace: Workspace) -> dict:
+    """What the live view needs for MFU: the card's name and the model's parameters."""
+    if target.card is None:
+        return {}
+    shape = model_shape(recipe.model.id, workspace.resolve_model(recipe.model.id))
+    return {"card_name": target.card.name, "model_params": shape.params if shape else None}
 
 
 def _node_fields(recipe: Recipe) -> dict:
@@ -153,7 +166,7 @@ def create_run(recipe: Recipe, workspace: Workspace, hardware: Hardware | None =
             compiled = compile_recipe(
                 recipe, target=target, run_dir=run_dir, workspace=workspace, registry=registry
             )
-            _write_run_files(run_dir, recipe, compiled, target)
+            _write_run_files(run_dir, recipe, compiled, target, workspace)
             record_data(run_dir, recipe, workspace)
             write_json_atomic(run_dir / PREFLIGHT_FILE, report.as_dict())
         except BaseException:

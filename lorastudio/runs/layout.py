@@ -28,6 +28,7 @@ LAUNCH_FILE = "launch.json"
 COMMAND_FILE = "command.sh"
 LOG_FILE = "train.log"
 TRAINER_LOG = "trainer_log.jsonl"
+USAGE_LOG = "device_usage.jsonl"  # the run's cards, sampled while it trains (runs.supervisor)
 STATUS_FILE = "status.json"
 PREFLIGHT_FILE = "preflight.json"
 SUPERVISOR_LOG = "supervisor.log"
@@ -136,7 +137,10 @@ def run_files(recipe: Recipe, compiled: Compiled, run_dir: Path) -> dict[str, st
     }
     if compiled.deepspeed is not None:
         files[DEEPSPEED_FILE] = _json(compiled.deepspeed)
-    files[LAUNCH_FILE] = _json({"argv": compiled.argv, "env": compiled.env, "cwd": str(run_dir)})
+    launch = {"argv": compiled.argv, "env": compiled.env, "cwd": str(run_dir)}
+    if compiled.plan is not None and compiled.plan.fallback:
+        launch["fallback"] = compiled.plan.fallback  # tried once after an early out-of-memory
+    files[LAUNCH_FILE] = _json(launch)
     files[COMMAND_FILE] = command_script(compiled, run_dir)
     return files
 

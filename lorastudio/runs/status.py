@@ -97,6 +97,9 @@ class RunStatus:
     backend: Backend = Backend.LOCAL
     kubernetes: dict[str, Any] | None = None  # a submitted run: namespace, job, context, …
     cluster_error: str | None = None  # why the cluster could not be asked, last time
+    card_name: str | None = None  # the cards it trains on, as nvidia-smi / npu-smi name them
+    model_params: int | None = None  # the base model's parameters (for MFU)
+    fell_back: Msg | None = None  # the safer plan tried after an early out-of-memory
     damaged: Msg | None = None  # not on disk: why status.json could not be read whole
 
     @property
@@ -113,6 +116,7 @@ class RunStatus:
 
 _FIELDS = {f.name: f for f in dataclasses.fields(RunStatus)}
 _HINTS = typing.get_type_hints(RunStatus)
+_KEYED = {"fell_back"}  # Msg fields stored as key and arguments (``reason`` keeps its words too)
 
 
 def read_status(run_dir: Path) -> RunStatus:
@@ -141,6 +145,9 @@ def from_json(raw: dict[str, Any], run_id: str = "") -> RunStatus:
         if key == "reason":
             values["reason"] = _reason(value, raw.get("reason_msg"))
             continue
+        if key in _KEYED:  # a message as its key and arguments
+            values[key] = Msg.from_dict(value) if value is not None else None
+            continue
         converted = _convert(value, _HINTS[key])
         if converted is _WRONG:
             wrong.append(key)
@@ -161,6 +168,8 @@ def to_json(fields: dict[str, Any]) -> dict[str, Any]:
         if key == "reason":
             out["reason"] = value.text("en") if isinstance(value, Msg) else (value or "")
             out["reason_msg"] = value.as_dict() if isinstance(value, Msg) else None
+        elif key in _KEYED:
+            out[key] = value.as_dict() if isinstance(value, Msg) else None
         elif isinstance(value, StrEnum):
             out[key] = value.value
         else:

@@ -69,7 +69,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "models.how.override": ("as the recipe sets it, past the template guard", "按配方的设置，越过了模板检查"),
     "models.thinking.on": ("thinking on", "开启思考"),
     "models.thinking.off": ("thinking off", "关闭思考"),
-    # pre-flight's advice when a model does not fit this machine (lorastudio.checks.memory)
+    # pre-flight's advice when a model does not fit this machine (lorastudio.models.memory)
     "fix.cpu_no_fit": (
         "train it on a GPU or NPU machine, or pick a smaller model: {smaller}",
         "请在有 GPU 或 NPU 的机器上训练，或换一个更小的模型：{smaller}",

@@ -24,6 +24,10 @@ TEXTS: dict[str, tuple[str, str]] = {
         "运行的监督进程消失了（机器重启或 kill -9）；`python launch.py resume` 会从最近的检查点接着训练",
     ),
     "reason.stopped_without_supervisor": ("stopped by request at step {step} (its supervisor was gone; {saved})", "应请求在第 {step} 步停止（监督进程已不在；{saved}）"),
+    "reason.oom_fallback": (
+        "out of memory at step {step}; started once more with the speed plan's safer settings ({changes})",
+        "第 {step} 步显存不足；已按提速方案的更稳妥设置重新开始一次（{changes}）",
+    ),
     "reason.stopped_before_start": ("stopped by request before training started", "在训练开始前应请求停止"),
     "reason.supervisor_lost": ("its supervisor process disappeared; {outcome}", "它的监督进程消失了；{outcome}"),
     "reason.finished_evidence": ("the trainer logged every step ({step}/{total}) and wrote its adapter", "训练进程记录了全部步数（{step}/{total}）并写出了适配器"),
