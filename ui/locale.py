@@ -160,7 +160,7 @@ TEXT: dict[str, tuple[str, str]] = {
     "live.eval_loss": ("eval loss {value}", "验证损失 {value}"),
     "live.lr_curve": ("Learning rate", "学习率"),
     "series.lr": ("learning rate", "学习率"),
-    "live.mfu": ("MFU {value}", "MFU {value}"),
+    "live.mfu": ("MFU {value}", "算力利用率（MFU）{value}"),
     "live.card_memory": ("card memory {used} / {total} GiB", "卡显存 {used} / {total} GiB"),
     "live.card_busy": ("card busy {value} %", "卡利用率 {value} %"),
     "live.lr": ("learning rate {value}", "学习率 {value}"),
