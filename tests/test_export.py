@@ -12,7 +12,7 @@ from pathlib import Path
 
 import pytest
 import yaml
-from conftest import LF_DATA, LearnedRun, Studio
+from conftest import LearnedRun, copied_run
 from fake_runs import group_members, living
 
 from lorastudio.chat.client import ChatClient
@@ -76,25 +76,6 @@ def test_the_export_config_carries_the_trainings_prompt_settings(
     exported = export_config(tmp_path, tmp_path / "merged")
     assert exported["default_system"] == "Hi." and exported["template"] == "qwen"
     assert exported["adapter_name_or_path"] == str(tmp_path)
-
-
-RUN_FILES = (
-    "recipe.yaml",
-    "llamafactory.yaml",
-    "status.json",
-    "adapter_config.json",
-    "adapter_model.safetensors",
-)
-
-
-def copied_run(learned_run: LearnedRun, home: Path) -> tuple[Studio, Path]:
-    """The learned run copied into a studio folder of its own (what a teammate gets)."""
-    studio = Studio(home, LF_DATA)
-    run = studio.adapters / learned_run.run_dir.name
-    run.mkdir(parents=True)
-    for name in RUN_FILES:
-        shutil.copy(learned_run.run_dir / name, run / name)
-    return studio, run
 
 
 def test_a_failed_export_leaves_no_merged_folder(learned_run: LearnedRun, tmp_path: Path):
