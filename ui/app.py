@@ -143,13 +143,13 @@ def _wire_language(
         return merge_updates(labels.updates(lang_), opened, {switch: gr.update(value=lang_)})
 
     compared = [runs.tab.overlay, runs.tab.diff]
-    chatted = [chat.tab.status, chat.tab.template_note]
+    chatted = [chat.tab.status, chat.tab.template_note, chat.tab.export_result]
     everything = [lang, *labels.components, *train_outputs, *runs_outputs, *compared, *chatted]
     everything = list(dict.fromkeys(everything))
     on_open = list(dict.fromkeys([switch, *labels.components, *train_outputs, *runs_outputs]))
     quiet = {"show_progress": "hidden"}
     picked = [runs.tab.pick, runs.tab.run_a, runs.tab.run_b]
-    chat_setup = chat.tab.setup_inputs()
+    chat_setup = [*chat.tab.setup_inputs(), chat.tab.export_watch]
     watch = train.tab.live.watch
     everything_in = [switch, watch, train.tab.yaml, *picked, *chat_setup]
     switched = switch.input(on_switch, everything_in, everything, **quiet)

@@ -353,26 +353,6 @@ class Supervisor:
         return True
 
 
-def _daemonize(run_dir: Path) -> None:
-    """Double fork: the supervisor is re-parented to init and sits in its own session."""
-    if os.fork() > 0:
-        return
-    os.setsid()
-    pid = os.fork()
-    if pid > 0:
-        os._exit(0)
-    log = os.open(run_dir / SUPERVISOR_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    code = 1
-    try:
-        code = _supervise(run_dir)
-    finally:
-        os._exit(code)
-
-
 def _supervise(run_dir: Path) -> int:
     supervisor = Supervisor(run_dir)
     supervisor.listen()  # before its pid is known: a stop may signal it from then on
@@ -417,8 +397,8 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     daemon = "--daemon" in args
     run_dir = Path(next(a for a in args if not a.startswith("--"))).resolve()
-    if daemon:
-        _daemonize(run_dir)
+    if daemon:  # detached: the supervisor outlives whoever started it
+        processes.daemonize(run_dir / SUPERVISOR_LOG, lambda: _supervise(run_dir))
         return 0
     return _supervise(run_dir)
 

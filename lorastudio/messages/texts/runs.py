@@ -112,6 +112,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "fix.folder_taken": ("wait a second and start it again", "请稍等一秒后重新启动"),
     "run.live_delete": ("run {run} is {state}", "运行 {run} 处于{state}状态"),
     "fix.stop_first": ("stop it before deleting it", "请先停止再删除"),
+    "run.export_live_delete": ("run {run} is being exported ({state})", "运行 {run} 正在导出（{state}）"),
+    "fix.stop_export_first": ("wait for the export to end, or stop it first (`python launch.py export {run} --stop`)", "请等导出结束，或先停止它（`python launch.py export {run} --stop`）"),
     "run.not_running": ("run {run} is not running (it is {state})", "运行 {run} 不在进行中（状态：{state}）"),
     "run.still_live": ("run {run} is still {state}", "运行 {run} 仍处于{state}状态"),
     "fix.wait_or_stop": ("wait until it ends, or stop it (python launch.py stop {run})", "请等它结束，或停止它（python launch.py stop {run}）"),
