@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from conftest import LF_DATA, Studio
 
+from ui.locale import FIELDS
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -249,6 +251,7 @@ def coloured_pixels(png: bytes, colour: tuple[int, int, int], tolerance: int = 4
 # upload area's), which follow the browser's language (a zh-CN browser shows 点击上传), not ours.
 UNTRANSLATED = {"English", "LoRA", "Kubernetes", "Settings", "Built with Gradio", "Use via API"}
 UNTRANSLATED |= {"Drop File Here", "- or -", "Click to Upload"}
+UNTRANSLATED |= {en for en, zh in FIELDS.values() if en == zh}  # Alpha, Dropout: terms of art
 
 _SHOWN_TEXTS = """() => {
   const picked = 'label, button, [role=tab], th, .prose, span[data-testid=block-info], legend';
