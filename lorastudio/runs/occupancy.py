@@ -1,4 +1,5 @@
-"""Which live run holds which devices, so two runs share a machine only on different devices.
+"""Which live run holds which devices, so two runs share a machine only on different devices
+(a run that finds its devices held waits in the queue, `lorastudio.runs.queue`).
 
 A run claims the cards its recipe names (``hardware.devices``), or every card of its kind when
 it names none; the CPU counts as one device. A run whose device is not known (a damaged
@@ -58,10 +59,10 @@ class DeviceBusyError(RunError):
 
     def __init__(self, claim: Claim, holder: str, state: RunState):
         self.claim, self.holder, self.state = claim, holder, state
+        # a queued holder does not hold the devices yet: it is first in line for them
+        key = "run.device_queued" if state is RunState.QUEUED else "run.device_busy"
         super().__init__(
-            msg(
-                "run.device_busy", devices=claim.describe(), holder=holder, state=state_name(state)
-            ),
+            msg(key, devices=claim.describe(), holder=holder, state=state_name(state)),
             msg("fix.device_busy", holder=holder),
         )
 
@@ -100,6 +101,17 @@ def holder_of(adapters_dir: Path, claim: Claim, exclude: Path | None = None) -> 
         if held is not None and held.overlaps(claim):
             return run_dir
     return None
+
+
+def held_claims(adapters_dir: Path) -> list[Claim]:
+    """What every live run on this machine holds."""
+    held = []
+    for run_dir in RunIndex(adapters_dir).run_dirs():
+        if reconcile(run_dir).live:
+            claim = run_claim(run_dir)
+            if claim is not None:
+                held.append(claim)
+    return held
 
 
 def ensure_free(adapters_dir: Path, claim: Claim, exclude: Path | None = None) -> None:
