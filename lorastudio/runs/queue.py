@@ -11,6 +11,7 @@ moved up here too."""
 from __future__ import annotations
 
 import contextlib
+import threading
 import time
 from dataclasses import dataclass
 from pathlib import Path
@@ -189,6 +190,30 @@ def kick(adapters_dir: Path) -> list[Path]:
                 _start_or_fail(entry.run_dir)
                 started.append(entry.run_dir)
     return started
+
+
+class Keeper:
+    """Kicks the queue of one adapters folder at most every ``every`` seconds, however many
+    callers ask (each open page of the studio polls): a queue that lost its handover (a killed
+    supervisor, a reboot) moves on while a studio is open, at the cost of a look at the run
+    folders now and then."""
+
+    def __init__(self, adapters_dir: Path, every: float = 5.0):
+        self.adapters_dir, self.every = adapters_dir, every
+        self._at = float("-inf")
+        self._lock = threading.Lock()
+
+    def maybe_kick(self) -> list[Path]:
+        """`kick`, unless it was done less than ``every`` seconds ago."""
+        with self._lock:
+            now = time.monotonic()
+            if now - self._at < self.every:
+                return []
+            self._at = now
+        try:
+            return kick(self.adapters_dir)
+        except OSError:  # the folder cannot be read or locked now: the next look tries again
+            return []
 
 
 def _mark_starting(run_dir: Path) -> bool:
