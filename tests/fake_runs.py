@@ -13,7 +13,7 @@ import yaml
 
 from lorastudio.runs.layout import create_run_dir
 from lorastudio.runs.occupancy import launch_lock
-from lorastudio.runs.queue import queue_fields
+from lorastudio.runs.queue import keep_environment, queue_fields
 from lorastudio.runs.status import RunState, update_status
 
 FAKE_TRAINER = Path(__file__).resolve().with_name("fake_trainer.py")
@@ -56,6 +56,7 @@ def queued_fake_run(adapters: Path, name: str = "queued", **options) -> Path:
     with launch_lock(adapters):
         fields = queue_fields(adapters, time.time())
         run_dir = fake_run(adapters, name, **options)
+        keep_environment(run_dir)
         update_status(run_dir, starting_since=None, **fields)
     return run_dir
 

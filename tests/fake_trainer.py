@@ -56,6 +56,7 @@ def main() -> int:
         state = json.loads((checkpoint / "trainer_state.json").read_text())
         start = int(state["global_step"])
     print(f"fake trainer pid {os.getpid()} training steps {start + 1}..{steps}", flush=True)
+    print(f"HF_ENDPOINT={os.environ.get('HF_ENDPOINT', '')}", flush=True)  # for the queue tests
     for step in range(start + 1, steps + 1):
         time.sleep(seconds)
         with (here / "trainer_log.jsonl").open("a") as log:

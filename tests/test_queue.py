@@ -10,6 +10,7 @@ import itertools
 import json
 import os
 import signal
+import stat
 import subprocess
 import sys
 from pathlib import Path
@@ -238,6 +239,7 @@ def test_a_cancelled_queued_run_never_starts_and_the_next_one_moves_up(adapters:
     wait_for(lambda: read_status(after).state is RunState.SUCCEEDED)
     assert read_status(cancelled).state is RunState.CANCELLED
     assert not (cancelled / "train.log").exists()
+    assert not (cancelled / ".queued-env.json").exists()  # nothing of who queued it is kept
 
 
 def test_moving_a_run_up_changes_who_starts_next(adapters: Path):
@@ -260,6 +262,23 @@ def test_moving_a_run_up_changes_who_starts_next(adapters: Path):
         wait_for(lambda run_dir=run_dir: read_status(run_dir).state is RunState.SUCCEEDED)
     order = sorted((first, second, third), key=lambda d: read_status(d).started_at)
     assert order == [third, first, second]
+
+
+def test_a_queued_run_starts_with_the_environment_of_who_queued_it(
+    adapters: Path, monkeypatch: pytest.MonkeyPatch
+):
+    busy = live_run(adapters, "busy", "cpu")
+    monkeypatch.setenv("HF_ENDPOINT", "https://mirror.example")  # the shell that queued it
+    queued = queued_fake_run(adapters, "queued", steps=2)
+    kept = queued / ".queued-env.json"
+    assert stat.S_IMODE(kept.stat().st_mode) == 0o600  # it may hold tokens
+    monkeypatch.delenv("HF_ENDPOINT")  # whoever kicks has another environment
+
+    update_status(busy, state="succeeded")
+    assert run_queue.kick(adapters) == [queued]
+    wait_for(lambda: read_status(queued).state is RunState.SUCCEEDED)
+    assert "HF_ENDPOINT=https://mirror.example\n" in (queued / "train.log").read_text()
+    assert not kept.exists()  # kept only while it waited
 
 
 def test_a_killed_supervisor_does_not_strand_the_queue(studio: Studio, unreaped):

@@ -265,6 +265,8 @@ def _watch(run_dir: Path, out: TextIO, lang: str = "en") -> int:
     try:
         return _report(follow_run(run_dir, out, lang=lang), run_dir, out)
     except KeyboardInterrupt:
+        if launcher.is_queued(run_dir):
+            return _leave_the_queue(run_dir, out, lang)
         print(
             "\nStop the run (s) or detach and leave it running (d)? [d] ",
             end="",
@@ -284,6 +286,19 @@ def _watch(run_dir: Path, out: TextIO, lang: str = "en") -> int:
             file=out,
         )
         return ExitCode.OK
+
+
+def _leave_the_queue(run_dir: Path, out: TextIO, lang: str) -> int:
+    """Ctrl-C while the run waits in the queue: cancel it, or leave it queued."""
+    print("\n" + msg("queue.interrupted").text(lang) + " ", end="", file=out, flush=True)
+    try:
+        choice = sys.stdin.readline()  # a closed stdin (nohup, CI) reads "" and leaves it
+    except (KeyboardInterrupt, OSError, ValueError):
+        choice = "d"
+    if choice.strip().lower().startswith("c"):
+        return _report(launcher.stop(run_dir), run_dir, out)
+    print(msg("queue.left", run=run_dir.name).text(lang), file=out)
+    return ExitCode.OK
 
 
 def cmd_train(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:

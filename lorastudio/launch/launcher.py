@@ -171,6 +171,8 @@ def create_run(
             compiled = compile_recipe(
                 recipe, target=target, run_dir=run_dir, workspace=workspace, registry=registry
             )
+            if queued:
+                run_queue.keep_environment(run_dir)
             _write_run_files(run_dir, recipe, compiled, target, queued)
             record_data(run_dir, recipe, workspace)
             write_json_atomic(run_dir / PREFLIGHT_FILE, report.as_dict())

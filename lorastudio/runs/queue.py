@@ -5,12 +5,15 @@ devices are free and that no earlier queued run waits for (first come, first ser
 device; the CPU is one device, each card another). A finishing supervisor kicks (it hands its
 devices over), and so do `launch.py train|runs|logs|queue` and the studio's poll, so a killed
 supervisor or a reboot strands nothing. Two kickers never start a run twice: the first marks it
-starting, which holds its devices, before it lets the lock go. A queued run is cancelled or
-moved up here too."""
+starting, which holds its devices, before it lets the lock go. Whoever starts it, a queued run
+starts with the environment of the command that queued it (kept beside it, readable by its
+owner alone, until it starts). A queued run is cancelled or moved up here too."""
 
 from __future__ import annotations
 
 import contextlib
+import json
+import os
 import threading
 import time
 from dataclasses import dataclass
@@ -18,9 +21,10 @@ from pathlib import Path
 
 from lorastudio import processes
 from lorastudio.errors import RunError
+from lorastudio.files import write_bytes_atomic
 from lorastudio.messages import Bilingual, Msg, msg
 from lorastudio.runs.index import RunIndex
-from lorastudio.runs.layout import SUPERVISOR_LOG
+from lorastudio.runs.layout import QUEUED_ENV_FILE, SUPERVISOR_LOG
 from lorastudio.runs.liveness import SUPERVISOR_MODULE
 from lorastudio.runs.occupancy import Claim, held_claims, holder_of, launch_lock, run_claim
 from lorastudio.runs.status import (
@@ -138,6 +142,24 @@ def blocker(adapters_dir: Path, claim: Claim) -> tuple[str, RunState] | None:
     return None
 
 
+def keep_environment(run_dir: Path) -> None:
+    """Keep this process's environment beside a run it queued (HF_ENDPOINT, HF_HOME, a proxy,
+    …): whoever starts the run later gives it to the run. Readable by its owner alone, as it
+    may hold tokens; removed once the run starts or is cancelled."""
+    data = json.dumps(dict(os.environ)).encode("utf-8")
+    write_bytes_atomic(run_dir / QUEUED_ENV_FILE, data, mode=0o600)
+
+
+def _queued_environment(run_dir: Path) -> dict[str, str] | None:
+    try:
+        env = json.loads((run_dir / QUEUED_ENV_FILE).read_text(encoding="utf-8"))
+    except (OSError, ValueError):
+        return None
+    if not isinstance(env, dict):
+        return None
+    return {str(k): str(v) for k, v in env.items()}
+
+
 def queue_fields(adapters_dir: Path, now: float) -> dict:
     """The status fields of a run joining the queue now (call under the launch lock)."""
     order = next_order(waiting_runs(adapters_dir), now)
@@ -163,13 +185,16 @@ def queued_note(run_dir: Path) -> Msg | None:
 
 
 def spawn_supervisor(run_dir: Path) -> None:
-    """Start the run's supervisor, detached (it double-forks), and return once it has forked.
+    """Start the run's supervisor, detached (it double-forks), and return once it has forked;
+    a run that was queued gets the environment of who queued it.
 
     Raises:
         RunError: the supervisor process could not be started.
     """
     argv = processes.python_module(SUPERVISOR_MODULE, "--daemon", str(run_dir))
-    started = processes.run(argv, SPAWN_TIMEOUT_S)
+    env = processes.child_env(base=_queued_environment(run_dir))
+    started = processes.run(argv, SPAWN_TIMEOUT_S, env=env)
+    (run_dir / QUEUED_ENV_FILE).unlink(missing_ok=True)  # the supervisor has it
     if started.returncode != 0:
         raise RunError(
             msg("run.supervisor_not_started", reason=started.stderr.strip()[-500:]),
@@ -260,6 +285,7 @@ def cancel(run_dir: Path) -> RunStatus | None:
             stop_requested_at=now,
             reason=msg("reason.cancelled"),
         )
+        (run_dir / QUEUED_ENV_FILE).unlink(missing_ok=True)
     kick(run_dir.parent)  # the runs it held back may start now
     return cancelled
 

@@ -150,6 +150,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "运行 {run} {place}：设备空出后会自动启动（关闭工作室也一样）；`python launch.py stop {run}` 可取消，`python launch.py queue up {run}` 可前移",
     ),
     "queue.waiting": ("[queued] {place}; waiting for its turn…", "[排队中] {place}；等待轮到它…"),
+    "queue.interrupted": ("Cancel the queued run (c) or leave it in the queue (d)? [d]", "取消这个排队的运行（c），还是让它继续排队（d）？[d]"),
+    "queue.left": (
+        "left in the queue: it starts by itself when its turn comes. Follow it with: python launch.py logs {run} --follow",
+        "已留在队列中：轮到它时会自动启动。可用 python launch.py logs {run} --follow 跟踪它",
+    ),
     "queue.moved": ("run {run} {place}", "运行 {run} {place}"),
     "queue.empty": ("the queue is empty: every run has its devices", "队列是空的：每个运行都已拿到设备"),
     "queue.columns": ("PLACE  RUN  DEVICES  QUEUED AT", "位次  运行  设备  排队时间"),
