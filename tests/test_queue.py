@@ -316,10 +316,11 @@ def test_the_cli_lists_moves_and_cancels_queued_runs(studio: Studio, tiny_model:
         ids.append(run_id)
 
     listed = studio.cli("runs")
-    assert "queued (1st)" in next(line for line in listed.stdout.splitlines() if ids[0] in line)
+    rows = {line.split()[0]: line for line in listed.stdout.splitlines()[1:]}
+    assert "queued (1st)" in rows[ids[0]] and "queued (2nd)" in rows[ids[1]]
     queue = studio.cli("--lang", "zh", "queue")
     lines = queue.stdout.splitlines()
-    assert lines[0].startswith("位次") and ids[0] in lines[1] and ids[1] in lines[2]
+    assert lines[0].startswith("位次") and f"{ids[0]} " in lines[1] and f"{ids[1]} " in lines[2]
     assert "第 2 位" in lines[2]
 
     moved = studio.cli("queue", "up", ids[1])
