@@ -71,6 +71,7 @@ class LivePanel:
     progress: gr.HTML
     stats: gr.Markdown
     plot: gr.LinePlot
+    lr_plot: gr.LinePlot
     log: gr.Textbox
     notice: gr.Markdown  # what went wrong in a refresh, if anything
     timer: gr.Timer
@@ -94,7 +95,9 @@ def build(config: StudioConfig, labels: Labels) -> LivePanel:
     header = gr.Markdown(elem_id="live-header")
     progress = gr.HTML(elem_id="live-progress", padding=False)
     stats = gr.Markdown(elem_id="live-stats")
-    plot = plots.line_plot(labels, "live.curve", "live-plot")
+    with gr.Row():
+        plot = plots.line_plot(labels, "live.curve", "live-plot")
+        lr_plot = plots.line_plot(labels, "live.lr_curve", "live-lr-plot")
     log = labels.make(
         gr.Textbox,
         {"label": "live.log"},
@@ -107,7 +110,7 @@ def build(config: StudioConfig, labels: Labels) -> LivePanel:
     timer = gr.Timer(config.poll_seconds)
     notice = gr.Markdown(elem_id="live-notice")
     watch = gr.State(Watch())
-    return LivePanel(start, stop, header, progress, stats, plot, log, notice, timer, watch)
+    return LivePanel(start, stop, header, progress, stats, plot, lr_plot, log, notice, timer, watch)
 
 
 def _clock(seconds: float) -> str:
@@ -149,6 +152,16 @@ def stats_text(progress: Progress, points: list, lang: str) -> str:
     if progress.eval_loss is not None:
         parts.append(t("live.eval_loss", lang, value=number(progress.eval_loss, 4)))
     parts.append(t("live.throughput", lang, value=number(progress.throughput, 0)))
+    if progress.mfu is not None:
+        parts.append(t("live.mfu", lang, value=f"{progress.mfu:.0%}"))
+    cards = progress.cards
+    if cards is not None:
+        used, total = cards.memory_used_mib / 1024, cards.memory_total_mib / 1024
+        parts.append(t("live.card_memory", lang, used=f"{used:.1f}", total=f"{total:.0f}"))
+        if cards.utilization is not None:
+            parts.append(t("live.card_busy", lang, value=cards.utilization))
+    if progress.lr is not None:
+        parts.append(t("live.lr", lang, value=f"{progress.lr:.2e}"))
     parts.append(t("live.points", lang, count=drawn))
     return " · ".join(parts)
 
@@ -219,10 +232,14 @@ def _refresh(panel: LivePanel, config: StudioConfig, lang: str, watch: Watch) ->
         out[panel.stop] = gr.update(interactive=progress.live)
     _send(shown, out, panel.stats, "stats", stats_text(progress, monitor.points, lang))
     if fresh:
-        shown["curves"] = []  # the chart is redrawn with this run's curves
+        shown["curves"], shown["lr_curves"] = [], []  # the charts are redrawn for this run
     if fresh or change.new_points:
         drawn = shown.setdefault("curves", [])
         out[panel.plot] = plots.update(plots.run_rows(monitor.points, lang), drawn)
+        rates = plots.lr_rows(monitor.points, lang)
+        if fresh or len(rates) != shown.get("lr_count"):
+            shown["lr_count"] = len(rates)
+            out[panel.lr_plot] = plots.update(rates, shown.setdefault("lr_curves", []))
     if fresh or change.log_changed:
         out[panel.log] = monitor.log.text
     return out
@@ -256,4 +273,6 @@ async def follow(
 
 
 def outputs(panel: LivePanel) -> list:
-    return [panel.header, panel.progress, panel.stats, panel.plot, panel.log, panel.stop]
+    return [
+        panel.header, panel.progress, panel.stats, panel.plot, panel.lr_plot, panel.log, panel.stop
+    ]  # fmt: skip

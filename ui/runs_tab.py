@@ -2,8 +2,9 @@
 its recipe, curve and log; cancel a queued run or move it up; resume a stopped or failed one
 from its checkpoint; run any one again (its exact recipe, started at
 once) or edit a copy of its recipe in the Train tab; delete one after a confirmation (never a
-live one); overlay two runs' curves and see their recipes' differences. Callbacks are thin calls
-into lorastudio."""
+live one); overlay two runs' curves and see their recipes' differences. An opened run shows its
+export too (state, step, where the merge is or why it ended), kept fresh with the list.
+Callbacks are thin calls into lorastudio."""
 
 from __future__ import annotations
 
@@ -18,12 +19,13 @@ from lorastudio.launch import launcher
 from lorastudio.recipe.schema import diff_recipes, parse_recipe_text
 from lorastudio.runs import queue as run_queue
 from lorastudio.runs.datasets import shown as run_data_line
+from lorastudio.runs.export_status import reconcile_export
 from lorastudio.runs.index import RunIndex, check_deletable, delete_run
 from lorastudio.runs.layout import LOG_FILE, RECIPE_FILE, TRAINER_LOG, checkpoints
 from lorastudio.runs.liveness import reconcile
 from lorastudio.runs.metrics import TrainerLogReader, summarize_trainer_log, tail_text
 from lorastudio.runs.status import RunState, read_status
-from ui import live, plots, recipe_source, runs_view, train_tab
+from ui import export_view, live, plots, recipe_source, runs_view, train_tab
 from ui.config import StudioConfig
 from ui.labels import Labels
 from ui.locale import t
@@ -49,6 +51,7 @@ class RunsTab:
     message: gr.Markdown
     reason: gr.Markdown
     data: gr.Markdown  # the datasets the opened run trained on (name@hash)
+    export: gr.Markdown  # the opened run's export: its state, or how it ended
     recipe: gr.Code
     curve: gr.LinePlot
     log: gr.Textbox
@@ -66,7 +69,15 @@ class RunsTab:
         return [self.dequeue, self.move_up, self.resume, self.again, self.clone, self.delete]
 
     def detail_outputs(self) -> list:
-        return [self.recipe, self.curve, self.log, self.reason, self.data, self.confirm_row]
+        return [
+            self.recipe,
+            self.curve,
+            self.log,
+            self.reason,
+            self.data,
+            self.export,
+            self.confirm_row,
+        ]
 
 
 def _button(labels: Labels, key: str, elem_id: str, **kwargs) -> gr.Button:
@@ -146,10 +157,11 @@ def build(config: StudioConfig, labels: Labels) -> RunsTab:
     message = gr.Markdown(elem_id="runs-message")
     reason = gr.Markdown(elem_id="runs-reason")
     data = gr.Markdown(elem_id="runs-data")
+    export = gr.Markdown(elem_id="runs-export")
     opened = _detail_section(labels)
     compared = _compare_section(labels)
     timer = gr.Timer(5.0, active=False)  # refreshes the list while the tab is open (app.py)
-    return RunsTab(*listed, message, reason, data, *opened, *compared, timer)
+    return RunsTab(*listed, message, reason, data, export, *opened, *compared, timer)
 
 
 @dataclass
@@ -210,6 +222,8 @@ class RunsActions:
         out[tab.again] = gr.update(interactive=state is not None and has_recipe)
         out[tab.clone] = gr.update(interactive=state is not None and has_recipe)
         out[tab.delete] = gr.update(interactive=state is not None and not state.live)
+        if run_dir is not None and state is not None:  # its export, as fresh as the list
+            out[tab.export] = _export_line(run_dir, lang)
         return out
 
     def detail(self, lang: str, run_id: str | None) -> dict:
@@ -219,7 +233,10 @@ class RunsActions:
         run_dir = self._run_dir(run_id)
         reader = TrainerLogReader(run_dir / TRAINER_LOG)
         reader.poll()
-        reason = reason_text(reconcile(run_dir).reason, lang)
+        status = reconcile(run_dir)
+        reason = reason_text(status.reason, lang)
+        if status.fell_back is not None:  # the speed plan's safer settings after an early OOM
+            reason = " · ".join(filter(None, [status.fell_back.text(lang), reason]))
         used = run_data_line(run_dir)
         return {
             self.tab.recipe: (run_dir / RECIPE_FILE).read_text(encoding="utf-8"),
@@ -227,6 +244,7 @@ class RunsActions:
             self.tab.log: tail_text(run_dir / LOG_FILE),
             self.tab.reason: t("runs.reason", lang, reason=reason) if reason else "",
             self.tab.data: t("runs.data", lang, data=used) if used else "",
+            self.tab.export: _export_line(run_dir, lang),
             self.tab.confirm_row: gr.update(visible=False),
         }
 
@@ -311,6 +329,7 @@ class RunsActions:
         delete_run(self._run_dir(run_id or ""))
         tab = self.tab
         cleared = {tab.pick: None, tab.recipe: "", tab.log: "", tab.reason: "", tab.data: ""}
+        cleared[tab.export] = ""
         cleared |= {tab.curve: plots.update([]), tab.confirm_row: gr.update(visible=False)}
         done = {tab.message: t("runs.deleted", lang, run=run_id)}
         return self.listing(lang) | cleared | done
@@ -328,6 +347,12 @@ class RunsActions:
             recipes.append(parse_recipe_text((run_dir / RECIPE_FILE).read_text(encoding="utf-8")))
         diffs = runs_view.diff_table(diff_recipes(*recipes), a, b, lang)
         return {self.tab.overlay: plots.update(rows), self.tab.diff: diffs}
+
+
+def _export_line(run_dir: Path, lang: str) -> str:
+    """The run's export in one line ("" for a run never exported)."""
+    said = export_view.summary(run_dir, reconcile_export(run_dir), lang)
+    return t("runs.export", lang, export=said) if said else ""
 
 
 def _recipe_model(run_dir: Path) -> str:

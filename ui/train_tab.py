@@ -16,11 +16,12 @@ from lorastudio.checks.validation import check_recipe_text
 from lorastudio.data import demo as demo_data
 from lorastudio.errors import RecipeError
 from lorastudio.launch import launcher
+from lorastudio.llamafactory.speed import as_comment
 from lorastudio.recipe.text import list_recipes, read_recipe_upload, set_field
 from lorastudio.runs import queue as run_queue
 from lorastudio.runs.layout import RECIPE_FILE
 from lorastudio.runs.monitor import run_to_watch
-from ui import editor, live, recipe_form, recipe_source, scale_view
+from ui import editor, live, model_picker, recipe_form, recipe_source, scale_view
 from ui.config import StudioConfig
 from ui.fields import FieldSpec, from_widget, to_widget, value_at
 from ui.labels import Labels
@@ -44,6 +45,7 @@ class TrainTab:
     compiled: gr.Code
     command: gr.Code
     scale: scale_view.ScaleView
+    models: model_picker.ModelPicker
     live: live.LivePanel
 
     def shown_outputs(self) -> list:
@@ -99,6 +101,7 @@ def build(config: StudioConfig, labels: Labels) -> TrainTab:
         gr.Button, {"value": "train.fetch_demo"}, visible=False, size="sm", elem_id="fetch-demo"
     )
     scale = scale_view.build(labels)  # folded: each node's command, a Kubernetes job
+    models = model_picker.build(labels)  # open: family → size → variant → hub, or the caches
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, elem_classes=["ls-form"]):
             form = recipe_form.build(labels)
@@ -119,6 +122,7 @@ def build(config: StudioConfig, labels: Labels) -> TrainTab:
         compiled,
         command,
         scale,
+        models,
         panel,
     )
 
@@ -181,6 +185,7 @@ class TrainActions:
     tab: TrainTab
     config: StudioConfig
     scale: scale_view.ScaleActions | None = None  # the Scale-out view, once wired
+    models: model_picker.PickerActions | None = None  # the model picker, once wired
 
     def render(self, lang: str, checked: editor.Checked, with_fields: bool) -> dict:
         """Updates for a checked recipe: problems beside their fields, the preview, the
@@ -201,7 +206,8 @@ class TrainActions:
         if checked.error is not None:
             general.append(explain(checked.error, lang))
         out[tab.yaml_error] = "\n\n".join(general)
-        out[tab.compiled] = checked.compiled
+        plan = as_comment(checked.plan, lang) if checked.plan else ""
+        out[tab.compiled] = plan + checked.compiled if checked.compiled else ""
         out[tab.command] = checked.command or t("train.preview_blocked", lang)
         download = editor.download_path(checked.text, checked.raw, self.config.downloads_dir)
         return out | {tab.download: str(download)}
@@ -253,6 +259,18 @@ class TrainActions:
         checked = editor.check(text, self.config)
         note = "" if checked.raw is not None else t("train.yaml_first", lang)
         return self.render(lang, checked, True) | {self.tab.message: note}
+
+    def set_fields(self, lang: str, text: str, values: dict) -> tuple[str, dict]:
+        """Set recipe fields ({path: value}) in the YAML text as form edits do, each on its own
+        line with its comments kept; the form, the problems and the preview follow. Returns the
+        new text and the updates (only a message while the YAML view holds no mapping)."""
+        try:
+            for path, value in values.items():
+                text = set_field(text, path, value)
+        except RecipeError:
+            return text, {self.tab.message: t("train.yaml_first", lang)}
+        checked = editor.check(text, self.config)
+        return text, self.render(lang, checked, True) | {self.tab.yaml: text, self.tab.message: ""}
 
     def field_handler(self, spec: FieldSpec, error: gr.Markdown):
         """The callback for one form field: set it in the YAML text, keeping its comments."""
@@ -331,6 +349,9 @@ def wire(tab: TrainTab, config: StudioConfig, lang: gr.State) -> TrainActions:
     act = TrainActions(tab, config)
     act.scale = scale_view.wire(tab.scale, config, lang, tab.yaml)
     shown = tab.shown_outputs()
+    act.models = model_picker.wire(
+        tab.models, config, lang, tab.yaml, act.set_fields, shown, tab.message
+    )
     edits = {"show_progress": "hidden", "trigger_mode": "always_last"}
     tab.picker.input(guarded(tab.message, act.pick), [lang, tab.picker], shown, **edits)
     tab.upload.upload(guarded(tab.message, act.upload), [lang, tab.upload], shown, **edits)

@@ -1,5 +1,6 @@
-"""The headless face of LoRA Studio: `python launch.py
-validate|compile|train|runs|queue|logs|stop|resume|check|k8s|chat|export|demo-data`.
+"""The headless face of LoRA Studio:
+`python launch.py validate|compile|train|runs|queue|logs|stop|resume|check|k8s|chat|export|
+demo-data|data|models`.
 Same engine as the studio; bad input exits with status 2 and a message, never a traceback, in
 English or Chinese (`--lang zh` or LORASTUDIO_LANG=zh)."""
 
@@ -21,6 +22,7 @@ from lorastudio.checks.validation import check_recipe_file
 from lorastudio.cli import chat as cli_chat
 from lorastudio.cli import data as cli_data
 from lorastudio.cli import datasets as cli_datasets
+from lorastudio.cli import models as cli_models
 from lorastudio.cli import queue as cli_queue
 from lorastudio.cli.exit_codes import ExitCode, for_state
 from lorastudio.cli.scale import (
@@ -37,6 +39,7 @@ from lorastudio.errors import LoraStudioError, RecipeError
 from lorastudio.launch import launcher
 from lorastudio.llamafactory import spec as llamafactory_spec
 from lorastudio.llamafactory.compiler import Compiled, Target, compile_recipe
+from lorastudio.llamafactory.speed import as_comment
 from lorastudio.machine.hardware import detect
 from lorastudio.messages import DEFAULT_LANGUAGE, LANGUAGES, msg, say
 from lorastudio.recipe.schema import Recipe, recipe_fields
@@ -124,6 +127,7 @@ def _parser() -> argparse.ArgumentParser:
     cli_chat.add_commands(sub)
     cli_data.add_commands(sub)
     cli_datasets.add_commands(sub)
+    cli_models.add_commands(sub)
     cli_queue.add_commands(sub)
     sub.add_parser("templates", help="List the chat templates LLaMA-Factory knows.")
     sub.add_parser("fields", help="List every recipe field with its default and help text.")
@@ -166,6 +170,8 @@ def cmd_compile(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
         recipe, target=target, run_dir=run_dir, workspace=ws, registry=ws.dataset_registry()
     )
     print(f"# {run_dir}/llamafactory.yaml", file=out)
+    if compiled.plan is not None:
+        print(as_comment(compiled.plan.describe(), args.lang), end="", file=out)
     print(yaml.safe_dump(compiled.args, sort_keys=False, allow_unicode=True), file=out)
     print(f"# {run_dir}/dataset_info.json", file=out)
     print(json.dumps(compiled.dataset_info, indent=2, ensure_ascii=False), file=out)
@@ -253,7 +259,10 @@ def follow_run(run_dir: Path, out: TextIO, interval: float = 0.5, lang: str = "e
 
 
 def _report(status: RunStatus, run_dir: Path, out: TextIO) -> int:
-    reason = status.reason_text(_language_from_env())
+    lang = _language_from_env()
+    reason = status.reason_text(lang)
+    if status.fell_back is not None:  # the safer plan after an early out-of-memory
+        print(status.fell_back.text(lang), file=out)
     print(f"run {run_dir.name}: {status.state}" + (f" — {reason}" if reason else ""), file=out)
     if status.final and status.node_rank == 0 and has_adapter(run_dir):
         print(f"adapter: {run_dir}", file=out)
@@ -426,6 +435,7 @@ COMMANDS = {
     **cli_chat.COMMANDS,
     **cli_data.COMMANDS,
     **cli_datasets.COMMANDS,
+    **cli_models.COMMANDS,
     **cli_queue.COMMANDS,
 }
 

@@ -25,6 +25,7 @@ from lorastudio.machine.hardware import (
     resolve_device,
 )
 from lorastudio.messages import msg
+from lorastudio.models.memory import model_shape
 from lorastudio.recipe.schema import Recipe
 from lorastudio.runs import queue as run_queue
 from lorastudio.runs.backends import backend_for
@@ -66,7 +67,8 @@ def plan_target(recipe: Recipe, hardware: Hardware) -> Target:
     # A card these rules do not know keeps bf16: LLaMA-Factory then decides with torch.
     bf16 = all(has_bf16(device, card.name) is not False for card in chosen)
     count = len(spec.devices) if spec.devices else len(chosen)
-    return Target(device, max(count, 1), bf16=bf16)
+    card = min(chosen, key=lambda c: c.memory_free_mib, default=None)
+    return Target(device, max(count, 1), bf16=bf16, card=card, kernels=hardware.kernels)
 
 
 def preflight(
@@ -83,7 +85,12 @@ def preflight(
 
 
 def _write_run_files(
-    run_dir: Path, recipe: Recipe, compiled: Compiled, target: Target, queued: dict
+    run_dir: Path,
+    recipe: Recipe,
+    compiled: Compiled,
+    target: Target,
+    workspace: Workspace,
+    queued: dict,
 ) -> None:
     """The run's files and its first status: starting, or the ``queued`` fields."""
     write_run_files(run_dir, run_files(recipe, compiled, run_dir))
@@ -100,7 +107,16 @@ def _write_run_files(
         processes_per_node=target.processes_per_node,
         attempt=1,
         **_node_fields(recipe),
+        **_card_fields(recipe, target, workspace),
     )
+
+
+def _card_fields(recipe: Recipe, target: Target, workspace: Workspace) -> dict:
+    """What the live view needs for MFU: the card's name and the model's parameters."""
+    if target.card is None:
+        return {}
+    shape = model_shape(recipe.model.id, workspace.resolve_model(recipe.model.id))
+    return {"card_name": target.card.name, "model_params": shape.params if shape else None}
 
 
 def _node_fields(recipe: Recipe) -> dict:
@@ -173,7 +189,7 @@ def create_run(
             )
             if queued:
                 run_queue.keep_environment(run_dir)
-            _write_run_files(run_dir, recipe, compiled, target, queued)
+            _write_run_files(run_dir, recipe, compiled, target, workspace, queued)
             record_data(run_dir, recipe, workspace)
             write_json_atomic(run_dir / PREFLIGHT_FILE, report.as_dict())
         except BaseException:
