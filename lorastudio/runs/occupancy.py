@@ -4,8 +4,9 @@
 A run claims the cards its recipe names (``hardware.devices``), or every card of its kind when
 it names none; the CPU counts as one device. A run whose device is not known (a damaged
 status.json, a recipe that says ``auto``) claims every device. The CLI's `train`/`resume` and
-the studio both start runs through `launcher`, which asks `ensure_free` under `launch_lock`
-before it creates or restarts a run, so two starts at the same moment cannot both win.
+the studio both start runs through `launcher`, which asks `lorastudio.runs.queue.blocker` under
+`launch_lock` before it creates or restarts a run, so two starts at the same moment cannot both
+win.
 """
 
 from __future__ import annotations
@@ -112,17 +113,6 @@ def held_claims(adapters_dir: Path) -> list[Claim]:
             if claim is not None:
                 held.append(claim)
     return held
-
-
-def ensure_free(adapters_dir: Path, claim: Claim, exclude: Path | None = None) -> None:
-    """Raise DeviceBusyError naming the live run that holds these devices.
-
-    Raises:
-        DeviceBusyError: another live run uses (some of) the same devices.
-    """
-    holder = holder_of(adapters_dir, claim, exclude)
-    if holder is not None:
-        raise DeviceBusyError(claim, holder.name, reconcile(holder).state)
 
 
 @contextlib.contextmanager
