@@ -28,10 +28,13 @@ def tool(name: str) -> str:
     return str(script) if script.exists() else name
 
 
-def child_env(extra: Mapping[str, str] | None = None) -> dict[str, str]:
-    """This process's environment, plus what a child needs: lorastudio importable (PYTHONPATH)
-    and this environment's tools first on PATH (LLaMA-Factory runs bare ``torchrun``)."""
-    env = dict(os.environ)
+def child_env(
+    extra: Mapping[str, str] | None = None, base: Mapping[str, str] | None = None
+) -> dict[str, str]:
+    """This process's environment (or ``base``, another one's), plus what a child needs:
+    lorastudio importable (PYTHONPATH) and this environment's tools first on PATH (LLaMA-Factory
+    runs bare ``torchrun``)."""
+    env = dict(os.environ if base is None else base)
     path = env.get("PYTHONPATH")
     env["PYTHONPATH"] = str(PACKAGE_ROOT) + (os.pathsep + path if path else "")
     env["PATH"] = os.path.dirname(sys.executable) + os.pathsep + env.get("PATH", "")

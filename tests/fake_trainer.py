@@ -61,6 +61,7 @@ def main() -> int:
         state = json.loads((checkpoint / "trainer_state.json").read_text())
         start = int(state["global_step"])
     print(f"fake trainer pid {os.getpid()} training steps {start + 1}..{steps}", flush=True)
+    print(f"HF_ENDPOINT={os.environ.get('HF_ENDPOINT', '')}", flush=True)  # for the queue tests
     out_of_memory_above = os.environ.get("FAKE_TRAINER_OOM_ABOVE_BATCH")
     if out_of_memory_above is not None:  # the batch its card can hold, as a real one would fail
         config = yaml.safe_load((here / "llamafactory.yaml").read_text())

@@ -179,6 +179,7 @@ def serve(
     Args:
         started: ``time.monotonic()`` when the process began, for the start-up time it prints.
     """
+    live.queue_keeper(config.workspace.adapters_dir).maybe_kick()  # a queue left by a reboot
     chat = ChatClient()  # one chat worker per studio, stopped when the studio stops
     atexit.register(chat.close)  # also on an exit that skips the line after block_thread
     demo = queue_events(build_app(config, chat))

@@ -2,11 +2,13 @@
 log tail. Each page holds one long event (`follow`) that polls the watched run on the server —
 each poll one `RunMonitor.poll`, which reads only appended bytes — and sends the page only what
 changed: nothing at all while nothing changes, a trainer line within one poll while a run is
-live."""
+live. The loop also serves the queue now and then (`queue_keeper`), so queued runs start while a
+page is open even when no supervisor handed over."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import time
 from collections.abc import AsyncIterator
@@ -16,6 +18,7 @@ from pathlib import Path
 import anyio
 import gradio as gr
 
+from lorastudio.runs import queue as run_queue
 from lorastudio.runs.monitor import Change, Progress, RunMonitor, newer_live_run
 from lorastudio.runs.monitor import run_to_watch as newest_run
 from lorastudio.runs.status import RunState, state_name
@@ -28,6 +31,13 @@ from ui.messages import explain, reason_text
 SCAN_SECONDS = 2.0  # how often an idle view looks for a run started elsewhere
 IDLE_SECONDS = 1.0  # how often a view whose run is not live polls it (a live one: poll_seconds)
 KEEPALIVE_SECONDS = 10.0  # a quiet view still answers this often, so a closed page ends its loop
+KICK_SECONDS = 5.0  # how often this studio serves the queue, however many pages are open
+
+
+@functools.cache
+def queue_keeper(adapters_dir: Path) -> run_queue.Keeper:
+    """This studio process's one keeper of the queue of ``adapters_dir``."""
+    return run_queue.Keeper(adapters_dir, KICK_SECONDS)
 
 
 @dataclass
@@ -246,7 +256,9 @@ async def follow(
     polled_at = spoke_at = time.monotonic()
     polled: RunMonitor | None = None
     first = True
+    keeper = queue_keeper(config.workspace.adapters_dir)
     while True:
+        await anyio.to_thread.run_sync(keeper.maybe_kick)  # a look at the folders every 5 s
         now = time.monotonic()
         if first or watch.busy or watch.monitor is not polled or now - polled_at >= IDLE_SECONDS:
             polled, polled_at, first = watch.monitor, now, False

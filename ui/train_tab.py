@@ -18,6 +18,7 @@ from lorastudio.errors import RecipeError
 from lorastudio.launch import launcher
 from lorastudio.llamafactory.speed import as_comment
 from lorastudio.recipe.text import list_recipes, read_recipe_upload, set_field
+from lorastudio.runs import queue as run_queue
 from lorastudio.runs.layout import RECIPE_FILE
 from lorastudio.runs.monitor import run_to_watch
 from ui import editor, live, model_picker, recipe_form, recipe_source, scale_view
@@ -290,7 +291,8 @@ class TrainActions:
         return edit_field
 
     def start(self, lang: str, text: str, watch: live.Watch) -> dict:
-        """Check the recipe and start a run; the live view follows it."""
+        """Check the recipe and start a run, which the live view follows; on busy devices the
+        run is queued, and the message says where it stands."""
         try:
             recipe = check_recipe_text(text, self.config.workspace, source="recipe")
             run_dir = launcher.launch(recipe, self.config.workspace, self.config.hardware)
@@ -299,11 +301,13 @@ class TrainActions:
                 self.tab.message: f"{explain(exc, lang)}\n\n{t('train.not_started', lang)}",
                 self.tab.fetch_data: gr.update(visible=needs_demo_data(exc)),
             }
-        watch.attach(run_dir)
-        return {
-            self.tab.message: t("train.started", lang, run=run_dir.name),
-            self.tab.fetch_data: gr.update(visible=False),
-        }
+        place = run_queue.queued_note(run_dir)
+        if place is not None:  # the live view shows the run ahead until this one starts
+            note = t("train.queued", lang, run=run_dir.name, place=place.text(lang))
+        else:
+            watch.attach(run_dir)
+            note = t("train.started", lang, run=run_dir.name)
+        return {self.tab.message: note, self.tab.fetch_data: gr.update(visible=False)}
 
     def fetch_demo_data(self, lang: str) -> dict:
         """What `python launch.py demo-data` does: LLaMA-Factory's demo files, SHA-256 checked."""

@@ -1,6 +1,6 @@
 """The exit statuses of `python launch.py`, declared once: what each command returns, and what a
 run's or an export's final state becomes (0 succeeded, 1 failed, 2 the input was wrong and
-nothing started, 3 stopped, 130 interrupted)."""
+nothing started, 3 stopped or cancelled in the queue, 130 interrupted)."""
 
 from __future__ import annotations
 
@@ -16,7 +16,8 @@ class ExitCode(IntEnum):
     OK = 0  # done; a run that succeeded
     FAILED = 1  # a run failed, or the chat worker or an export did
     USAGE = 2  # the recipe, the command or the run named was wrong; nothing was started
-    STOPPED = 3  # the run was stopped (the adapter trained so far is saved), or the export
+    STOPPED = 3  # the run was stopped (the adapter trained so far is saved) or cancelled in
+    # the queue, or the export
     INTERRUPTED = 130  # Ctrl-C (128 + SIGINT, as shells report it)
 
 
@@ -25,6 +26,7 @@ BY_STATE: dict[RunState, ExitCode] = {
     RunState.SUCCEEDED: ExitCode.OK,
     RunState.FAILED: ExitCode.FAILED,
     RunState.STOPPED: ExitCode.STOPPED,
+    RunState.CANCELLED: ExitCode.STOPPED,
 }
 
 

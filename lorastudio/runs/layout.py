@@ -44,6 +44,7 @@ CHAT_LOG = "chat-worker.log"  # the chat worker's own log when the CLI chats wit
 DATA_FILE = "data.json"  # the datasets the run trained on: name, file, SHA-256, rows
 MANIFEST_FILE = "kubernetes.yaml"  # a run submitted to Kubernetes: the manifest that was sent
 INDEX_FILE = "runs.sqlite"  # in the adapters folder, beside the run folders
+QUEUED_ENV_FILE = ".queued-env.json"  # a queued run: the environment of who queued it (0600)
 SPARE_FILE = ".supervisor.spare"  # room the supervisor gives back to record a full disk
 TRAINER_STATE = "trainer_state.json"  # written last into a checkpoint: a whole one has it
 ATTEMPT_MARK = "# LoRA Studio: starting "  # train.log: where an attempt's output begins

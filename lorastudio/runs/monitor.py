@@ -174,10 +174,21 @@ def run_to_watch(adapters_dir: Path) -> Path | None:
 
 
 def newer_live_run(adapters_dir: Path, than: Path | None) -> Path | None:
-    """A live run started after ``than`` (by another tab, the CLI), if there is one."""
-    for run_dir in reversed(RunIndex(adapters_dir).run_dirs()):
-        if than is not None and run_dir.name <= than.name:
-            return None
-        if reconcile(run_dir).live:
-            return run_dir
-    return None
+    """A live run that began after ``than`` did (started by another tab or the CLI, taken
+    from the queue, resumed), if there is one; the latest to begin first."""
+    since = _began(read_status(than), than) if than is not None else (0.0, "")
+    found = []
+    for run_dir in RunIndex(adapters_dir).run_dirs():
+        if than is not None and run_dir.name == than.name:
+            continue
+        status = read_status(run_dir)
+        if status.live and _began(status, run_dir) > since and reconcile(run_dir).live:
+            found.append((_began(status, run_dir), run_dir))
+    return max(found)[1] if found else None
+
+
+def _began(status: RunStatus, run_dir: Path) -> tuple[float, str]:
+    """When a run last began (its last start or resume, else its creation), and its name to
+    order runs that began at the same moment: a queued run begins when the queue starts it."""
+    times = (status.created_at, status.starting_since, status.started_at)
+    return (max(t for t in times if t is not None), run_dir.name)

@@ -25,14 +25,17 @@ from lorastudio.runs.typed_json import json_values, typed_values
 
 
 class RunState(StrEnum):
-    """Where a run is in its life. A live run has a process (or a cluster job) working on it."""
+    """Where a run is in its life. A live run has a process (or a cluster job) working on it; a
+    queued one waits for its devices (`lorastudio.runs.queue`) and holds none yet."""
 
+    QUEUED = "queued"
     STARTING = "starting"
     RUNNING = "running"
     STOPPING = "stopping"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     STOPPED = "stopped"
+    CANCELLED = "cancelled"  # taken out of the queue before it started
     UNKNOWN = "unknown"  # status.json is missing or damaged
 
     @property
@@ -50,7 +53,9 @@ def state_name(state: RunState) -> Msg:
 
 
 LIVE_STATES = frozenset({RunState.STARTING, RunState.RUNNING, RunState.STOPPING})
-FINAL_STATES = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.STOPPED})
+FINAL_STATES = frozenset(
+    {RunState.SUCCEEDED, RunState.FAILED, RunState.STOPPED, RunState.CANCELLED}
+)
 
 
 class Backend(StrEnum):
@@ -70,6 +75,8 @@ class RunStatus:
     reason: Msg | None = None  # why the run is in this state (a final one, mostly)
     failure: str | None = None  # the diagnosis kind of a failed run (runs.diagnosis)
     created_at: float = 0.0
+    queued_at: float | None = None  # when it was queued for its devices (None: never)
+    queue_order: float | None = None  # its place in the queue: lower goes first
     starting_since: float | None = None
     started_at: float | None = None
     ended_at: float | None = None

@@ -2,6 +2,9 @@
 pid, exit code and final status in status.json, and carries out a stop. It runs detached from
 whoever launched it, so closing the studio or killing `launch.py` never touches a run.
 
+When it ends it hands its devices over: the queued runs that are due start
+(`lorastudio.runs.queue.kick`), so a queue moves on with no studio open.
+
 It never ends without saying why: a stop asked before it started the trainer wins (checked under
 the run's lock, which a stop holds too); it keeps a little spare room on the run's disk, given
 back to record a full disk; what it cannot record it writes to supervisor.log, and a later
@@ -47,6 +50,7 @@ from lorastudio.runs.layout import (
 from lorastudio.runs.liveness import group_members
 from lorastudio.runs.metrics import summarize_trainer_log
 from lorastudio.runs.outcome import diagnose_attempt, is_no_space
+from lorastudio.runs.queue import kick
 from lorastudio.runs.status import RunState, RunStatus, read_status, run_lock, update_status
 
 POLL_SECONDS = 0.25
@@ -372,8 +376,19 @@ def _supervise(run_dir: Path) -> int:
         return 1
     finally:
         release_spare(run_dir)
+        hand_over(run_dir)
         with contextlib.suppress(OSError, ValueError):
             sys.stderr.flush()
+
+
+def hand_over(run_dir: Path) -> None:
+    """Start the queued runs that wait for the devices this run held (a failure to start one is
+    recorded in that run's status; anything else goes to this run's supervisor.log)."""
+    try:
+        for started in kick(run_dir.parent):
+            print(f"LoRA Studio: handed over to the queued run {started.name}", flush=True)
+    except Exception:  # the run's own end is recorded already; the next kick starts them
+        traceback.print_exc()
 
 
 def _record_failure(run_dir: Path, exc: Exception) -> None:
