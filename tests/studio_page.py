@@ -21,6 +21,11 @@ from conftest import LF_DATA, Studio
 
 from ui.locale import FIELDS
 
+try:
+    from playwright.sync_api import TimeoutError as PlaywrightTimeout
+except ImportError:  # browser tests are skipped without Playwright (needs_browser)
+    PlaywrightTimeout = TimeoutError
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -180,8 +185,17 @@ class StepLog(threading.Thread):
 def choose(page, picker: str, name: str) -> None:
     """Pick `name` in the Gradio dropdown `picker` (a CSS id), looking only at its own list:
     another dropdown's list may still be open while a timer redraws the page."""
-    page.click(f"{picker} input")
-    page.locator(picker).get_by_role("option", name=name, exact=True).click()
+    option = page.locator(picker).get_by_role("option", name=name, exact=True)
+    for _ in range(3):  # a list redrawn under the click (a busy machine) is opened again
+        page.click(f"{picker} input")
+        try:
+            option.click(timeout=10_000)
+            break
+        except PlaywrightTimeout:
+            page.keyboard.press("Escape")
+    else:
+        page.click(f"{picker} input")
+        option.click()
     page.locator(picker).get_by_role("option").first.wait_for(state="detached")
 
 
