@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lorastudio.messages import DEFAULT_LANGUAGE, Msg, msg, shorten
+from lorastudio.messages import DEFAULT_LANGUAGE, Msg, brief, msg, shorten
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Problem:
     def shown_value(self) -> str:
         """The value as the message shows it (bounded: a value can be anything a file held),
         or "" when the field is missing."""
-        return "" if self.value is MISSING else shorten(repr(self.value), 120)
+        return "" if self.value is MISSING else brief(self.value, 120)
 
     def text(self, lang: str = DEFAULT_LANGUAGE) -> str:
         return self.as_msg().text(lang)
