@@ -12,6 +12,7 @@ from typing import Any
 
 from lorastudio.data.formats import mapping_from_entry
 from lorastudio.data.layout import first_record, layout_problem
+from lorastudio.data.problems import DataError
 from lorastudio.data.registry import is_pin
 from lorastudio.errors import Problem, RecipeError
 from lorastudio.llamafactory import spec as llamafactory_spec
@@ -181,7 +182,14 @@ def _data_problems(data: dict[str, Any], workspace: Workspace, stage: Any = "sft
             )
         else:
             layout = data.get("format", "alpaca")
-            record = first_record(path)
+            try:
+                record = first_record(path)
+            except DataError as exc:
+                said = exc.problems[0]
+                problems.append(
+                    Problem(field, relative, said.message, said.fix or msg("fix.check_name"))
+                )
+                continue
             wrong = layout_problem(record, layout) if record is not None else None
             if wrong and layout in FORMAT_FIXES:
                 problems.append(
