@@ -57,12 +57,12 @@ TEXTS: dict[str, tuple[str, str]] = {
         "请按内置配方的写法书写数值（配方最多嵌套 3 层）",
     ),
     "recipe.too_many_values": (
-        "it holds more than {limit} values once its aliases (*name) are expanded",
-        "展开别名（*name）后包含超过 {limit} 个值",
+        "it holds more than {limit} values, each alias (*name) counted as the values it repeats",
+        "包含超过 {limit} 个值（每个别名 *name 按其重复的值计数）",
     ),
     "recipe.too_much_text": (
-        "its text grows beyond {limit} MiB once its aliases (*name) are expanded",
-        "展开别名（*name）后文本超过 {limit} MiB",
+        "it holds more than {limit} MiB of text, each alias (*name) counted as the text it repeats",
+        "包含超过 {limit} MiB 的文本（每个别名 *name 按其重复的文本计数）",
     ),
     "fix.expand_less": (
         "write each value out once: a recipe holds about a hundred values and needs no alias "
