@@ -119,10 +119,16 @@ def test_a_five_thousand_digit_set_override_is_refused(studio: Studio, model: Pa
     refused(result, "--set", "a number of 5000 digits")
 
 
-def test_a_fifo_as_the_recipe_is_refused_without_waiting_for_a_writer(studio: Studio):
+@pytest.mark.parametrize(
+    "command", [["validate"], ["compile"], ["train"], ["data", "export", "--recipe"]]
+)
+def test_a_fifo_as_the_recipe_is_refused_without_waiting_for_a_writer(
+    studio: Studio, command: list[str]
+):
     fifo = studio.home / "pipe.yaml"
     os.mkfifo(fifo)
-    refused(cli(studio, "validate", str(fifo)), "is not a regular file")
+    refused(cli(studio, *command, str(fifo)), "is not a regular file")
+    assert studio.run_dirs() == []
 
 
 def test_a_device_as_the_recipe_is_refused_without_reading_it(studio: Studio):

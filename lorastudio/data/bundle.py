@@ -20,7 +20,7 @@ from lorastudio.data import ingest, registry
 from lorastudio.data.formats import TAGS, Mapping
 from lorastudio.data.problems import DataError
 from lorastudio.messages import msg
-from lorastudio.recipe.loader import MAX_RECIPE_BYTES
+from lorastudio.recipe.loader import MAX_RECIPE_BYTES, read_recipe_file
 from lorastudio.recipe.schema import parse_recipe_text, split_dataset_ref
 from lorastudio.recipe.text import set_field
 from lorastudio.workspace import Workspace
@@ -96,7 +96,7 @@ def pinned_recipe(text: str, entries: list[dict[str, Any]]) -> str:
 
 def export_recipe(ws: Workspace, recipe_path: Path, out: Path | None = None) -> Path:
     """A recipe bundle: the recipe and every dataset it names, one archive."""
-    text = recipe_path.read_text(encoding="utf-8")
+    text = read_recipe_file(recipe_path)  # a regular file of at most 1 MiB
     recipe = parse_recipe_text(text, source=str(recipe_path))
     out = out or Path.cwd() / f"{recipe.name}.lsdata.tar"
     return export(ws, list(recipe.data.datasets), out, recipe_text=text)
