@@ -7,6 +7,7 @@ from __future__ import annotations
 
 import json
 import os
+import shutil
 import subprocess
 import sys
 import time
@@ -329,6 +330,25 @@ def learned_run(tiny_model: Path, tmp_path_factory: pytest.TempPathFactory) -> L
     (run_dir,) = studio.run_dirs()
     runtime = json.loads((run_dir / "train_results.json").read_text())["train_runtime"]
     return LearnedRun(studio, run_dir, answers, seconds, runtime)
+
+
+RUN_FILES = (
+    "recipe.yaml",
+    "llamafactory.yaml",
+    "status.json",
+    "adapter_config.json",
+    "adapter_model.safetensors",
+)
+
+
+def copied_run(learned_run: LearnedRun, home: Path) -> tuple[Studio, Path]:
+    """The learned run copied into a studio folder of its own (what a teammate gets)."""
+    studio = Studio(home, LF_DATA)
+    run = studio.adapters / learned_run.run_dir.name
+    run.mkdir(parents=True)
+    for name in RUN_FILES:
+        shutil.copy(learned_run.run_dir / name, run / name)
+    return studio, run
 
 
 @pytest.fixture(scope="session")

@@ -12,6 +12,8 @@ import psutil
 import yaml
 
 from lorastudio.runs.layout import create_run_dir
+from lorastudio.runs.occupancy import launch_lock
+from lorastudio.runs.queue import keep_environment, queue_fields
 from lorastudio.runs.status import RunState, update_status
 
 FAKE_TRAINER = Path(__file__).resolve().with_name("fake_trainer.py")
@@ -45,6 +47,17 @@ def fake_run(
         device=device,
         attempt=1,
     )
+    return run_dir
+
+
+def queued_fake_run(adapters: Path, name: str = "queued", **options) -> Path:
+    """A fake run laid out as `launcher.create_run` lays out one whose devices are busy: whole,
+    with state queued and its place at the end of the queue."""
+    with launch_lock(adapters):
+        fields = queue_fields(adapters, time.time())
+        run_dir = fake_run(adapters, name, **options)
+        keep_environment(run_dir)
+        update_status(run_dir, starting_since=None, **fields)
     return run_dir
 
 

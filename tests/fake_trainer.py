@@ -12,6 +12,9 @@ What it shares with LLaMA-Factory, as the fault tests rely on it:
 - SIGABRT (LlamaBoard's stop) makes it save the adapter after the current step and exit 0;
 - at the end it writes ``adapter_model.safetensors`` and ``adapter_config.json``.
 
+With FAKE_TRAINER_OOM_ABOVE_BATCH=N it fails at once with CUDA's out-of-memory error when the
+run's llamafactory.yaml asks for a micro-batch above N, as a card too small for it would.
+
 Usage: python fake_trainer.py STEPS SAVE_STEPS STEP_SECONDS [CHECKPOINT_BYTES]
 """
 
@@ -24,6 +27,8 @@ import signal
 import sys
 import time
 from pathlib import Path
+
+import yaml
 
 CHECKPOINT = re.compile(r"^checkpoint-(\d+)$")
 aborted = False
@@ -56,6 +61,15 @@ def main() -> int:
         state = json.loads((checkpoint / "trainer_state.json").read_text())
         start = int(state["global_step"])
     print(f"fake trainer pid {os.getpid()} training steps {start + 1}..{steps}", flush=True)
+    print(f"HF_ENDPOINT={os.environ.get('HF_ENDPOINT', '')}", flush=True)  # for the queue tests
+    out_of_memory_above = os.environ.get("FAKE_TRAINER_OOM_ABOVE_BATCH")
+    if out_of_memory_above is not None:  # the batch its card can hold, as a real one would fail
+        config = yaml.safe_load((here / "llamafactory.yaml").read_text())
+        if config["per_device_train_batch_size"] > int(out_of_memory_above):
+            print(
+                "torch.OutOfMemoryError: CUDA out of memory. Tried to allocate 2.00 GiB", flush=True
+            )
+            return 1
     for step in range(start + 1, steps + 1):
         time.sleep(seconds)
         with (here / "trainer_log.jsonl").open("a") as log:

@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from conftest import LF_DATA, Studio
 
+from ui.locale import FIELDS
+
 CHROMIUM = Path("/usr/bin/chromium")
 CHROMIUM_ARGS = [
     "--no-sandbox",
@@ -91,13 +93,16 @@ def chromium():
 
 def open_studio(browser, url: str, init_script: str | None = None, downloads: bool = False):
     """The studio at ``url`` in a new browser context (own storage, as a fresh profile's tab),
-    returned once the recipe editor is drawn. ``init_script`` runs in the page before its own."""
+    returned once the recipe editor is drawn and the page's load event has filled it.
+    ``init_script`` runs in the page before its own."""
     context = browser.new_context(viewport=VIEWPORT, accept_downloads=downloads)
     if init_script:
         context.add_init_script(init_script)
     page = context.new_page()
     page.goto(url)
     page.wait_for_selector("#recipe-yaml .cm-content")
+    # the page's own load event fills the pickers: a list opened before it ends is redrawn
+    page.wait_for_function("() => document.body.dataset.studioReady === '1'")
     return page
 
 
@@ -242,14 +247,18 @@ def coloured_pixels(png: bytes, colour: tuple[int, int, int], tolerance: int = 4
     )
 
 
-# Texts that stay as they are in every language: names, and Gradio's own footer.
+# Texts that stay as they are in every language: names; and Gradio's own words (its footer, an
+# upload area's), which follow the browser's language (a zh-CN browser shows 点击上传), not ours.
 UNTRANSLATED = {"English", "LoRA", "Kubernetes", "Settings", "Built with Gradio", "Use via API"}
+UNTRANSLATED |= {"Drop File Here", "- or -", "Click to Upload"}
+UNTRANSLATED |= {en for en, zh in FIELDS.values() if en == zh}  # Alpha, Dropout: terms of art
 
 _SHOWN_TEXTS = """() => {
   const picked = 'label, button, [role=tab], th, .prose, span[data-testid=block-info], legend';
   const out = [];
   for (const el of document.querySelectorAll(picked)) {
     if (el.closest('.cm-editor, #train-message, #runs-message')) continue;  // code, and past news
+    if (el.tagName === 'BUTTON' && el.querySelector('table')) continue;  // rows: data; th: checked
     const box = el.getBoundingClientRect();
     if (box.width && box.height) out.push(el.innerText || el.getAttribute('placeholder') || '');
   }

@@ -160,7 +160,9 @@ def test_train_refuses_a_second_cpu_run_beside_a_live_run_with_a_damaged_status(
     recipe = parse_recipe_text(tiny_recipe(adapters.parent, name="second"))
 
     with pytest.raises(DeviceBusyError, match=run_dir.name):
-        launcher.create_run(recipe, workspace)
+        launcher.create_run(recipe, workspace, queue=False)
+    queued = launcher.create_run(recipe, workspace)  # with the queue: it waits its turn
+    assert read_status(queued).state is RunState.QUEUED
 
 
 def test_stop_finds_and_stops_a_live_run_with_a_damaged_status(adapters: Path):

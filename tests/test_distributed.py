@@ -86,8 +86,8 @@ def test_the_first_generation_910_is_planned_without_bf16_and_the_910b_with_it()
         cpu_count=96,
     )
     npu_recipe = recipe({"hardware": {"device": "npu"}})
-    assert plan_target(npu_recipe, first) == Target("npu", 8, bf16=False)
-    assert plan_target(npu_recipe, b3) == Target("npu", 8, bf16=True)
+    assert plan_target(npu_recipe, first) == Target("npu", 8, bf16=False, card=first.npu[0])
+    assert plan_target(npu_recipe, b3) == Target("npu", 8, bf16=True, card=b3.npu[0])
 
 
 def test_qlora_on_ascend_turns_double_quantization_off():

@@ -208,7 +208,7 @@ from lorastudio.errors import RecipeError
 from lorastudio.machine.hardware import Hardware
 from lorastudio.recipe.text import read_recipe_upload, set_field
 from lorastudio.workspace import Workspace
-from ui import editor, recipe_source
+from ui import editor, model_choice, recipe_source
 from ui.config import StudioConfig
 from ui.data_view import recipe_settings
 from ui.fields import from_widget, form_fields
@@ -229,6 +229,7 @@ for call in (
     except RecipeError as exc:
         print("REFUSED", exc.problems[0].message.key, exc.problems[0].message.args["reason"].key)
 print("DATA TAB", recipe_settings(text).model)  # the Data tab reads the editor's recipe
+print("MODEL PICKER", model_choice.named(text, config))  # and so does the model picker
 extra = next(spec for spec in form_fields() if spec.path == "extra")
 try:
     from_widget(extra, text)  # the form's extra-arguments box
@@ -264,7 +265,8 @@ def test_the_studio_refuses_hostile_text_in_the_editor_upload_form_and_data_tab(
     assert len(lines[0]) < 2000
     assert lines[1:4] == [f"REFUSED problem.yaml_limit {reason}"] * 3
     assert lines[4] == "DATA TAB Qwen/Qwen2.5-0.5B-Instruct"  # the defaults, for no recipe
-    assert lines[5] == "EXTRA REFUSED"
+    assert lines[5] == "MODEL PICKER None"
+    assert lines[6] == "EXTRA REFUSED"
 
 
 # ---------------------------------------------------------------- the loader and shown values

@@ -10,7 +10,8 @@ from dataclasses import replace
 import pytest
 from conftest import TOKENIZER
 
-from lorastudio.checks.memory import (
+from lorastudio.models.catalogue import catalogue
+from lorastudio.models.memory import (
     GIB,
     ModelShape,
     TrainSetup,
@@ -20,7 +21,6 @@ from lorastudio.checks.memory import (
     suggest,
     zero3_cards,
 )
-from lorastudio.models.catalogue import catalogue
 
 
 def shape_of(name: str) -> ModelShape:

@@ -99,6 +99,16 @@ def test_a_fresh_studio_watches_the_newest_live_run_else_the_newest(tmp_path: Pa
     assert newer_live_run(tmp_path, done) == later
 
 
+def test_a_run_the_queue_starts_is_followed_though_it_was_created_before_the_watched_one(
+    tmp_path: Path,
+):
+    moved_up = make_run(tmp_path, "a-moved-up", "queued")  # created first, started last
+    watched = make_run(tmp_path, "b-watched", "succeeded")
+    assert newer_live_run(tmp_path, watched) is None
+    update_status(moved_up, state="running", starting_since=time.time() + 1)
+    assert newer_live_run(tmp_path, watched) == moved_up
+
+
 def test_a_live_run_cannot_be_deleted_a_finished_one_can(tmp_path: Path):
     run_dir = make_run(tmp_path, "demo", "running")
     with pytest.raises(RunError, match="stop it before deleting"):

@@ -1,5 +1,6 @@
 """Two runs share a machine only on different devices: a start on a device that a live run holds
-is refused with a message naming that run (the CLI and the studio both start through here)."""
+waits in the queue (tests/test_queue.py), or, without the queue, is refused with a message naming
+that run (the CLI and the studio both start through here)."""
 
 from __future__ import annotations
 
@@ -18,7 +19,7 @@ from lorastudio.machine.hardware import Accelerator, Hardware
 from lorastudio.recipe.schema import parse_recipe_text
 from lorastudio.runs.layout import create_run_dir
 from lorastudio.runs.occupancy import Claim, DeviceBusyError, claim_for, holder_of
-from lorastudio.runs.status import update_status
+from lorastudio.runs.status import RunState, read_status, update_status
 from lorastudio.workspace import Workspace
 
 
@@ -65,7 +66,7 @@ def test_a_second_cpu_run_is_refused_naming_the_live_run(tmp_path: Path):
     workspace = Workspace(tmp_path, LF_DATA, tmp_path / "adapters")
     busy = live_run(workspace.adapters_dir, "first", "cpu")
     with pytest.raises(DeviceBusyError) as caught:
-        launcher.create_run(recipe(tmp_path, "cpu"), workspace)
+        launcher.create_run(recipe(tmp_path, "cpu"), workspace, queue=False)
     assert busy.name in str(caught.value) and caught.value.holder == busy.name
     assert [p.name for p in workspace.adapters_dir.iterdir() if p.is_dir()] == [busy.name]
 
@@ -87,7 +88,9 @@ def test_a_run_on_other_cards_may_start_beside_a_live_one(
     run_dir = launcher.create_run(recipe(tmp_path, "cuda", [1]), workspace, two_gpus())
     assert run_dir.is_dir()
     with pytest.raises(DeviceBusyError, match="cuda 0"):
-        launcher.create_run(recipe(tmp_path, "cuda", [0, 1]), workspace, two_gpus())
+        launcher.create_run(recipe(tmp_path, "cuda", [0, 1]), workspace, two_gpus(), queue=False)
+    queued = launcher.create_run(recipe(tmp_path, "cuda", [0, 1]), workspace, two_gpus())
+    assert read_status(queued).state is RunState.QUEUED
 
 
 def test_a_finished_run_holds_nothing(tmp_path: Path):
@@ -97,9 +100,12 @@ def test_a_finished_run_holds_nothing(tmp_path: Path):
     assert holder_of(adapters, Claim("cpu")) is None
 
 
-def test_the_cli_refuses_to_train_on_a_busy_device(studio: Studio, tiny_model: Path):
+def test_the_cli_refuses_to_train_on_a_busy_device_without_the_queue(
+    studio: Studio, tiny_model: Path
+):
     busy = live_run(studio.adapters, "first", "cpu")
-    result = studio.cli("train", str(studio.write_recipe("t.yaml", tiny_recipe(tiny_model))))
+    path = studio.write_recipe("t.yaml", tiny_recipe(tiny_model))
+    result = studio.cli("train", str(path), "--no-queue")
     assert result.returncode == 2, result.stdout + result.stderr
     assert f"in use by run {busy.name}" in result.stderr and "Traceback" not in result.stderr
     assert studio.run_dirs() == [busy]

@@ -247,12 +247,12 @@ def test_launch_py_check_exits_2_listing_the_problems(studio: Studio):
 
 def on_a_cpu_box(monkeypatch, gib: int) -> None:
     """This machine's available RAM, as pre-flight reads it."""
-    import lorastudio.checks.preflight as preflight
+    import lorastudio.checks.fit as fit
 
     class Memory:
         available = gib << 30
 
-    monkeypatch.setattr(preflight.psutil, "virtual_memory", lambda: Memory())
+    monkeypatch.setattr(fit.psutil, "virtual_memory", lambda: Memory())
 
 
 def cpu_check(model: str, tmp_path: Path):

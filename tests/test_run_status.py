@@ -22,7 +22,7 @@ from lorastudio.runs.status import (
 
 
 def test_live_and_final_states_split_every_known_state():
-    assert LIVE_STATES | FINAL_STATES | {RunState.UNKNOWN} == set(RunState)
+    assert LIVE_STATES | FINAL_STATES | {RunState.QUEUED, RunState.UNKNOWN} == set(RunState)
     assert not LIVE_STATES & FINAL_STATES
     assert RunState.RUNNING.live and RunState.STOPPED.final and not RunState.UNKNOWN.live
 

@@ -145,6 +145,7 @@ def golden_text(path: Path) -> str:
         "deepspeed": compiled.deepspeed,
         "env": compiled.env,
         "argv": compiled.argv,
+        "speed_plan": compiled.plan.describe().text("en") if compiled.plan else None,
     } | node_commands(path)
     header = (
         f"# What recipes/{path.name} compiles to on 8 H100 GPUs + 8 Ascend 910B3 NPUs,\n"

@@ -39,8 +39,9 @@ def wait_http(url: str, timeout: float = 60) -> float:
 def test_the_studio_process_imports_neither_torch_nor_transformers_nor_llamafactory(
     tmp_path: Path,
 ):
-    """Build and launch the app, load a recipe, check it and preview its launch — the work a
-    page load and an edit do — then look at what the interpreter has imported."""
+    """Build and launch the app, load a recipe, check it and preview its launch, estimate its
+    memory and list the cached models — the work a page load, an edit and the model picker do —
+    then look at what the interpreter has imported."""
     code = f"""
 import sys, json, tempfile, urllib.request
 from pathlib import Path
@@ -57,6 +58,10 @@ demo.queue().launch(server_port={free_port()}, prevent_thread_lock=True, quiet=T
 urllib.request.urlopen(demo.local_url).read()
 checked = editor.check((root / "recipes" / "cpu-smoke.yaml").read_text(), config)
 assert checked.command and not checked.problems, checked
+from ui import model_choice  # the model picker: its estimate and this machine's caches
+from lorastudio.models.picking import local_models
+assert "GiB" in model_choice.estimate_text(checked.text, config, "en")
+local_models()
 print("HEAVY=" + json.dumps([m for m in {HEAVY!r} if m in sys.modules]), flush=True)
 demo.close()
 """

@@ -183,7 +183,7 @@ def test_a_fresh_studio_gets_the_demo_data_from_the_train_tab_then_trains(
         server.kill()
 
 
-def test_a_second_cpu_run_is_refused_and_a_run_is_stopped_resumed_and_deleted(
+def test_a_second_cpu_run_is_queued_and_a_run_is_stopped_resumed_and_deleted(
     open_page, tmp_path: Path, tiny_model: Path
 ):
     studio = studio_home(
@@ -196,12 +196,11 @@ def test_a_second_cpu_run_is_refused_and_a_run_is_stopped_resumed_and_deleted(
         run_dir = start_run(page, studio)
         wait_progress(page, state="running", step=12)
 
-        page.click("#start")  # the CPU is taken: refused, naming the run that holds it
-        page.wait_for_function(
-            "id => document.querySelector('#train-message').innerText.includes(id)",
-            arg=f"in use by run {run_dir.name}",
-        )
-        assert len(studio.run_dirs()) == 1
+        page.click("#start")  # the CPU is taken: the run waits in the queue
+        page.locator("#train-message").get_by_text("1st in line for cpu").wait_for()
+        queued = page.locator("#train-message").inner_text().split()[1]
+        assert len(studio.run_dirs()) == 2
+        assert "cancelled" in studio.cli("stop", queued).stdout  # out of the way of the resume
 
         page.click("#stop-button")
         wait_progress(page, state="stopped", timeout=300)

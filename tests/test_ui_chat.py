@@ -7,6 +7,8 @@ queue on their own, apart from the Train tab's live view."""
 
 from __future__ import annotations
 
+import asyncio
+import inspect
 import os
 import shutil
 import signal
@@ -49,6 +51,12 @@ class ChatTabUnderTest:
     def __call__(self, name: str, *args) -> list[dict]:
         """Every update the callback ``name`` sent (one for a plain callback)."""
         out = self.handlers[name](*args)
+        if inspect.isasyncgen(out):  # one that follows files on gradio's event loop
+
+            async def drain() -> list[dict]:
+                return [update async for update in out]
+
+            return asyncio.run(drain())
         return [out] if isinstance(out, dict) else list(out)
 
 
@@ -124,9 +132,9 @@ def test_chat_events_queue_on_their_own_beside_the_live_view(tmp_path: Path):
         by_name.setdefault(fn.name, []).append(fn)
     for name in ("send", "load", "unload", "prompt_set"):
         assert {(f.concurrency_id, f.concurrency_limit) for f in by_name[name]} == {("chat", 1)}
-    assert {f.concurrency_id for f in by_name["export"]} == {"export"}
     ticks = [f for f in by_name["follow"] if f.concurrency_limit is None]
-    assert ticks and all(f.concurrency_id != "chat" for f in ticks)
+    ticks += [f for name in ("export", "follow_export") for f in by_name[name]]
+    assert all(f.concurrency_limit is None and f.concurrency_id != "chat" for f in ticks)
 
 
 # ---------------------------------------------------------------- with a run that has learned
@@ -244,13 +252,35 @@ def test_the_prompt_set_fills_its_table_row_by_row_and_saves_jsonl(learned):
 
 
 @pytest.mark.slow
-def test_export_streams_its_log_and_ends_with_the_merged_folder(learned):
+def test_export_is_followed_from_its_files_to_the_merged_folder(learned):
     ui, run = learned
-    outs = ui("export", "en", run.run_dir.name)
+    watch = ui.tab.export_watch.value
+    outs = ui("export", "en", run.run_dir.name, watch)
     merged = run.run_dir / "merged"
     assert text_of(last(outs, ui.tab.export_result)).startswith(f"Merged model written to {merged}")
-    assert len([out for out in outs if ui.tab.export_log in out]) > 3
+    assert len([out for out in outs if ui.tab.export_log in out]) >= 2  # the log, as it grew
+    assert last(outs, ui.tab.stop_export)["interactive"] is False
     assert (merged / "config.json").is_file()
+    (reopened,) = ui("follow_export", "zh", run.run_dir.name, watch)  # a page opened later
+    assert text_of(reopened[ui.tab.export_result]).startswith(f"合并后的模型已写入 {merged}")
+
+
+def test_stop_export_without_an_export_under_way_says_so(idle, tmp_path: Path):
+    run_dir = compiled_run(tmp_path, device="cpu")
+    (out,) = idle("stop_export", "en", run_dir.name)
+    assert f"no export of run {run_dir.name} is running (its last export: not exported)" in (
+        text_of(out[idle.tab.export_result])
+    )
+    (out,) = idle("stop_export", "zh", run_dir.name)
+    assert "上一次导出：未导出" in text_of(out[idle.tab.export_result])
+
+
+def test_a_run_never_exported_shows_no_export_and_merge_can_be_clicked(idle, tmp_path: Path):
+    run_dir = compiled_run(tmp_path, device="cpu")
+    (out,) = idle("follow_export", "en", run_dir.name, idle.tab.export_watch.value)
+    assert out[idle.tab.export_result] == "" and out[idle.tab.export_log] == ""
+    assert out[idle.tab.export]["interactive"] is True
+    assert out[idle.tab.stop_export]["interactive"] is False
 
 
 # ---------------------------------------------------------------- core chat errors, in Chinese

@@ -236,3 +236,37 @@ def test_while_a_run_stops_its_header_says_what_stopping_does_and_then_why_it_en
     stopped = live.tick(panel, config, "en", watch)
     assert "stopped" in stopped[panel.header]
     assert "saves the adapter" not in stopped[panel.header]
+
+
+def test_a_run_on_a_card_shows_mfu_card_memory_and_busy_and_the_learning_rate(tmp_path: Path):
+    """What the speed issue asks of the live view: tokens/s, MFU for a card whose peak we know,
+    the cards' memory and utilisation as the supervisor sampled them, the learning-rate curve."""
+    panel, config = panel_and_config(tmp_path)
+    run_dir = live_run(config.workspace.adapters_dir)
+    params = 7_615_616_512
+    update_status(run_dir, device="cuda", card_name="NVIDIA H200", model_params=params)
+    for step, lr in ((1, 5.0e-5), (2, 1.0e-4)):
+        line = {"current_steps": step, "total_steps": 4, "loss": 1.0, "lr": lr,
+                "throughput": 10_930.0}  # fmt: skip
+        with (run_dir / "trainer_log.jsonl").open("a") as handle:
+            handle.write(json.dumps(line) + "\n")
+    sample = {"index": 0, "memory_used_mib": 100_454, "memory_total_mib": 143_771}
+    usage = {"time": time.time(), "cards": [sample | {"utilization": 97}]}
+    (run_dir / "device_usage.jsonl").write_text(json.dumps(usage) + "\n")
+
+    shown = live.tick(panel, config, "en", live.Watch())
+    stats = shown[panel.stats]
+    assert "10,930 tokens/s" in stats and "MFU 34%" in stats
+    assert "card memory 98.1 / 140 GiB" in stats and "card busy 97 %" in stats
+    assert "learning rate 1.00e-04" in stats
+    assert shown[panel.lr_plot]["value"]["loss"].tolist() == [5.0e-5, 1.0e-4]
+    zh = live.tick(panel, config, "zh", live.Watch())[panel.stats]
+    assert "卡显存 98.1 / 140 GiB" in zh and "学习率" in zh
+
+
+def test_a_cpu_run_shows_no_mfu_and_no_card(tmp_path: Path):
+    panel, config = panel_and_config(tmp_path)
+    run_dir = live_run(config.workspace.adapters_dir)
+    log_step(run_dir, 1)
+    stats = live.tick(panel, config, "en", live.Watch())[panel.stats]
+    assert "MFU" not in stats and "card" not in stats

@@ -11,7 +11,7 @@ import gradio as gr
 
 from lorastudio.chat.client import ChatClient
 from lorastudio.data.ingest import upload_limit
-from ui import chat_tab, data_tab, editor, live, runs_tab, runs_view, train_tab
+from ui import chat_tab, data_tab, editor, live, model_picker, runs_tab, runs_view, train_tab
 from ui.config import StudioConfig
 from ui.event_records import release_finished_events
 from ui.labels import Labels, merge_updates
@@ -143,18 +143,21 @@ def _wire_language(
         return merge_updates(labels.updates(lang_), opened, {switch: gr.update(value=lang_)})
 
     compared = [runs.tab.overlay, runs.tab.diff]
-    chatted = [chat.tab.status, chat.tab.template_note]
+    chatted = [chat.tab.status, chat.tab.template_note, chat.tab.export_result]
     everything = [lang, *labels.components, *train_outputs, *runs_outputs, *compared, *chatted]
     everything = list(dict.fromkeys(everything))
     on_open = list(dict.fromkeys([switch, *labels.components, *train_outputs, *runs_outputs]))
     quiet = {"show_progress": "hidden"}
     picked = [runs.tab.pick, runs.tab.run_a, runs.tab.run_b]
-    chat_setup = chat.tab.setup_inputs()
+    chat_setup = [*chat.tab.setup_inputs(), chat.tab.export_watch]
     watch = train.tab.live.watch
     everything_in = [switch, watch, train.tab.yaml, *picked, *chat_setup]
     switched = switch.input(on_switch, everything_in, everything, **quiet)
     train.scale.follow(switched)  # its texts are rendered per recipe, not relabelled
-    demo.load(on_load, [lang, watch], on_open, **quiet)
+    model_picker.follow_switch(train.models, switched, lang, train.tab.yaml)
+    opened = demo.load(on_load, [lang, watch], on_open, **quiet)
+    drawn = "() => { document.body.dataset.studioReady = '1'; }"  # as opened (tests wait)
+    opened.then(None, js=drawn)
     runs_item.select(
         guarded(runs.tab.message, runs.open), [lang, runs.tab.pick], runs_outputs, **quiet
     )
@@ -176,6 +179,7 @@ def serve(
     Args:
         started: ``time.monotonic()`` when the process began, for the start-up time it prints.
     """
+    live.queue_keeper(config.workspace.adapters_dir).maybe_kick()  # a queue left by a reboot
     chat = ChatClient()  # one chat worker per studio, stopped when the studio stops
     atexit.register(chat.close)  # also on an exit that skips the line after block_thread
     demo = queue_events(build_app(config, chat))

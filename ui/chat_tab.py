@@ -1,23 +1,25 @@
 """The Chat tab: talk to a trained run, base model and base + adapter side by side, with the
 run's own template and the same sampling and seed; run its recipe's test prompts as a table
-(saved in the run folder); merge and export it. Every callback is a thin call into lorastudio
-(chat, chat_setup, prompt_sets, export); the model lives in the chat worker process, one per
-studio, never in this one. Chat events queue on their own (``CHAT``), so a streaming reply never
-holds up the Train tab's live view."""
+(saved in the run folder); merge and export it, as a job of its own that the page follows from
+the run's files (closing the page or the studio never stops it; a reopened page shows it).
+Every callback is a thin call into lorastudio (chat, chat_setup, prompt_sets, export_job); the
+model lives in the chat worker process, one per studio, never in this one. Chat events queue on
+their own (``CHAT``), so a streaming reply never holds up the Train tab's live view."""
 
 from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Iterator
+from collections.abc import AsyncIterator, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import anyio
 import gradio as gr
 
 from lorastudio.chat.client import ChatClient
-from lorastudio.chat.export import Export
+from lorastudio.chat.export_job import start_export, stop_export
 from lorastudio.chat.params import ChatParams, check_messages, make_params
 from lorastudio.chat.prompt_sets import (
     check_prompts,
@@ -30,16 +32,14 @@ from lorastudio.chat.setup import ChatSetup, resolve_setup
 from lorastudio.errors import TemplateMismatchError
 from lorastudio.llamafactory import spec as llamafactory_spec
 from lorastudio.runs.index import RunIndex
-from lorastudio.runs.layout import MERGED_DIR, PROMPTS_FILE
-from ui import chat_view
+from lorastudio.runs.layout import PROMPTS_FILE
+from ui import chat_view, export_view
 from ui.config import StudioConfig
 from ui.labels import Labels
 from ui.locale import t
 from ui.messages import explain, guarded, streamed
 
 CHAT = {"concurrency_id": "chat", "concurrency_limit": 1}  # one worker: one request at a time
-EXPORT = {"concurrency_id": "export", "concurrency_limit": 1}
-LOG_LINES = 200  # export log lines kept on screen (all of them are in export.log)
 STREAM_SECONDS = 0.1  # a streaming reply updates the page at most this often
 
 
@@ -63,8 +63,13 @@ class ChatTab:
     table: gr.Dataframe
     table_note: gr.Markdown
     export: gr.Button
+    stop_export: gr.Button
     export_log: gr.Textbox
     export_result: gr.Markdown
+    export_watch: gr.State  # the page's following of the picked run's export
+
+    def export_outputs(self) -> list:
+        return [self.export_log, self.export_result, self.export, self.stop_export]
 
     def setup_inputs(self) -> list:
         """What decides how a run is loaded: the run, the template and the override."""
@@ -203,11 +208,23 @@ class ChatActions:
         widget = self.tab.params["thinking"]
         return {widget: gr.update(visible=setup.trained_thinking is not None, value="auto")}
 
-    def relabel(self, lang: str, run_id: str | None, template: str | None, force) -> dict:
-        """The tab's own texts in a new language (the language switch calls this)."""
+    def relabel(
+        self,
+        lang: str,
+        run_id: str | None,
+        template: str | None,
+        force,
+        watch: export_view.ExportWatch | None = None,
+    ) -> dict:
+        """The tab's own texts in a new language (the language switch calls this); the page's
+        following of an export goes on in it."""
         out = {self.tab.status: chat_view.status_text(self.client, lang)}
+        if watch is not None:
+            watch.lang = lang
         with contextlib.suppress(Exception):  # the labels change even if the run is unreadable
             out[self.tab.template_note] = self.template_note(lang, run_id, template, force)
+            run_dir = self._run_dir(run_id) if run_id else None
+            out[self.tab.export_result] = export_view.shown(run_dir, lang)[1]["result"]
         return out
 
     # ---------------------------------------------------------------- the worker
@@ -344,30 +361,60 @@ class ChatActions:
 
     # ---------------------------------------------------------------- export
 
-    def export(self, lang: str, run_id: str | None) -> Iterator[dict]:
-        """Merge the adapter into the base weights; the log streams, the result path at the end."""
+    async def export(
+        self, lang: str, run_id: str | None, watch: export_view.ExportWatch
+    ) -> AsyncIterator[dict]:
+        """Start the run's export as a job of its own, then follow it from its files."""
         tab = self.tab
         if not run_id:
             yield {tab.export_result: t("chat.pick_first", lang)}
             return
-        job = Export(self._run_dir(run_id))
-        where = job.run_dir / MERGED_DIR
-        yield {tab.export_result: t("chat.exporting", lang, run=run_id, path=where)}
-        lines: list[str] = []
-        yield {tab.export_log: ""}
-        for line in job.lines():
-            lines = [*lines[-LOG_LINES + 1 :], line]
-            yield {tab.export_log: "\n".join(lines)}
-        result = job.result
-        assert result is not None
-        done = t(
-            "chat.exported",
-            lang,
-            path=result.merged_dir,
-            files=len(result.files),
-            seconds=f"{result.seconds:.0f}",
-        )
-        yield {tab.export_result: done}
+        try:
+            run_dir = self._run_dir(run_id)
+            await anyio.to_thread.run_sync(start_export, run_dir)
+        except Exception as exc:  # refused (already running, no adapter…): said, not raised
+            yield {tab.export_result: explain(exc, lang)}
+            return
+        async for out in self._follow(lang, run_dir, watch):
+            yield out
+
+    async def follow_export(
+        self, lang: str, run_id: str | None, watch: export_view.ExportWatch
+    ) -> AsyncIterator[dict]:
+        """Show the picked run's export: followed while it runs, its end once it has ended (a
+        page opened anew, or another run picked)."""
+        try:
+            run_dir = self._run_dir(run_id) if run_id else None
+        except Exception:  # a run that is gone shows no export; picking it says why
+            run_dir = None
+        async for out in self._follow(lang, run_dir, watch):
+            yield out
+
+    async def _follow(
+        self, lang: str, run_dir: Path | None, watch: export_view.ExportWatch
+    ) -> AsyncIterator[dict]:
+        try:
+            async for out in export_view.follow(watch, run_dir, lang, self._export_updates):
+                yield out
+        except Exception as exc:
+            yield {self.tab.export_result: explain(exc, lang)}
+
+    def _export_updates(self, changed: dict[str, object]) -> dict:
+        tab = self.tab
+        widgets = {"log": tab.export_log, "result": tab.export_result}
+        buttons = {"merge": tab.export, "stop": tab.stop_export}
+        out: dict = {widgets[k]: v for k, v in changed.items() if k in widgets}
+        for key, value in changed.items():
+            if key in buttons:
+                out[buttons[key]] = gr.update(interactive=value)
+        return out
+
+    def stop_export(self, lang: str, run_id: str | None) -> dict:
+        """Ask the picked run's export to stop; the page's following shows it stopping."""
+        if not run_id:
+            return {self.tab.export_result: t("chat.pick_first", lang)}
+        stop_export(self._run_dir(run_id), wait=False)
+        return {self.tab.stop_export: gr.update(interactive=False)}
 
 
 def wire(
@@ -379,10 +426,17 @@ def wire(
     setup = tab.setup_inputs()
     params = list(tab.params.values())
     opened = [tab.run, tab.status, tab.template, tab.force, tab.template_note]
-    item.select(guarded(tab.message, act.listing), [lang, tab.run], opened, **quiet)
+    exported = tab.export_outputs()
+    follow = {"concurrency_limit": None, **quiet}  # each page follows its own, for a while
+    export_in = [lang, tab.run, tab.export_watch]
+    item.select(guarded(tab.message, act.listing), [lang, tab.run], opened, **quiet).then(
+        act.follow_export, export_in, exported, **follow
+    )
     picked = [tab.template, tab.force, tab.template_note, tab.table, tab.table_note]
     picked += [tab.message, tab.export_log, tab.export_result, tab.params["thinking"]]
-    tab.run.input(guarded(tab.message, act.pick), [lang, tab.run], picked)
+    tab.run.input(guarded(tab.message, act.pick), [lang, tab.run], picked).then(
+        act.follow_export, export_in, exported, **follow
+    )
     for widget in (tab.template, tab.force):
         checked = guarded(tab.template_note, act.check_template)
         widget.input(checked, [lang, *setup], [tab.template_note], **quiet)
@@ -406,10 +460,11 @@ def wire(
         [tab.table, tab.table_note, tab.status, tab.template_note],
         **CHAT,
     )
-    tab.export.click(
-        streamed(tab.export_result, act.export),
+    tab.export.click(act.export, export_in, exported, **follow)
+    tab.stop_export.click(
+        guarded(tab.export_result, act.stop_export),
         [lang, tab.run],
-        [tab.export_log, tab.export_result],
-        **EXPORT,
+        [tab.export_result, tab.stop_export],
+        **quiet,
     )
     return act

@@ -15,6 +15,7 @@ from lorastudio.chat.prompt_sets import PromptRow
 from lorastudio.chat.thinking import split_thinking
 from lorastudio.runs.index import RunInfo
 from lorastudio.runs.status import RunState
+from ui import export_view
 from ui.labels import Labels
 from ui.locale import chat_help, t
 
@@ -207,10 +208,13 @@ def prompt_set(labels: Labels) -> tuple:
 
 
 def export(labels: Labels) -> tuple:
-    """Merge and export: the button, the streamed log and the result."""
+    """Merge and export: the buttons that start and stop it, its log and its state (which the
+    page follows from the run's files), and the page's following of it."""
     labels.make(gr.Markdown, {"value": lambda lang: f"### {t('chat.export', lang)}"})
     labels.make(gr.Markdown, {"value": "chat.export_info"})
-    merge = button(labels, "chat.export_button", "chat-export")
+    with gr.Row():
+        merge = button(labels, "chat.export_button", "chat-export")
+        stop = button(labels, "chat.export_stop", "chat-export-stop", interactive=False)
     log = labels.make(
         gr.Textbox,
         {"label": "chat.export_log"},
@@ -220,4 +224,5 @@ def export(labels: Labels) -> tuple:
         autoscroll=True,
         elem_id="chat-export-log",
     )
-    return merge, log, gr.Markdown(elem_id="chat-export-result")
+    result = gr.Markdown(elem_id="chat-export-result")
+    return merge, stop, log, result, gr.State(export_view.ExportWatch())

@@ -16,6 +16,7 @@ from lorastudio.checks.validation import check_recipe_text
 from lorastudio.data.registry import pin_warnings
 from lorastudio.errors import LoraStudioError, Problem, RecipeError
 from lorastudio.launch import launcher
+from lorastudio.messages import Msg
 from lorastudio.recipe.loader import load_mapping
 from lorastudio.recipe.schema import NAME_PATTERN, Recipe
 from ui.config import StudioConfig
@@ -34,6 +35,7 @@ class Checked:
     problems: list[Problem] = field(default_factory=list)
     error: Exception | None = None  # a failure that is not about the recipe (setup, disk)
     compiled: str = ""
+    plan: Msg | None = None  # the speed plan, said above the compiled config
     command: str = ""
     warnings: list[Problem] = field(default_factory=list)  # e.g. data whose hash differs
 
@@ -50,7 +52,10 @@ def check(text: str, config: StudioConfig) -> Checked:
         return Checked(text, raw, error=exc)
     args = yaml.safe_dump(compiled.args, sort_keys=False, allow_unicode=True)
     warnings = pin_warnings(recipe.data.datasets, config.workspace)
-    return Checked(text, raw, recipe=recipe, compiled=args, command=command, warnings=warnings)
+    plan = compiled.plan.describe() if compiled.plan else None
+    return Checked(
+        text, raw, recipe=recipe, compiled=args, plan=plan, command=command, warnings=warnings
+    )
 
 
 @dataclass(frozen=True)

@@ -2,11 +2,13 @@
 log tail. Each page holds one long event (`follow`) that polls the watched run on the server —
 each poll one `RunMonitor.poll`, which reads only appended bytes — and sends the page only what
 changed: nothing at all while nothing changes, a trainer line within one poll while a run is
-live."""
+live. The loop also serves the queue now and then (`queue_keeper`), so queued runs start while a
+page is open even when no supervisor handed over."""
 
 from __future__ import annotations
 
 import asyncio
+import functools
 import html
 import time
 from collections.abc import AsyncIterator
@@ -16,6 +18,7 @@ from pathlib import Path
 import anyio
 import gradio as gr
 
+from lorastudio.runs import queue as run_queue
 from lorastudio.runs.monitor import Change, Progress, RunMonitor, newer_live_run
 from lorastudio.runs.monitor import run_to_watch as newest_run
 from lorastudio.runs.status import RunState, state_name
@@ -28,6 +31,13 @@ from ui.messages import explain, reason_text
 SCAN_SECONDS = 2.0  # how often an idle view looks for a run started elsewhere
 IDLE_SECONDS = 1.0  # how often a view whose run is not live polls it (a live one: poll_seconds)
 KEEPALIVE_SECONDS = 10.0  # a quiet view still answers this often, so a closed page ends its loop
+KICK_SECONDS = 5.0  # how often this studio serves the queue, however many pages are open
+
+
+@functools.cache
+def queue_keeper(adapters_dir: Path) -> run_queue.Keeper:
+    """This studio process's one keeper of the queue of ``adapters_dir``."""
+    return run_queue.Keeper(adapters_dir, KICK_SECONDS)
 
 
 @dataclass
@@ -61,6 +71,7 @@ class LivePanel:
     progress: gr.HTML
     stats: gr.Markdown
     plot: gr.LinePlot
+    lr_plot: gr.LinePlot
     log: gr.Textbox
     notice: gr.Markdown  # what went wrong in a refresh, if anything
     timer: gr.Timer
@@ -84,7 +95,9 @@ def build(config: StudioConfig, labels: Labels) -> LivePanel:
     header = gr.Markdown(elem_id="live-header")
     progress = gr.HTML(elem_id="live-progress", padding=False)
     stats = gr.Markdown(elem_id="live-stats")
-    plot = plots.line_plot(labels, "live.curve", "live-plot")
+    with gr.Row():
+        plot = plots.line_plot(labels, "live.curve", "live-plot")
+        lr_plot = plots.line_plot(labels, "live.lr_curve", "live-lr-plot")
     log = labels.make(
         gr.Textbox,
         {"label": "live.log"},
@@ -97,7 +110,7 @@ def build(config: StudioConfig, labels: Labels) -> LivePanel:
     timer = gr.Timer(config.poll_seconds)
     notice = gr.Markdown(elem_id="live-notice")
     watch = gr.State(Watch())
-    return LivePanel(start, stop, header, progress, stats, plot, log, notice, timer, watch)
+    return LivePanel(start, stop, header, progress, stats, plot, lr_plot, log, notice, timer, watch)
 
 
 def _clock(seconds: float) -> str:
@@ -139,6 +152,16 @@ def stats_text(progress: Progress, points: list, lang: str) -> str:
     if progress.eval_loss is not None:
         parts.append(t("live.eval_loss", lang, value=number(progress.eval_loss, 4)))
     parts.append(t("live.throughput", lang, value=number(progress.throughput, 0)))
+    if progress.mfu is not None:
+        parts.append(t("live.mfu", lang, value=f"{progress.mfu:.0%}"))
+    cards = progress.cards
+    if cards is not None:
+        used, total = cards.memory_used_mib / 1024, cards.memory_total_mib / 1024
+        parts.append(t("live.card_memory", lang, used=f"{used:.1f}", total=f"{total:.0f}"))
+        if cards.utilization is not None:
+            parts.append(t("live.card_busy", lang, value=cards.utilization))
+    if progress.lr is not None:
+        parts.append(t("live.lr", lang, value=f"{progress.lr:.2e}"))
     parts.append(t("live.points", lang, count=drawn))
     return " · ".join(parts)
 
@@ -209,10 +232,14 @@ def _refresh(panel: LivePanel, config: StudioConfig, lang: str, watch: Watch) ->
         out[panel.stop] = gr.update(interactive=progress.live)
     _send(shown, out, panel.stats, "stats", stats_text(progress, monitor.points, lang))
     if fresh:
-        shown["curves"] = []  # the chart is redrawn with this run's curves
+        shown["curves"], shown["lr_curves"] = [], []  # the charts are redrawn for this run
     if fresh or change.new_points:
         drawn = shown.setdefault("curves", [])
         out[panel.plot] = plots.update(plots.run_rows(monitor.points, lang), drawn)
+        rates = plots.lr_rows(monitor.points, lang)
+        if fresh or len(rates) != shown.get("lr_count"):
+            shown["lr_count"] = len(rates)
+            out[panel.lr_plot] = plots.update(rates, shown.setdefault("lr_curves", []))
     if fresh or change.log_changed:
         out[panel.log] = monitor.log.text
     return out
@@ -229,7 +256,9 @@ async def follow(
     polled_at = spoke_at = time.monotonic()
     polled: RunMonitor | None = None
     first = True
+    keeper = queue_keeper(config.workspace.adapters_dir)
     while True:
+        await anyio.to_thread.run_sync(keeper.maybe_kick)  # a look at the folders every 5 s
         now = time.monotonic()
         if first or watch.busy or watch.monitor is not polled or now - polled_at >= IDLE_SECONDS:
             polled, polled_at, first = watch.monitor, now, False
@@ -244,4 +273,6 @@ async def follow(
 
 
 def outputs(panel: LivePanel) -> list:
-    return [panel.header, panel.progress, panel.stats, panel.plot, panel.log, panel.stop]
+    return [
+        panel.header, panel.progress, panel.stats, panel.plot, panel.lr_plot, panel.log, panel.stop
+    ]  # fmt: skip

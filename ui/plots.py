@@ -44,6 +44,12 @@ def run_rows(points: list[LogPoint], lang: str, prefix: str = "") -> Rows:
     ]
 
 
+def lr_rows(points: list[LogPoint], lang: str) -> Rows:
+    """A run's learning rate at each logged step, as plot rows."""
+    name = t("series.lr", lang)
+    return [(name, p.step, float(p.lr)) for p in points if p.lr is not None]
+
+
 def frame(rows: Rows) -> pd.DataFrame:
     """Rows as the DataFrame gr.LinePlot takes, with numeric step and loss columns."""
     data = pd.DataFrame(rows, columns=["curve", "step", "loss"])

@@ -1,8 +1,10 @@
-"""The Runs tab: every run, live or finished; open one to see its recipe, curve and log; resume
-a stopped or failed one from its checkpoint; run any one again (its exact recipe, started at
+"""The Runs tab: every run, live, queued or finished, and the queue in its order; open one to see
+its recipe, curve and log; cancel a queued run or move it up; resume a stopped or failed one
+from its checkpoint; run any one again (its exact recipe, started at
 once) or edit a copy of its recipe in the Train tab; delete one after a confirmation (never a
-live one); overlay two runs' curves and see their recipes' differences. Callbacks are thin calls
-into lorastudio."""
+live one); overlay two runs' curves and see their recipes' differences. An opened run shows its
+export too (state, step, where the merge is or why it ended), kept fresh with the list.
+Callbacks are thin calls into lorastudio."""
 
 from __future__ import annotations
 
@@ -15,13 +17,15 @@ import yaml
 from lorastudio.checks.validation import check_recipe_text
 from lorastudio.launch import launcher
 from lorastudio.recipe.schema import diff_recipes, parse_recipe_text
+from lorastudio.runs import queue as run_queue
 from lorastudio.runs.datasets import shown as run_data_line
+from lorastudio.runs.export_status import reconcile_export
 from lorastudio.runs.index import RunIndex, check_deletable, delete_run
 from lorastudio.runs.layout import LOG_FILE, RECIPE_FILE, TRAINER_LOG, checkpoints
 from lorastudio.runs.liveness import reconcile
 from lorastudio.runs.metrics import TrainerLogReader, summarize_trainer_log, tail_text
 from lorastudio.runs.status import RunState, read_status
-from ui import live, plots, recipe_source, runs_view, train_tab
+from ui import export_view, live, plots, recipe_source, runs_view, train_tab
 from ui.config import StudioConfig
 from ui.labels import Labels
 from ui.locale import t
@@ -30,9 +34,12 @@ from ui.messages import guarded, reason_text
 
 @dataclass
 class RunsTab:
+    queue: gr.Markdown  # the queued runs, first in line first (hidden when none waits)
     table: gr.Dataframe
     refresh: gr.Button
     pick: gr.Dropdown
+    dequeue: gr.Button  # cancel the opened run, when it is queued
+    move_up: gr.Button
     resume: gr.Button
     again: gr.Button
     clone: gr.Button
@@ -44,6 +51,7 @@ class RunsTab:
     message: gr.Markdown
     reason: gr.Markdown
     data: gr.Markdown  # the datasets the opened run trained on (name@hash)
+    export: gr.Markdown  # the opened run's export: its state, or how it ended
     recipe: gr.Code
     curve: gr.LinePlot
     log: gr.Textbox
@@ -54,14 +62,22 @@ class RunsTab:
     timer: gr.Timer
 
     def list_outputs(self) -> list:
-        return [self.table, self.pick, self.run_a, self.run_b, *self.actions()]
+        return [self.queue, self.table, self.pick, self.run_a, self.run_b, *self.actions()]
 
     def actions(self) -> list:
         """The buttons that act on the opened run."""
-        return [self.resume, self.again, self.clone, self.delete]
+        return [self.dequeue, self.move_up, self.resume, self.again, self.clone, self.delete]
 
     def detail_outputs(self) -> list:
-        return [self.recipe, self.curve, self.log, self.reason, self.data, self.confirm_row]
+        return [
+            self.recipe,
+            self.curve,
+            self.log,
+            self.reason,
+            self.data,
+            self.export,
+            self.confirm_row,
+        ]
 
 
 def _button(labels: Labels, key: str, elem_id: str, **kwargs) -> gr.Button:
@@ -73,6 +89,7 @@ def _list_section(labels: Labels) -> tuple:
     with gr.Row(equal_height=True):
         labels.make(gr.Markdown, {"value": lambda lang: f"### {t('runs.list', lang)}"})
         refresh = _button(labels, "runs.refresh", "runs-refresh", scale=0)
+    queue = gr.Markdown(visible=False, elem_id="runs-queue")
     table = gr.Dataframe(
         runs_view.table([], labels.lang),
         interactive=False,
@@ -84,6 +101,8 @@ def _list_section(labels: Labels) -> tuple:
         pick = labels.make(
             gr.Dropdown, {"label": "runs.open"}, choices=[], scale=3, elem_id="runs-pick"
         )
+        dequeue = _button(labels, "runs.dequeue", "runs-dequeue", interactive=False)
+        move_up = _button(labels, "runs.move_up", "runs-move-up", interactive=False)
         resume = _button(labels, "runs.resume", "runs-resume", interactive=False)
         again = _button(labels, "runs.again", "runs-again", interactive=False)
         clone = _button(labels, "runs.clone", "runs-clone", interactive=False)
@@ -92,8 +111,8 @@ def _list_section(labels: Labels) -> tuple:
         confirm_text = gr.Markdown()
         confirm = _button(labels, "runs.confirm", "runs-confirm-yes", variant="stop", scale=0)
         cancel = _button(labels, "runs.cancel", "runs-confirm-no", scale=0)
-    actions = (resume, again, clone, delete)
-    return table, refresh, pick, *actions, confirm_row, confirm_text, confirm, cancel
+    actions = (dequeue, move_up, resume, again, clone, delete)
+    return queue, table, refresh, pick, *actions, confirm_row, confirm_text, confirm, cancel
 
 
 def _detail_section(labels: Labels) -> tuple:
@@ -138,10 +157,11 @@ def build(config: StudioConfig, labels: Labels) -> RunsTab:
     message = gr.Markdown(elem_id="runs-message")
     reason = gr.Markdown(elem_id="runs-reason")
     data = gr.Markdown(elem_id="runs-data")
+    export = gr.Markdown(elem_id="runs-export")
     opened = _detail_section(labels)
     compared = _compare_section(labels)
     timer = gr.Timer(5.0, active=False)  # refreshes the list while the tab is open (app.py)
-    return RunsTab(*listed, message, reason, data, *opened, *compared, timer)
+    return RunsTab(*listed, message, reason, data, export, *opened, *compared, timer)
 
 
 @dataclass
@@ -158,9 +178,10 @@ class RunsActions:
     def _run_dir(self, run_id: str) -> Path:
         return RunIndex(self.config.workspace.adapters_dir).find(run_id)
 
-    def _extras(self, infos: list) -> dict[str, runs_view.RunExtras]:
-        """Each row's model (a run's recipe never changes) and, for a resumed run, how long its
-        earlier attempts trained (read from its trainer log once per attempt)."""
+    def _extras(self, infos: list, places: dict[str, int]) -> dict[str, runs_view.RunExtras]:
+        """Each row's model (a run's recipe never changes), a queued run's place in line and,
+        for a resumed run, how long its earlier attempts trained (read from its trainer log
+        once per attempt)."""
         extras = {}
         for info in infos:
             run_dir = self.config.workspace.adapters_dir / info.id
@@ -172,24 +193,37 @@ class RunsActions:
                 if summary.attempts > 1:  # the resumed trainer has logged its first line
                     self.earlier[(info.id, attempt)] = summary.earlier_seconds
             earlier = self.earlier.get((info.id, attempt), 0.0)
-            extras[info.id] = runs_view.RunExtras(self.models[info.id], earlier)
+            extras[info.id] = runs_view.RunExtras(
+                self.models[info.id], earlier, places.get(info.id)
+            )
         return extras
 
     def listing(self, lang: str, run_id: str | None = None) -> dict:
-        """The run list, the run pickers, and what may be done with the opened run."""
-        infos = RunIndex(self.config.workspace.adapters_dir).sync()
+        """The queue, the run list, the run pickers, and what may be done with the opened run
+        (the queue is served first: a run whose turn has come starts)."""
+        adapters = self.config.workspace.adapters_dir
+        live.queue_keeper(adapters).maybe_kick()
+        infos = RunIndex(adapters).sync()
+        waiting = run_queue.waiting_runs(adapters)
+        places = run_queue.positions(waiting)
         ids = [info.id for info in infos]
         tab = self.tab
-        out = {tab.table: runs_view.table(infos, lang, self._extras(infos))}
+        queue_text = runs_view.queue_text(waiting, places, lang)
+        out = {tab.queue: gr.update(value=queue_text, visible=bool(waiting))}
+        out[tab.table] = runs_view.table(infos, lang, self._extras(infos, places))
         out |= {picker: gr.update(choices=ids) for picker in (tab.pick, tab.run_a, tab.run_b)}
         state = next((i.state for i in infos if i.id == run_id), None)
         run_dir = self.config.workspace.adapters_dir / run_id if run_id else None
         resumable = state in (RunState.STOPPED, RunState.FAILED) and bool(checkpoints(run_dir))
         has_recipe = run_dir is not None and (run_dir / RECIPE_FILE).is_file()
+        out[tab.dequeue] = gr.update(interactive=state is RunState.QUEUED)
+        out[tab.move_up] = gr.update(interactive=places.get(run_id or "", 0) > 1)
         out[tab.resume] = gr.update(interactive=resumable)  # only from a checkpoint
         out[tab.again] = gr.update(interactive=state is not None and has_recipe)
         out[tab.clone] = gr.update(interactive=state is not None and has_recipe)
         out[tab.delete] = gr.update(interactive=state is not None and not state.live)
+        if run_dir is not None and state is not None:  # its export, as fresh as the list
+            out[tab.export] = _export_line(run_dir, lang)
         return out
 
     def detail(self, lang: str, run_id: str | None) -> dict:
@@ -199,7 +233,10 @@ class RunsActions:
         run_dir = self._run_dir(run_id)
         reader = TrainerLogReader(run_dir / TRAINER_LOG)
         reader.poll()
-        reason = reason_text(reconcile(run_dir).reason, lang)
+        status = reconcile(run_dir)
+        reason = reason_text(status.reason, lang)
+        if status.fell_back is not None:  # the speed plan's safer settings after an early OOM
+            reason = " · ".join(filter(None, [status.fell_back.text(lang), reason]))
         used = run_data_line(run_dir)
         return {
             self.tab.recipe: (run_dir / RECIPE_FILE).read_text(encoding="utf-8"),
@@ -207,6 +244,7 @@ class RunsActions:
             self.tab.log: tail_text(run_dir / LOG_FILE),
             self.tab.reason: t("runs.reason", lang, reason=reason) if reason else "",
             self.tab.data: t("runs.data", lang, data=used) if used else "",
+            self.tab.export: _export_line(run_dir, lang),
             self.tab.confirm_row: gr.update(visible=False),
         }
 
@@ -227,6 +265,29 @@ class RunsActions:
         watch.attach(run_dir)
         return self.open(lang, run_id) | {self.tab.message: t("runs.resumed", lang, run=run_id)}
 
+    def dequeue(self, lang: str, run_id: str | None) -> dict:
+        """Cancel the opened run, which waits in the queue (one that started meanwhile is
+        stopped as Stop does: it saves the adapter trained so far)."""
+        if not run_id:
+            return {self.tab.message: t("runs.pick_first", lang)}
+        status = launcher.stop(self._run_dir(run_id), wait=False)
+        said = "runs.dequeued" if status.state is RunState.CANCELLED else "runs.stopping_instead"
+        return self.open(lang, run_id) | {self.tab.message: t(said, lang, run=run_id)}
+
+    def move_up(self, lang: str, run_id: str | None) -> dict:
+        """Move the opened queued run one place up in line for its devices."""
+        if not run_id:
+            return {self.tab.message: t("runs.pick_first", lang)}
+        run_dir = self._run_dir(run_id)
+        run_queue.move_up(run_dir)
+        place = run_queue.queued_note(run_dir)
+        note = (
+            t("runs.moved_up", lang, run=run_id, place=place.text(lang))
+            if place is not None
+            else t("runs.started_now", lang, run=run_id)
+        )
+        return self.open(lang, run_id) | {self.tab.message: note}
+
     def run_again(self, lang: str, run_id: str | None, watch: live.Watch) -> dict:
         """Start the run's exact recipe as a new run; the Train tab shows it, in its editor and
         live (a busy device or a recipe this machine cannot run is refused, as Start is)."""
@@ -235,8 +296,13 @@ class RunsActions:
         text = recipe_source.run_recipe(self.config, run_id)
         recipe = check_recipe_text(text, self.config.workspace, source=f"{run_id}/{RECIPE_FILE}")
         new_dir = launcher.launch(recipe, self.config.workspace, self.config.hardware)
-        watch.attach(new_dir)
-        note = t("runs.again_started", lang, run=new_dir.name, source=run_id)
+        place = run_queue.queued_note(new_dir)
+        if place is None:
+            watch.attach(new_dir)
+            note = t("runs.again_started", lang, run=new_dir.name, source=run_id)
+        else:  # the live view shows the run ahead until this one starts
+            said = place.text(lang)
+            note = t("runs.again_queued", lang, run=new_dir.name, source=run_id, place=said)
         shown = self.editor.show_run(lang, new_dir.name, note)
         return (
             shown
@@ -263,6 +329,7 @@ class RunsActions:
         delete_run(self._run_dir(run_id or ""))
         tab = self.tab
         cleared = {tab.pick: None, tab.recipe: "", tab.log: "", tab.reason: "", tab.data: ""}
+        cleared[tab.export] = ""
         cleared |= {tab.curve: plots.update([]), tab.confirm_row: gr.update(visible=False)}
         done = {tab.message: t("runs.deleted", lang, run=run_id)}
         return self.listing(lang) | cleared | done
@@ -280,6 +347,12 @@ class RunsActions:
             recipes.append(parse_recipe_text((run_dir / RECIPE_FILE).read_text(encoding="utf-8")))
         diffs = runs_view.diff_table(diff_recipes(*recipes), a, b, lang)
         return {self.tab.overlay: plots.update(rows), self.tab.diff: diffs}
+
+
+def _export_line(run_dir: Path, lang: str) -> str:
+    """The run's export in one line ("" for a run never exported)."""
+    said = export_view.summary(run_dir, reconcile_export(run_dir), lang)
+    return t("runs.export", lang, export=said) if said else ""
 
 
 def _recipe_model(run_dir: Path) -> str:
@@ -317,6 +390,8 @@ def wire(
     tab.pick.input(guarded(tab.message, act.open), [lang, tab.pick], shown)
     tab.table.select(guarded(tab.message, act.select), [lang], shown)
     tab.resume.click(guarded(tab.message, act.resume), [lang, tab.pick, panel.watch], shown)
+    tab.dequeue.click(guarded(tab.message, act.dequeue), [lang, tab.pick], shown)
+    tab.move_up.click(guarded(tab.message, act.move_up), [lang, tab.pick], shown)
     tab.delete.click(
         guarded(tab.message, act.ask_delete),
         [lang, tab.pick],

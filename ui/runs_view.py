@@ -1,6 +1,6 @@
-"""Runs as tables for the Runs tab: the run list (status, model, recipe, started, duration, steps,
-final loss, why it ended, adapter folder) and two recipes' differences, with headers in the
-user's language."""
+"""Runs as tables for the Runs tab: the queue in its order, the run list (status — a queued run's
+with its place in line —, model, recipe, started, duration, steps, final loss, why it ended,
+adapter folder) and two recipes' differences, with headers in the user's language."""
 
 from __future__ import annotations
 
@@ -12,7 +12,9 @@ from typing import Any
 
 import pandas as pd
 
+from lorastudio.messages import say
 from lorastudio.runs.index import RunInfo
+from lorastudio.runs.queue import Waiting, ordinal
 from lorastudio.runs.status import state_name
 from ui.locale import t
 
@@ -56,11 +58,13 @@ def table_css(elem_id: str) -> str:
 
 @dataclass(frozen=True)
 class RunExtras:
-    """What a row shows beyond the run index: the base model (from the run's recipe) and, for a
-    resumed run, the time its attempts before the last one trained."""
+    """What a row shows beyond the run index: the base model (from the run's recipe), for a
+    resumed run the time its attempts before the last one trained, for a queued run its place
+    in line."""
 
     model: str = ""
     earlier_seconds: float = 0.0
+    place: int | None = None
 
 
 def _duration(seconds: float | None) -> str:
@@ -90,9 +94,12 @@ def row(info: RunInfo, lang: str, extras: RunExtras | None = None) -> list[str]:
     if duration is not None:
         duration += extras.earlier_seconds
     reason = info.reason_message
+    state = state_name(info.state).text(lang)
+    if extras.place is not None:
+        state = t("runs.state_queued", lang, state=state, nth=say(ordinal(extras.place), lang))
     return [
         info.id,
-        state_name(info.state).text(lang),
+        state,
         model_name(extras.model) or "–",
         info.name,
         _started(info),
@@ -111,6 +118,24 @@ def table(
     headers = [t(f"runs.col.{column}", lang) for column in COLUMNS]
     extras = extras or {}
     return pd.DataFrame([row(info, lang, extras.get(info.id)) for info in infos], columns=headers)
+
+
+def queue_text(waiting: list[Waiting], places: dict[str, int], lang: str) -> str:
+    """The queue as Markdown, first in line first: each run's place in line for its devices,
+    its id, the devices and when it was queued ("" when no run waits)."""
+    if not waiting:
+        return ""
+    rows = []
+    for entry in waiting:
+        when = entry.queued_at
+        shown = time.strftime("%Y-%m-%d %H:%M:%S", time.localtime(when)) if when else "–"
+        nth = say(ordinal(places.get(entry.run_dir.name, 0)), lang)
+        devices = say(entry.claim.describe(), lang)
+        row = t(
+            "runs.queue_row", lang, nth=nth, run=entry.run_dir.name, devices=devices, when=shown
+        )
+        rows.append(f"1. {row}")
+    return "\n".join([f"**{t('runs.queue', lang)}**", "", *rows])
 
 
 def _shown(value: Any) -> str:

@@ -16,10 +16,12 @@ from lorastudio.checks.validation import check_recipe_text
 from lorastudio.data import demo as demo_data
 from lorastudio.errors import RecipeError, listed
 from lorastudio.launch import launcher
+from lorastudio.llamafactory.speed import as_comment
 from lorastudio.recipe.text import list_recipes, read_recipe_upload, set_field
+from lorastudio.runs import queue as run_queue
 from lorastudio.runs.layout import RECIPE_FILE
 from lorastudio.runs.monitor import run_to_watch
-from ui import editor, live, recipe_form, recipe_source, scale_view
+from ui import editor, live, model_picker, recipe_form, recipe_source, scale_view
 from ui.config import StudioConfig
 from ui.fields import FieldSpec, from_widget, to_widget, value_at
 from ui.labels import Labels
@@ -43,6 +45,7 @@ class TrainTab:
     compiled: gr.Code
     command: gr.Code
     scale: scale_view.ScaleView
+    models: model_picker.ModelPicker
     live: live.LivePanel
 
     def shown_outputs(self) -> list:
@@ -98,6 +101,7 @@ def build(config: StudioConfig, labels: Labels) -> TrainTab:
         gr.Button, {"value": "train.fetch_demo"}, visible=False, size="sm", elem_id="fetch-demo"
     )
     scale = scale_view.build(labels)  # folded: each node's command, a Kubernetes job
+    models = model_picker.build(labels)  # open: family → size → variant → hub, or the caches
     with gr.Row(equal_height=False):
         with gr.Column(scale=5, elem_classes=["ls-form"]):
             form = recipe_form.build(labels)
@@ -118,6 +122,7 @@ def build(config: StudioConfig, labels: Labels) -> TrainTab:
         compiled,
         command,
         scale,
+        models,
         panel,
     )
 
@@ -182,6 +187,7 @@ class TrainActions:
     tab: TrainTab
     config: StudioConfig
     scale: scale_view.ScaleActions | None = None  # the Scale-out view, once wired
+    models: model_picker.PickerActions | None = None  # the model picker, once wired
 
     def render(self, lang: str, checked: editor.Checked, with_fields: bool) -> dict:
         """Updates for a checked recipe: problems beside their fields, the preview, the
@@ -204,7 +210,8 @@ class TrainActions:
         if checked.error is not None:
             general.append(explain(checked.error, lang))
         out[tab.yaml_error] = "\n\n".join(general)
-        out[tab.compiled] = checked.compiled
+        plan = as_comment(checked.plan, lang) if checked.plan else ""
+        out[tab.compiled] = plan + checked.compiled if checked.compiled else ""
         out[tab.command] = checked.command or t("train.preview_blocked", lang)
         download = editor.download_path(checked.text, checked.raw, self.config.downloads_dir)
         return out | {tab.download: str(download)}
@@ -257,6 +264,18 @@ class TrainActions:
         note = "" if checked.raw is not None else t("train.yaml_first", lang)
         return self.render(lang, checked, True) | {self.tab.message: note}
 
+    def set_fields(self, lang: str, text: str, values: dict) -> tuple[str, dict]:
+        """Set recipe fields ({path: value}) in the YAML text as form edits do, each on its own
+        line with its comments kept; the form, the problems and the preview follow. Returns the
+        new text and the updates (only a message while the YAML view holds no mapping)."""
+        try:
+            for path, value in values.items():
+                text = set_field(text, path, value)
+        except RecipeError:
+            return text, {self.tab.message: t("train.yaml_first", lang)}
+        checked = editor.check(text, self.config)
+        return text, self.render(lang, checked, True) | {self.tab.yaml: text, self.tab.message: ""}
+
     def field_handler(self, spec: FieldSpec, error: gr.Markdown):
         """The callback for one form field: set it in the YAML text, keeping its comments."""
 
@@ -276,7 +295,8 @@ class TrainActions:
         return edit_field
 
     def start(self, lang: str, text: str, watch: live.Watch) -> dict:
-        """Check the recipe and start a run; the live view follows it."""
+        """Check the recipe and start a run, which the live view follows; on busy devices the
+        run is queued, and the message says where it stands."""
         try:
             recipe = check_recipe_text(text, self.config.workspace, source="recipe")
             run_dir = launcher.launch(recipe, self.config.workspace, self.config.hardware)
@@ -285,11 +305,13 @@ class TrainActions:
                 self.tab.message: f"{explain(exc, lang)}\n\n{t('train.not_started', lang)}",
                 self.tab.fetch_data: gr.update(visible=needs_demo_data(exc)),
             }
-        watch.attach(run_dir)
-        return {
-            self.tab.message: t("train.started", lang, run=run_dir.name),
-            self.tab.fetch_data: gr.update(visible=False),
-        }
+        place = run_queue.queued_note(run_dir)
+        if place is not None:  # the live view shows the run ahead until this one starts
+            note = t("train.queued", lang, run=run_dir.name, place=place.text(lang))
+        else:
+            watch.attach(run_dir)
+            note = t("train.started", lang, run=run_dir.name)
+        return {self.tab.message: note, self.tab.fetch_data: gr.update(visible=False)}
 
     def fetch_demo_data(self, lang: str) -> dict:
         """What `python launch.py demo-data` does: LLaMA-Factory's demo files, SHA-256 checked."""
@@ -331,6 +353,9 @@ def wire(tab: TrainTab, config: StudioConfig, lang: gr.State) -> TrainActions:
     act = TrainActions(tab, config)
     act.scale = scale_view.wire(tab.scale, config, lang, tab.yaml)
     shown = tab.shown_outputs()
+    act.models = model_picker.wire(
+        tab.models, config, lang, tab.yaml, act.set_fields, shown, tab.message
+    )
     edits = {"show_progress": "hidden", "trigger_mode": "always_last"}
     tab.picker.input(guarded(tab.message, act.pick), [lang, tab.picker], shown, **edits)
     tab.upload.upload(guarded(tab.message, act.upload), [lang, tab.upload], shown, **edits)

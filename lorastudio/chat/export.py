@@ -1,11 +1,11 @@
-"""Export: merge a run's adapter into its base weights with `llamafactory-cli export`, into
-``adapters/<run>/merged/``, the log streamed and kept in ``export.log``. The merge is written to a
-temporary folder and renamed at the end, so a failed export never leaves a half-written merged/.
+"""What an export is: `llamafactory-cli export`'s arguments for a run (its base model, adapter
+and template), the checks that the run can be merged, and the two steps after LLaMA-Factory has
+run — is what it wrote a whole model (else why not, from its log), and putting it in place of
+``adapters/<run>/merged/`` by a rename, so merged/ is never half-written. The export itself runs
+as a detached job (`lorastudio.chat.export_job`).
 
-    job = Export(run_dir)
-    for line in job.lines():
-        print(line)
-    print(job.result.merged_dir)
+    plan = Export(run_dir)
+    plan.write_config(run_dir / ".merged.partial-1")
 """
 
 from __future__ import annotations
@@ -13,10 +13,7 @@ from __future__ import annotations
 import os
 import re
 import shutil
-import subprocess
 import time
-from collections.abc import Callable, Iterator
-from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,21 +23,9 @@ from lorastudio.chat.setup import TEMPLATE_KEYS, check_adapter, check_base_model
 from lorastudio.errors import ExportError
 from lorastudio.files import write_text_atomic
 from lorastudio.messages import msg
-from lorastudio.processes import start, tool
-from lorastudio.runs.layout import EXPORT_CONFIG, EXPORT_LOG, MERGED_DIR
+from lorastudio.runs.layout import EXPORT_CONFIG, EXPORT_LOG, MERGED_DIR, MERGED_OLD
 
-PARTIAL_PREFIX = ".merged.partial-"
 _ERROR_LINE = re.compile(r"^\s*(?:[\w.]+(?:Error|Exception)|Killed)\b.*")
-
-
-@dataclass(frozen=True)
-class ExportResult:
-    """A finished export: where the merged model is and what it holds."""
-
-    merged_dir: Path
-    files: tuple[str, ...]
-    seconds: float
-    log: Path
 
 
 def export_config(run_dir: Path, export_dir: Path, model: str | None = None) -> dict[str, Any]:
@@ -62,7 +47,7 @@ def export_config(run_dir: Path, export_dir: Path, model: str | None = None) -> 
 
 
 class Export:
-    """One export of one run; checks the run at once, merges when ``lines()`` is iterated."""
+    """The export of one run, checked: its adapter is whole and its base model is here."""
 
     def __init__(self, run_dir: Path, model: str | None = None):
         """Args:
@@ -76,90 +61,64 @@ class Export:
         check_adapter(self.run_dir)
         self.config = export_config(self.run_dir, self.run_dir / MERGED_DIR, model)
         check_base_model(self.config["model_name_or_path"], self.run_dir)
-        self.result: ExportResult | None = None
 
-    def _write_config(self, export_dir: Path) -> Path:
-        path = self.run_dir / EXPORT_CONFIG
-        text = yaml.safe_dump(self.config | {"export_dir": str(export_dir)}, sort_keys=False)
-        write_text_atomic(path, f"# llamafactory-cli export {EXPORT_CONFIG}\n{text}")
-        return path
-
-    def lines(self) -> Iterator[str]:
-        """Run the export, yielding its log line by line; ``result`` is set at the end.
-
-        Raises:
-            ExportError: LLaMA-Factory failed (the message has its last error line) or wrote no
-                model; nothing is left in merged/ from this attempt.
-        """
-        started = time.monotonic()
-        partial = self.run_dir / f"{PARTIAL_PREFIX}{os.getpid()}-{time.time_ns()}"
-        log_path = self.run_dir / EXPORT_LOG
-        config = self._write_config(partial)
-        tail: list[str] = []
-        try:
-            with log_path.open("w", encoding="utf-8") as log:
-                proc = start(
-                    [tool("llamafactory-cli"), "export", config.name],
-                    cwd=self.run_dir,
-                    stdout=subprocess.PIPE,
-                    stderr=subprocess.STDOUT,
-                    text=True,  # universal newlines: progress bars' \r becomes a line break
-                    errors="replace",
-                )
-                try:
-                    assert proc.stdout is not None
-                    for line in proc.stdout:
-                        log.write(line)
-                        log.flush()
-                        tail = [*tail[-199:], line.rstrip()]
-                        if line.strip():
-                            yield line.rstrip()
-                    code = proc.wait()
-                finally:
-                    if proc.poll() is None:  # the caller stopped reading, or Ctrl-C
-                        proc.kill()
-                        proc.wait()
-            self._check_output(code, partial, tail)
-            merged = self._install(partial)
-        finally:
-            shutil.rmtree(partial, ignore_errors=True)
-        self._write_config(merged)  # the config left behind re-runs this export by hand
-        files = tuple(sorted(p.name for p in merged.iterdir()))
-        self.result = ExportResult(merged, files, time.monotonic() - started, log_path)
-
-    def _check_output(self, code: int, partial: Path, tail: list[str]) -> None:
-        if code != 0:
-            errors = [line.strip() for line in tail if _ERROR_LINE.match(line)]
-            reason = (
-                msg("text.verbatim", text=errors[-1][:500])
-                if errors
-                else msg("chat.exit_code", code=code)
-            )
-            log = self.run_dir / EXPORT_LOG
-            failed = msg("chat.export_failed", run=self.run_dir.name, reason=reason, log=log)
-            raise ExportError(failed)
-        if not (partial / "config.json").is_file() or not list(partial.glob("*.safetensors")):
-            log = self.run_dir / EXPORT_LOG
-            raise ExportError(msg("chat.export_empty", run=self.run_dir.name, log=log))
-
-    def _install(self, partial: Path) -> Path:
-        """Put the finished merge in place of merged/ (an older merge is replaced)."""
-        merged = self.run_dir / MERGED_DIR
-        old = self.run_dir / f".merged.old-{time.time_ns()}"
-        if merged.exists():
-            merged.rename(old)
-        partial.rename(merged)
-        shutil.rmtree(old, ignore_errors=True)
-        return merged
+    def write_config(self, export_dir: Path) -> Path:
+        """Write export.yaml, the arguments LLaMA-Factory is given, exporting into
+        ``export_dir``; its path."""
+        return write_config(self.run_dir, self.config | {"export_dir": str(export_dir)})
 
 
-def export_run(
-    run_dir: Path, on_line: Callable[[str], None] | None = None, model: str | None = None
-) -> ExportResult:
-    """Merge the run's adapter into its base model; ``on_line`` receives the log as it comes."""
-    job = Export(run_dir, model)
-    for line in job.lines():
-        if on_line:
-            on_line(line)
-    assert job.result is not None
-    return job.result
+def write_config(run_dir: Path, config: dict[str, Any]) -> Path:
+    """export.yaml, which also re-runs the export by hand (`llamafactory-cli export`)."""
+    path = run_dir / EXPORT_CONFIG
+    text = yaml.safe_dump(config, sort_keys=False)
+    write_text_atomic(path, f"# llamafactory-cli export {EXPORT_CONFIG}\n{text}")
+    return path
+
+
+def read_config(run_dir: Path) -> dict[str, Any]:
+    """What export.yaml gives LLaMA-Factory."""
+    config = yaml.safe_load((run_dir / EXPORT_CONFIG).read_text(encoding="utf-8"))
+    return config if isinstance(config, dict) else {}
+
+
+def log_tail(run_dir: Path, lines: int = 200) -> list[str]:
+    """The last ``lines`` lines of the export's log (a progress bar's redraws are lines too)."""
+    try:
+        with (run_dir / EXPORT_LOG).open("rb") as handle:
+            handle.seek(0, os.SEEK_END)
+            handle.seek(max(0, handle.tell() - 64 * 1024))
+            text = handle.read().decode("utf-8", errors="replace")
+    except OSError:
+        return []
+    return [line.rstrip() for line in re.split(r"[\r\n]+", text)][-lines:]
+
+
+def check_output(run_dir: Path, code: int | None, partial: Path) -> None:
+    """Whether LLaMA-Factory exited well and wrote a whole model into ``partial``.
+
+    Raises:
+        ExportError: it failed (the message has its last error line) or wrote no model.
+    """
+    log = run_dir / EXPORT_LOG
+    if code != 0:
+        errors = [line.strip() for line in log_tail(run_dir) if _ERROR_LINE.match(line)]
+        reason = (
+            msg("text.verbatim", text=errors[-1][:500])
+            if errors
+            else msg("chat.exit_code", code=code)
+        )
+        raise ExportError(msg("chat.export_failed", run=run_dir.name, reason=reason, log=log))
+    if not (partial / "config.json").is_file() or not list(partial.glob("*.safetensors")):
+        raise ExportError(msg("chat.export_empty", run=run_dir.name, log=log))
+
+
+def install(run_dir: Path, partial: Path) -> Path:
+    """Put the finished merge in place of merged/ (an older merge is replaced); merged/."""
+    merged = run_dir / MERGED_DIR
+    old = run_dir / f"{MERGED_OLD}{time.time_ns()}"
+    if merged.exists():
+        merged.rename(old)
+    partial.rename(merged)
+    shutil.rmtree(old, ignore_errors=True)
+    return merged

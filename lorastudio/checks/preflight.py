@@ -15,30 +15,17 @@ from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-import psutil
-
-from lorastudio.checks.memory import (
-    GIB,
-    MemoryEstimate,
-    Suggestion,
-    TrainSetup,
-    estimate,
-    gib,
-    model_shape,
-    no_fit_fix,
-    suggest,
-)
+from lorastudio.checks.fit import recipe_fit
 from lorastudio.checks.nodes import node_problems
 from lorastudio.data.demo import DEMO_FILES
 from lorastudio.data.registry import pin_warnings
 from lorastudio.errors import Problem
-from lorastudio.llamafactory.compiler import Target, resolved_precision, resolved_template
-from lorastudio.llamafactory.environment import world_size
+from lorastudio.llamafactory.compiler import Target, resolved_template
 from lorastudio.machine.chips import is_training_chip
 from lorastudio.machine.hardware import Accelerator, Hardware
 from lorastudio.machine.probe import package_problems, run_probe, version_problems
 from lorastudio.messages import Msg, msg
-from lorastudio.models.catalogue import catalogue
+from lorastudio.models.memory import GIB, MemoryEstimate, Suggestion, gib, model_shape
 from lorastudio.recipe.schema import Recipe, split_dataset_ref
 from lorastudio.workspace import Workspace
 
@@ -192,51 +179,27 @@ def _device_rules(recipe: Recipe, target: Target, cards: list[Accelerator]) -> l
 def _memory(
     recipe: Recipe, workspace: Workspace, target: Target, cards: list[Accelerator], report
 ) -> None:
-    local = workspace.resolve_model(recipe.model.id)
-    shape = model_shape(recipe.model.id, local)
-    if shape is None:
+    fitted = recipe_fit(recipe, workspace, target, cards)
+    if fitted is None:
         report.notes.append(msg("note.memory_skipped", model=recipe.model.id))
         return
-    lora, train = recipe.lora, recipe.train
-    setup = TrainSetup(
-        precision=resolved_precision(recipe, target),
-        quantization=lora.quantization,
-        lora_rank=lora.rank,
-        lora_target=lora.target,
-        batch_size=train.batch_size,
-        cutoff_len=recipe.data.cutoff_len,
-        deepspeed=recipe.hardware.deepspeed,
-        offload=recipe.hardware.offload,
-        world_size=world_size(recipe, target.processes_per_node),
-    )
-    report.memory = estimate(shape, setup)
-    if target.device == "cpu":
-        budget, where = psutil.virtual_memory().available, msg("memory.ram")
-    elif cards:
-        tightest = min(cards, key=lambda c: c.memory_free_mib)
-        budget = tightest.memory_free_mib << 20
-        where = msg("memory.free_on", kind=tightest.kind, index=tightest.index, name=tightest.name)
-    else:
+    report.memory = fitted.memory
+    if fitted.budget is None or fitted.verdict is None:
         return
+    budget = fitted.budget.bytes
     report.memory_budget = budget
-    if report.memory.total <= budget:
+    if fitted.verdict == "fits":
         return
-    can_quantize = target.device == "cuda" or (target.device == "npu" and _has("bitsandbytes"))
-    report.suggestion = suggest(shape, setup, budget, train.grad_accum, can_quantize)
-    entry = catalogue().find(recipe.model.id) if local is None else None
-    fix = (
-        msg("fix.set_suggestion", suggestion=report.suggestion.describe())
-        if report.suggestion
-        else no_fit_fix(shape, setup, budget, target.device, entry, recipe.model.hub)
-    )
-    needed = {"estimate": report.memory.describe(), "budget": gib(budget), "where": where}
-    if report.memory.weights + report.memory.overhead > budget:
+    report.suggestion = fitted.suggestion
+    where = fitted.budget.where
+    needed = {"estimate": fitted.memory.describe(), "budget": gib(budget), "where": where}
+    if fitted.verdict == "no_fit":
         message = msg("problem.weights_do_not_fit", **needed)
-        report.problems.append(Problem("model.id", recipe.model.id, message, fix))
+        report.problems.append(Problem("model.id", recipe.model.id, message, fitted.fix))
     else:
-        batch = {"batch": train.batch_size, "cutoff": recipe.data.cutoff_len}
+        batch = {"batch": recipe.train.batch_size, "cutoff": recipe.data.cutoff_len}
         message = msg("problem.may_not_fit", **batch, **needed)
-        report.warnings.append(Problem("model.id", recipe.model.id, message, fix))
+        report.warnings.append(Problem("model.id", recipe.model.id, message, fitted.fix))
 
 
 def _disk(recipe: Recipe, workspace: Workspace, report: PreflightReport) -> None:

@@ -1,5 +1,6 @@
 """The chat and export commands of the CLI: `python launch.py chat RUN --prompt …` streams a reply
-to stdout; `python launch.py export RUN` merges the adapter into adapters/<run>/merged/."""
+to stdout; `python launch.py export RUN` merges the adapter into adapters/<run>/merged/ as a job
+of its own (`lorastudio.chat.export_job`), followed here unless `--detach`; `--stop` stops it."""
 
 from __future__ import annotations
 
@@ -7,18 +8,26 @@ import argparse
 import dataclasses
 import re
 import sys
+import time
 from pathlib import Path
 from typing import Literal, TextIO, get_args, get_origin
 
 from lorastudio.chat.client import ChatClient
-from lorastudio.chat.export import Export
+from lorastudio.chat.export_job import start_export, stop_export
 from lorastudio.chat.params import ChatParams, check_messages, make_params
 from lorastudio.chat.prompt_sets import PromptRow, check_prompts, recipe_prompts, run_prompt_set
 from lorastudio.chat.setup import resolve_setup
-from lorastudio.cli.exit_codes import ExitCode
-from lorastudio.errors import ChatInputError, ExportError, WorkerCrashedError
+from lorastudio.cli.exit_codes import ExitCode, for_state
+from lorastudio.errors import ChatInputError, WorkerCrashedError
+from lorastudio.messages import msg
+from lorastudio.runs.export_status import (
+    ExportState,
+    ExportStatus,
+    export_state_name,
+    reconcile_export,
+)
 from lorastudio.runs.index import RunIndex
-from lorastudio.runs.layout import CHAT_LOG, MERGED_DIR, PROMPTS_FILE
+from lorastudio.runs.layout import CHAT_LOG, EXPORT_LOG, MERGED_DIR, PROMPTS_FILE
 from lorastudio.workspace import Workspace
 
 # The export log lines worth showing (LLaMA-Factory's own messages, errors); all go to export.log.
@@ -69,13 +78,17 @@ def add_commands(sub: argparse._SubParsersAction) -> None:
 
     export = sub.add_parser(
         "export",
-        help="Merge a run's adapter into its base model (adapters/<run>/merged/).",
+        help="Merge a run's adapter into its base model (adapters/<run>/merged/), as a job.",
         description="Merge a run's adapter into its base model with llamafactory-cli export, "
-        "into adapters/<run>/merged/. Exit status: 0 merged, 1 the merge failed, 2 the run was "
-        "wrong.",
+        "into adapters/<run>/merged/. The export is a job of its own: closing the terminal does "
+        "not stop it, and an export already under way is followed. Exit status: 0 merged, "
+        "1 the merge failed, 2 the run (or the command) was wrong, 3 stopped.",
     )
     export.add_argument("run", help="run id, unique part of it, or 'latest'")
     export.add_argument("--model", help="another copy of the base model (folder or hub id)")
+    how = export.add_mutually_exclusive_group()
+    how.add_argument("--detach", action="store_true", help="start it and return at once")
+    how.add_argument("--stop", action="store_true", help="stop the run's export under way")
 
 
 def _params(args: argparse.Namespace) -> ChatParams:
@@ -150,27 +163,81 @@ def _print_prompt_set(rows: list[PromptRow], run_dir: Path, out: TextIO) -> None
 
 def cmd_export(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     run_dir = RunIndex(ws.adapters_dir).find(args.run)
-    job = Export(run_dir, model=args.model)
-    print(f"merging {run_dir.name} into {run_dir / MERGED_DIR}…", file=out, flush=True)
+    lang = args.lang
+    if args.stop:
+        print(msg("export.cli.stopping", run=run_dir.name).text(lang), file=out, flush=True)
+        return _export_report(stop_export(run_dir), run_dir, lang, out)
+    current = reconcile_export(run_dir)
+    if current.live and not args.detach:  # one under way already: follow it
+        state = export_state_name(current.state)
+        print(msg("export.cli.following", run=run_dir.name, state=state).text(lang), file=out)
+    else:
+        start_export(run_dir, model=args.model)
+        started = msg(
+            "export.cli.started",
+            run=run_dir.name,
+            path=run_dir / MERGED_DIR,
+            log=run_dir / EXPORT_LOG,
+        )
+        print(started.text(lang), file=out, flush=True)
+    if args.detach:
+        print(msg("export.cli.detached", run=run_dir.name).text(lang), file=out)
+        return ExitCode.OK
     try:
-        for line in job.lines():
-            progress = _EXPORT_PROGRESS.search(line)
+        return _export_report(_follow_export(run_dir, out), run_dir, lang, out)
+    except KeyboardInterrupt:
+        print("\n" + msg("export.cli.ask").text(lang), end="", file=out, flush=True)
+        try:
+            choice = sys.stdin.readline()  # a closed stdin (nohup, CI) reads "" and detaches
+        except (KeyboardInterrupt, OSError, ValueError):
+            choice = "d"
+        if choice.strip().lower().startswith("s"):
+            print(msg("export.cli.stopping", run=run_dir.name).text(lang), file=out, flush=True)
+            return _export_report(stop_export(run_dir), run_dir, lang, out)
+        print(msg("export.cli.detached", run=run_dir.name).text(lang), file=out)
+        return ExitCode.OK
+
+
+def _follow_export(run_dir: Path, out: TextIO, interval: float = 0.3) -> ExportStatus:
+    """Print LLaMA-Factory's own messages from export.log as they come, until the export ends;
+    its final status."""
+    offset, rest = 0, b""
+    while True:
+        status = reconcile_export(run_dir)
+        try:
+            with (run_dir / EXPORT_LOG).open("rb") as log:
+                log.seek(offset)
+                chunk = log.read()
+        except OSError:
+            chunk = b""
+        offset += len(chunk)
+        *lines, rest = re.split(rb"[\r\n]", rest + chunk)
+        for line in lines:
+            progress = _EXPORT_PROGRESS.search(line.decode("utf-8", errors="replace"))
             if progress:
                 print(f"  {progress.group(1) or progress.group(2)}", file=out, flush=True)
-    except ExportError as exc:
-        print(f"error: {exc.text(args.lang)}", file=sys.stderr)
-        return ExitCode.FAILED
-    except KeyboardInterrupt:
-        print("\ninterrupted; nothing was written to merged/", file=sys.stderr)
-        return ExitCode.INTERRUPTED
-    result = job.result
-    assert result is not None
-    print(
-        f"merged in {result.seconds:.1f} s: {result.merged_dir} ({', '.join(result.files)}); "
-        f"log: {result.log}",
-        file=out,
-    )
-    return ExitCode.OK
+        if not status.live:
+            return status
+        time.sleep(interval)
+
+
+def _export_report(status: ExportStatus, run_dir: Path, lang: str, out: TextIO) -> int:
+    """The export's end, said; the exit status it makes."""
+    if status.state is ExportState.SUCCEEDED:
+        done = msg(
+            "export.cli.done",
+            seconds=f"{status.seconds or 0:.1f}",
+            path=run_dir / MERGED_DIR,
+            files=", ".join(status.files or []),
+            log=run_dir / EXPORT_LOG,
+        )
+        print(done.text(lang), file=out)
+    else:
+        state = export_state_name(status.state)
+        reason = status.reason or ""
+        ended = msg("export.cli.ended", run=run_dir.name, state=state, reason=reason)
+        print(ended.text(lang), file=out if status.state is ExportState.STOPPED else sys.stderr)
+    return for_state(status.state)
 
 
 COMMANDS = {"chat": cmd_chat, "export": cmd_export}

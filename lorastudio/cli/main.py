@@ -1,5 +1,6 @@
 """The headless face of LoRA Studio:
-`python launch.py validate|compile|train|runs|logs|stop|resume|check|k8s|chat|export|demo-data`.
+`python launch.py validate|compile|train|runs|queue|logs|stop|resume|check|k8s|chat|export|
+demo-data|data|models`.
 Same engine as the studio; bad input exits with status 2 and a message, never a traceback, in
 English or Chinese (`--lang zh` or LORASTUDIO_LANG=zh)."""
 
@@ -21,6 +22,8 @@ from lorastudio.checks.validation import check_recipe_file
 from lorastudio.cli import chat as cli_chat
 from lorastudio.cli import data as cli_data
 from lorastudio.cli import datasets as cli_datasets
+from lorastudio.cli import models as cli_models
+from lorastudio.cli import queue as cli_queue
 from lorastudio.cli.exit_codes import ExitCode, for_state
 from lorastudio.cli.scale import (
     add_node_flags,
@@ -36,16 +39,18 @@ from lorastudio.errors import LoraStudioError, RecipeError
 from lorastudio.launch import launcher
 from lorastudio.llamafactory import spec as llamafactory_spec
 from lorastudio.llamafactory.compiler import Compiled, Target, compile_recipe
+from lorastudio.llamafactory.speed import as_comment
 from lorastudio.machine.hardware import detect
-from lorastudio.messages import DEFAULT_LANGUAGE, LANGUAGES
+from lorastudio.messages import DEFAULT_LANGUAGE, LANGUAGES, msg, say
 from lorastudio.recipe.schema import Recipe, recipe_fields
+from lorastudio.runs import queue as run_queue
 from lorastudio.runs.backends import backend_for
 from lorastudio.runs.datasets import run_data
 from lorastudio.runs.index import RunIndex
 from lorastudio.runs.layout import LOG_FILE, TRAINER_LOG, has_adapter
 from lorastudio.runs.liveness import reconcile
 from lorastudio.runs.metrics import TrainerLogReader, tail_text
-from lorastudio.runs.status import RunStatus, read_status
+from lorastudio.runs.status import RunState, RunStatus, read_status
 from lorastudio.workspace import Workspace
 
 LANGUAGE_ENV = "LORASTUDIO_LANG"  # the language of messages when --lang is not given
@@ -98,6 +103,11 @@ def _parser() -> argparse.ArgumentParser:
     add_node_flags(compile_cmd)
     train = recipe_command("train", "Start a training run (foreground with progress, or detached).")
     train.add_argument("--detach", action="store_true", help="return at once with the run id")
+    train.add_argument(
+        "--no-queue",
+        action="store_true",
+        help="refuse, rather than queue, when a live run holds the devices it needs",
+    )
     add_node_flags(train)
 
     runs = sub.add_parser("runs", help="List runs: id, name, status, steps, loss, adapter.")
@@ -105,7 +115,9 @@ def _parser() -> argparse.ArgumentParser:
     logs = sub.add_parser("logs", help="Show a run's log.")
     logs.add_argument("run", help="run id, unique part of it, or 'latest'")
     logs.add_argument("--follow", "-f", action="store_true", help="keep printing until it ends")
-    stop = sub.add_parser("stop", help="Stop a run; the adapter trained so far is saved.")
+    stop = sub.add_parser(
+        "stop", help="Stop a run (the adapter trained so far is saved), or cancel a queued one."
+    )
     stop.add_argument("run")
     stop.add_argument("--no-wait", action="store_true", help="return without waiting")
     resume = sub.add_parser("resume", help="Continue a stopped or failed run from its checkpoint.")
@@ -115,6 +127,8 @@ def _parser() -> argparse.ArgumentParser:
     cli_chat.add_commands(sub)
     cli_data.add_commands(sub)
     cli_datasets.add_commands(sub)
+    cli_models.add_commands(sub)
+    cli_queue.add_commands(sub)
     sub.add_parser("templates", help="List the chat templates LLaMA-Factory knows.")
     sub.add_parser("fields", help="List every recipe field with its default and help text.")
     return parser
@@ -156,6 +170,8 @@ def cmd_compile(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
         recipe, target=target, run_dir=run_dir, workspace=ws, registry=ws.dataset_registry()
     )
     print(f"# {run_dir}/llamafactory.yaml", file=out)
+    if compiled.plan is not None:
+        print(as_comment(compiled.plan.describe(), args.lang), end="", file=out)
     print(yaml.safe_dump(compiled.args, sort_keys=False, allow_unicode=True), file=out)
     print(f"# {run_dir}/dataset_info.json", file=out)
     print(json.dumps(compiled.dataset_info, indent=2, ensure_ascii=False), file=out)
@@ -202,17 +218,34 @@ def _progress_line(reader: TrainerLogReader, state: str) -> str:
     )
 
 
-def follow_run(run_dir: Path, out: TextIO, interval: float = 0.5) -> RunStatus:
-    """Print progress until the run ends; returns its final status."""
+KICK_SECONDS = 2.0  # how often a run waiting in the queue serves the queue itself
+
+
+def _queued_line(run_dir: Path, lang: str) -> str | None:
+    """The line of a run waiting in the queue (None once it is not)."""
+    note = run_queue.queued_note(run_dir)
+    return msg("queue.waiting", place=note).text(lang) if note is not None else None
+
+
+def follow_run(run_dir: Path, out: TextIO, interval: float = 0.5, lang: str = "en") -> RunStatus:
+    """Print progress until the run ends; returns its final status. While the run is queued
+    it serves the queue now and then, so it starts even if no supervisor hands over."""
     reader = TrainerLogReader(run_dir / TRAINER_LOG)
     tty = out.isatty()
     printed = None
     elsewhere = progress_prefix(run_dir)
+    kicked = 0.0
     while True:
         reader.poll()
         status = reconcile(run_dir)
         state = status.state.value
+        queued = _queued_line(run_dir, lang) if status.state is RunState.QUEUED else None
+        if queued is not None and time.monotonic() - kicked >= KICK_SECONDS:
+            kicked = time.monotonic()
+            if run_queue.kick(run_dir.parent):
+                continue  # started: show its state at once
         line = f"[{state}] {elsewhere}" if elsewhere else _progress_line(reader, state)
+        line = queued or line
         if line != printed:
             print(
                 ("\r\x1b[2K" + line) if tty else line, end="" if tty else "\n", file=out, flush=True
@@ -226,18 +259,23 @@ def follow_run(run_dir: Path, out: TextIO, interval: float = 0.5) -> RunStatus:
 
 
 def _report(status: RunStatus, run_dir: Path, out: TextIO) -> int:
-    reason = status.reason_text(_language_from_env())
+    lang = _language_from_env()
+    reason = status.reason_text(lang)
+    if status.fell_back is not None:  # the safer plan after an early out-of-memory
+        print(status.fell_back.text(lang), file=out)
     print(f"run {run_dir.name}: {status.state}" + (f" — {reason}" if reason else ""), file=out)
     if status.final and status.node_rank == 0 and has_adapter(run_dir):
         print(f"adapter: {run_dir}", file=out)
     return for_state(status.state)
 
 
-def _watch(run_dir: Path, out: TextIO) -> int:
+def _watch(run_dir: Path, out: TextIO, lang: str = "en") -> int:
     """Follow a run in the foreground; Ctrl-C asks whether to stop it or detach from it."""
     try:
-        return _report(follow_run(run_dir, out), run_dir, out)
+        return _report(follow_run(run_dir, out, lang=lang), run_dir, out)
     except KeyboardInterrupt:
+        if launcher.is_queued(run_dir):
+            return _leave_the_queue(run_dir, out, lang)
         print(
             "\nStop the run (s) or detach and leave it running (d)? [d] ",
             end="",
@@ -259,22 +297,40 @@ def _watch(run_dir: Path, out: TextIO) -> int:
         return ExitCode.OK
 
 
+def _leave_the_queue(run_dir: Path, out: TextIO, lang: str) -> int:
+    """Ctrl-C while the run waits in the queue: cancel it, or leave it queued."""
+    print("\n" + msg("queue.interrupted").text(lang) + " ", end="", file=out, flush=True)
+    try:
+        choice = sys.stdin.readline()  # a closed stdin (nohup, CI) reads "" and leaves it
+    except (KeyboardInterrupt, OSError, ValueError):
+        choice = "d"
+    if choice.strip().lower().startswith("c"):
+        return _report(launcher.stop(run_dir), run_dir, out)
+    print(msg("queue.left", run=run_dir.name).text(lang), file=out)
+    return ExitCode.OK
+
+
 def cmd_train(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     recipe = _load(args.recipe, args.overrides + node_overrides(args), ws)
-    run_dir = launcher.launch(recipe, ws)
-    print(f"run {run_dir.name} started ({run_dir})", file=out, flush=True)
+    run_dir = launcher.launch(recipe, ws, queue=not args.no_queue)
+    queued = cli_queue.queued_line(run_dir.name, args.lang, ws.adapters_dir)
+    print(queued or f"run {run_dir.name} started ({run_dir})", file=out, flush=True)
     print_launch_notes(run_dir, recipe, args, out)
     if args.detach:
         print(run_dir.name, file=out)
         return ExitCode.OK
-    return _watch(run_dir, out)
+    return _watch(run_dir, out, args.lang)
 
 
 def cmd_runs(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
+    run_queue.kick(ws.adapters_dir)  # a queue nobody served (a killed supervisor) moves on
     infos = RunIndex(ws.adapters_dir).sync()
+    places = run_queue.positions(run_queue.waiting_runs(ws.adapters_dir))
     if args.json:
         rows = [
-            asdict(i) | {"duration": i.duration, "data": run_data(ws.adapters_dir / i.id)}
+            asdict(i)
+            | {"duration": i.duration, "data": run_data(ws.adapters_dir / i.id)}
+            | {"queue_position": places.get(i.id)}
             for i in infos
         ]
         print(json.dumps(rows, indent=2, ensure_ascii=False), file=out)
@@ -284,12 +340,15 @@ def cmd_runs(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
             "no runs yet; start one with: python launch.py train recipes/cpu-smoke.yaml", file=out
         )
         return ExitCode.OK
-    print(f"{'RUN':<44} {'STATUS':<10} {'STEPS':>11} {'LOSS':>8}  ADAPTER", file=out)
+    print(f"{'RUN':<44} {'STATUS':<14} {'STEPS':>11} {'LOSS':>8}  ADAPTER", file=out)
     for info in infos:
         loss = f"{info.final_loss:.4f}" if info.final_loss is not None else "–"
         steps = f"{info.step}/{info.total_steps}"
         adapter = "yes" if info.adapter else "–"
-        print(f"{info.id:<44} {info.state:<10} {steps:>11} {loss:>8}  {adapter}", file=out)
+        state = info.state.value
+        if info.id in places:  # queued: its place in line for its devices
+            state += f" ({say(run_queue.ordinal(places[info.id]), args.lang)})"
+        print(f"{info.id:<44} {state:<14} {steps:>11} {loss:>8}  {adapter}", file=out)
     for info in infos:  # a status.json that could not be read: where it is, what was done
         reason = info.reason_message
         if reason is not None and reason.key == "reason.status_damaged":
@@ -309,8 +368,13 @@ def cmd_logs(args: argparse.Namespace, ws: Workspace, out: TextIO) -> int:
     if not args.follow:
         return ExitCode.OK
     offset = log.stat().st_size if log.exists() else 0
+    kicked = 0.0
     while True:
-        final = reconcile(run_dir).final
+        status = reconcile(run_dir)
+        if status.state is RunState.QUEUED and time.monotonic() - kicked >= KICK_SECONDS:
+            kicked = time.monotonic()  # it waits for its turn, and serves the queue meanwhile
+            run_queue.kick(run_dir.parent)
+        final = status.final
         size = log.stat().st_size if log.exists() else 0
         if size > offset:
             with log.open("rb") as handle:
@@ -371,6 +435,8 @@ COMMANDS = {
     **cli_chat.COMMANDS,
     **cli_data.COMMANDS,
     **cli_datasets.COMMANDS,
+    **cli_models.COMMANDS,
+    **cli_queue.COMMANDS,
 }
 
 

@@ -11,7 +11,6 @@ import shlex
 from pathlib import Path
 from typing import TextIO
 
-from lorastudio.checks.memory import gib
 from lorastudio.checks.preflight import PreflightReport
 from lorastudio.checks.validation import check_recipe_file
 from lorastudio.cli.exit_codes import ExitCode
@@ -19,6 +18,7 @@ from lorastudio.cluster.multinode import NodeFlags, per_node_commands
 from lorastudio.errors import Problem
 from lorastudio.launch import launcher
 from lorastudio.machine.hardware import detect
+from lorastudio.models.memory import gib
 from lorastudio.recipe.schema import Recipe
 from lorastudio.runs.layout import PREFLIGHT_FILE
 from lorastudio.runs.status import read_status

@@ -1,6 +1,8 @@
 """Starts, stops and resumes runs. `create_run` checks the recipe against this machine and lays
-out the run folder; `start` hands it to a detached supervisor; `stop` and `resume` go to the
-run's backend (`lorastudio.runs.backends`); nothing here waits on training."""
+out the run folder, queued when its devices are busy (`lorastudio.runs.queue`); `start` hands
+it to a detached supervisor; `stop` and `resume` go to the run's backend
+(`lorastudio.runs.backends`), and a stop of a queued run cancels it; nothing here waits on
+training."""
 
 from __future__ import annotations
 
@@ -10,7 +12,6 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
-from lorastudio import processes
 from lorastudio.checks.preflight import PreflightReport, run_preflight
 from lorastudio.errors import RecipeError, RunError
 from lorastudio.files import write_json_atomic
@@ -24,7 +25,9 @@ from lorastudio.machine.hardware import (
     resolve_device,
 )
 from lorastudio.messages import msg
+from lorastudio.models.memory import model_shape
 from lorastudio.recipe.schema import Recipe
+from lorastudio.runs import queue as run_queue
 from lorastudio.runs.backends import backend_for
 from lorastudio.runs.datasets import record_data
 from lorastudio.runs.layout import (
@@ -36,7 +39,7 @@ from lorastudio.runs.layout import (
     write_run_files,
 )
 from lorastudio.runs.liveness import reconcile
-from lorastudio.runs.occupancy import claim_for, ensure_free, launch_lock
+from lorastudio.runs.occupancy import DeviceBusyError, claim_for, launch_lock
 from lorastudio.runs.outcome import is_no_space
 from lorastudio.runs.status import RunState, RunStatus, read_status, state_name, update_status
 from lorastudio.workspace import Workspace
@@ -64,7 +67,8 @@ def plan_target(recipe: Recipe, hardware: Hardware) -> Target:
     # A card these rules do not know keeps bf16: LLaMA-Factory then decides with torch.
     bf16 = all(has_bf16(device, card.name) is not False for card in chosen)
     count = len(spec.devices) if spec.devices else len(chosen)
-    return Target(device, max(count, 1), bf16=bf16)
+    card = min(chosen, key=lambda c: c.memory_free_mib, default=None)
+    return Target(device, max(count, 1), bf16=bf16, card=card, kernels=hardware.kernels)
 
 
 def preflight(
@@ -80,22 +84,39 @@ def preflight(
     return run_preflight(recipe, workspace, target, hardware, registry)
 
 
-def _write_run_files(run_dir: Path, recipe: Recipe, compiled: Compiled, target: Target) -> None:
+def _write_run_files(
+    run_dir: Path,
+    recipe: Recipe,
+    compiled: Compiled,
+    target: Target,
+    workspace: Workspace,
+    queued: dict,
+) -> None:
+    """The run's files and its first status: starting, or the ``queued`` fields."""
     write_run_files(run_dir, run_files(recipe, compiled, run_dir))
     now = time.time()
+    state = queued or {"state": RunState.STARTING, "starting_since": now}
     update_status(
         run_dir,
         id=run_dir.name,
         name=recipe.name,
-        state=RunState.STARTING,
-        starting_since=now,
+        **state,
         created_at=now,
         recipe_hash=recipe.content_hash(),
         device=target.device,
         processes_per_node=target.processes_per_node,
         attempt=1,
         **_node_fields(recipe),
+        **_card_fields(recipe, target, workspace),
     )
+
+
+def _card_fields(recipe: Recipe, target: Target, workspace: Workspace) -> dict:
+    """What the live view needs for MFU: the card's name and the model's parameters."""
+    if target.card is None:
+        return {}
+    shape = model_shape(recipe.model.id, workspace.resolve_model(recipe.model.id))
+    return {"card_name": target.card.name, "model_params": shape.params if shape else None}
 
 
 def _node_fields(recipe: Recipe) -> dict:
@@ -130,13 +151,21 @@ def preview(recipe: Recipe, workspace: Workspace, hardware: Hardware) -> tuple[C
     return compiled, command_script(compiled, run_dir)
 
 
-def create_run(recipe: Recipe, workspace: Workspace, hardware: Hardware | None = None) -> Path:
-    """Check the recipe against this machine and lay out its run folder (nothing runs yet).
-    The pre-flight report, warnings included, is written to its preflight.json.
+def create_run(
+    recipe: Recipe, workspace: Workspace, hardware: Hardware | None = None, queue: bool = True
+) -> Path:
+    """Check the recipe against this machine and lay out its run folder (nothing runs yet):
+    state ``starting``, or ``queued`` when a live run holds its devices or an earlier queued
+    run waits for them. The pre-flight report, warnings included, is written to its
+    preflight.json.
+
+    Args:
+        queue: False refuses a run that would wait (a node of a multi-node run never waits:
+            its nodes start together).
 
     Raises:
         RecipeError: a problem found before anything was created.
-        DeviceBusyError: a live run holds the devices this run needs.
+        DeviceBusyError: its devices are busy and it may not wait for them.
     """
     registry = workspace.dataset_registry()
     hardware = hardware if hardware is not None else detect()
@@ -146,14 +175,21 @@ def create_run(recipe: Recipe, workspace: Workspace, hardware: Hardware | None =
         raise RecipeError(report.problems)
     nodes = recipe.hardware.nodes
     suffix = f"-node{nodes.rank}" if nodes.rank > 0 else ""
-    with no_space_said(workspace.adapters_dir), launch_lock(workspace.adapters_dir):
-        ensure_free(workspace.adapters_dir, claim_for(target.device, recipe.hardware.devices))
-        run_dir = create_run_dir(workspace.adapters_dir, recipe.name + suffix)
+    adapters = workspace.adapters_dir
+    with no_space_said(adapters), launch_lock(adapters):
+        claim = claim_for(target.device, recipe.hardware.devices)
+        blocked = run_queue.blocker(adapters, claim)
+        if blocked is not None and (not queue or nodes.count > 1):
+            raise DeviceBusyError(claim, *blocked)
+        queued = run_queue.queue_fields(adapters, time.time()) if blocked is not None else {}
+        run_dir = create_run_dir(adapters, recipe.name + suffix)
         try:
             compiled = compile_recipe(
                 recipe, target=target, run_dir=run_dir, workspace=workspace, registry=registry
             )
-            _write_run_files(run_dir, recipe, compiled, target)
+            if queued:
+                run_queue.keep_environment(run_dir)
+            _write_run_files(run_dir, recipe, compiled, target, workspace, queued)
             record_data(run_dir, recipe, workspace)
             write_json_atomic(run_dir / PREFLIGHT_FILE, report.as_dict())
         except BaseException:
@@ -175,14 +211,7 @@ def no_space_said(folder: Path) -> Iterator[None]:
 
 def start(run_dir: Path, timeout: float = STARTED_TIMEOUT_S) -> RunStatus:
     """Hand the run to a detached supervisor and return once it has taken over."""
-    started = processes.run(
-        processes.python_module("lorastudio.runs.supervisor", "--daemon", str(run_dir)), 60
-    )
-    if started.returncode != 0:
-        raise RunError(
-            msg("run.supervisor_not_started", reason=started.stderr.strip()[-500:]),
-            msg("fix.see_log", path=str(run_dir / SUPERVISOR_LOG)),
-        )
+    run_queue.spawn_supervisor(run_dir)
     deadline = time.time() + timeout
     while time.time() < deadline:
         status = read_status(run_dir)
@@ -195,11 +224,28 @@ def start(run_dir: Path, timeout: float = STARTED_TIMEOUT_S) -> RunStatus:
     )
 
 
-def launch(recipe: Recipe, workspace: Workspace, hardware: Hardware | None = None) -> Path:
-    """Create a run and start it; returns its folder as soon as the supervisor has it."""
-    run_dir = create_run(recipe, workspace, hardware)
+def launch(
+    recipe: Recipe, workspace: Workspace, hardware: Hardware | None = None, queue: bool = True
+) -> Path:
+    """Create a run and start it; returns its folder as soon as the supervisor has it, or at
+    once when the run is queued (its state says which; `lorastudio.runs.queue` starts it when
+    its devices are free). Queued runs that are due go first.
+
+    Raises:
+        RecipeError: a problem found before anything was created.
+        DeviceBusyError: its devices are busy and ``queue`` is False.
+    """
+    run_queue.kick(workspace.adapters_dir)  # a queue nobody served (a reboot) goes first
+    run_dir = create_run(recipe, workspace, hardware, queue)
+    if read_status(run_dir).state is RunState.QUEUED:
+        return run_dir
     start(run_dir)
     return run_dir
+
+
+def is_queued(run_dir: Path) -> bool:
+    """Whether the run waits in the queue for its devices."""
+    return read_status(run_dir).state is RunState.QUEUED
 
 
 def wait_until_final(run_dir: Path, timeout: float | None = None) -> RunStatus:
@@ -214,12 +260,18 @@ def wait_until_final(run_dir: Path, timeout: float | None = None) -> RunStatus:
 
 
 def stop(run_dir: Path, wait: bool = True, timeout: float | None = None) -> RunStatus:
-    """Ask the run to stop: it saves the adapter trained so far, then every process ends.
+    """Ask the run to stop: it saves the adapter trained so far, then every process ends. A
+    queued run is cancelled (it never starts).
 
     Raises:
-        RunError: the run is not live.
+        RunError: the run is neither live nor queued.
     """
     status = reconcile(run_dir)
+    if status.state is RunState.QUEUED:
+        cancelled = run_queue.cancel(run_dir)
+        if cancelled is not None:
+            return cancelled
+        status = reconcile(run_dir)  # it started meanwhile: stopped as any live run
     if not status.live:
         raise RunError(msg("run.not_running", run=run_dir.name, state=state_name(status.state)))
     return backend_for(status.backend).stop(run_dir, status, wait, timeout)

@@ -21,6 +21,7 @@ import yaml
 from lorastudio.errors import RunError
 from lorastudio.launch import launcher
 from lorastudio.messages import msg
+from lorastudio.runs import queue as run_queue
 from lorastudio.runs.layout import (
     LOG_FILE,
     RECIPE_FILE,
@@ -31,7 +32,7 @@ from lorastudio.runs.layout import (
 )
 from lorastudio.runs.liveness import alive, reconcile, refresh_local, run_processes
 from lorastudio.runs.metrics import summarize_trainer_log
-from lorastudio.runs.occupancy import ensure_free, launch_lock, run_claim
+from lorastudio.runs.occupancy import DeviceBusyError, launch_lock, run_claim
 from lorastudio.runs.status import (
     RunState,
     RunStatus,
@@ -130,14 +131,15 @@ def resume(run_dir: Path, status: RunStatus) -> RunStatus:
     Raises:
         RunError: the run is live, finished, is a node of several, has no whole checkpoint, or
             its disk is full.
-        DeviceBusyError: another live run holds its devices.
+        DeviceBusyError: another live run holds its devices, or a queued run waits for them.
     """
     with launch_lock(run_dir.parent), run_lock(run_dir):
         status = reconcile(run_dir)
         _check_resumable(run_dir, status)
         claim = run_claim(run_dir)
-        if claim is not None:
-            ensure_free(run_dir.parent, claim, exclude=run_dir)
+        blocked = run_queue.blocker(run_dir.parent, claim) if claim is not None else None
+        if blocked is not None:  # a live run holds its devices, or a queued one goes first
+            raise DeviceBusyError(claim, *blocked)
         with launcher.no_space_said(run_dir):
             _mark_resuming(run_dir, status, _checkpoint_to_resume(run_dir))
     return launcher.start(run_dir)

@@ -11,8 +11,11 @@ from pathlib import Path
 from typing import Any
 
 from lorastudio.errors import RecipeError
-from lorastudio.llamafactory.environment import Device, environment, is_distributed
+from lorastudio.llamafactory.environment import Device, environment, is_distributed, world_size
+from lorastudio.llamafactory.speed import SpeedPlan, plan_speed
+from lorastudio.machine.hardware import Accelerator
 from lorastudio.messages import Msg, msg
+from lorastudio.models.memory import model_shape
 from lorastudio.models.templates import TemplateChoice, resolve_template
 from lorastudio.recipe.schema import Recipe, split_dataset_ref
 from lorastudio.workspace import Workspace
@@ -39,6 +42,8 @@ MANAGED_KEYS: dict[str, str | Msg] = {
     "dataset": "data.datasets",
     "dataset_dir": "data.datasets / data.files",
     "cutoff_len": "data.cutoff_len",
+    "packing": "data.packing",
+    "neat_packing": "data.packing",
     "max_samples": "data.max_samples",
     "val_size": "data.val_size",
     "output_dir": msg("managed.output_dir"),
@@ -80,11 +85,17 @@ class Target:
         processes_per_node: training processes on this node (one per card; 1 on a CPU).
         bf16: whether the chosen cards compute in bf16 (``train.precision: auto`` falls back to
             fp16 where they do not, e.g. the first-generation Ascend 910).
+        card: the chosen card with the least free memory (the speed plan fills that one);
+            None on a CPU, or when compiling for cards this machine does not have.
+        kernels: the fast-kernel packages installed where the run trains
+            (`lorastudio.machine.hardware.kernels`).
     """
 
     device: Device
     processes_per_node: int = 1
     bf16: bool = True
+    card: Accelerator | None = None
+    kernels: frozenset[str] = frozenset()
 
 
 @dataclass(frozen=True)
@@ -96,6 +107,7 @@ class Compiled:
     deepspeed: dict[str, Any] | None
     env: dict[str, str]
     argv: list[str] = field(default_factory=lambda: ["llamafactory-cli", "train", CONFIG_FILE])
+    plan: SpeedPlan | None = None
 
 
 def _dataset_entries(
@@ -241,6 +253,7 @@ def compile_recipe(
     """
     data, lora, train = recipe.data, recipe.lora, recipe.train
     datasets = _dataset_entries(recipe, workspace, registry)
+    plan = speed_plan(recipe, target, workspace)
     template = resolved_template(recipe, workspace)
     args: dict[str, Any] = {
         "model_name_or_path": _model_path(recipe, workspace),
@@ -274,8 +287,8 @@ def compile_recipe(
         "save_steps": train.save_steps,
         "plot_loss": True,
         "report_to": "none",
-        "per_device_train_batch_size": train.batch_size,
-        "gradient_accumulation_steps": train.grad_accum,
+        "per_device_train_batch_size": plan.batch_size,
+        "gradient_accumulation_steps": plan.grad_accum,
         "learning_rate": train.learning_rate,
         "lr_scheduler_type": train.scheduler,
         "warmup_steps": train.warmup_steps,
@@ -290,11 +303,12 @@ def compile_recipe(
     if data.val_size > 0:
         args |= {
             "val_size": data.val_size,
-            "per_device_eval_batch_size": train.batch_size,
+            "per_device_eval_batch_size": plan.batch_size,
             "eval_strategy": "steps",
             "eval_steps": train.eval_steps or train.save_steps,
         }
     args |= _device_args(recipe, target)
+    args |= plan.args
     deepspeed = None
     if recipe.hardware.deepspeed != "none":
         deepspeed = deepspeed_config(int(recipe.hardware.deepspeed), recipe.hardware.offload)
@@ -304,5 +318,20 @@ def compile_recipe(
         args=args,
         dataset_info=datasets,
         deepspeed=deepspeed,
-        env=environment(recipe, target.device, target.processes_per_node, run_dir),
+        env=environment(recipe, target.device, target.processes_per_node, run_dir) | plan.env,
+        plan=plan,
+    )
+
+
+def speed_plan(recipe: Recipe, target: Target, workspace: Workspace) -> SpeedPlan:
+    """The speed plan for ``recipe`` on ``target`` (`lorastudio.llamafactory.speed`)."""
+    local = workspace.resolve_model(recipe.model.id)
+    return plan_speed(
+        recipe,
+        device=target.device,
+        world_size=world_size(recipe, target.processes_per_node),
+        precision=resolved_precision(recipe, target),
+        shape=model_shape(recipe.model.id, local) if target.device != "cpu" else None,
+        card=target.card,
+        kernels=target.kernels,
     )

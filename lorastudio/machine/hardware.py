@@ -6,6 +6,7 @@ module never imports torch, torch_npu, transformers or gradio. Nothing runs at i
 
 from __future__ import annotations
 
+import importlib.util
 import os
 import re
 import subprocess
@@ -71,11 +72,14 @@ class Hardware:
         cuda: NVIDIA GPUs, in ``nvidia-smi`` order.
         npu: Ascend NPU chips, in ``npu-smi info`` order.
         cpu_count: CPU cores this process may run on.
+        kernels: the fast-kernel packages training could use here (``liger`` for
+            liger-kernel, ``flash_attn`` for flash-attn), found without importing them.
     """
 
     cuda: tuple[Accelerator, ...]
     npu: tuple[Accelerator, ...]
     cpu_count: int
+    kernels: frozenset[str] = frozenset()  # fast-kernel packages installed: liger, flash_attn
 
     def devices(self, kind: str) -> tuple[Accelerator, ...]:
         """Returns the accelerators of ``kind`` (cuda, npu; cpu has none: ``()``).
@@ -286,7 +290,17 @@ def detect(run: Callable[..., Any] = processes.run) -> Hardware:
         cuda = parse_nvidia_smi_table(table_text) if table_text else []
     npu_text = _run_text(run, NPU_SMI_ARGV)
     npu = parse_npu_smi(npu_text) if npu_text else []
-    return Hardware(cuda=tuple(cuda), npu=tuple(npu), cpu_count=_cpu_count())
+    return Hardware(cuda=tuple(cuda), npu=tuple(npu), cpu_count=_cpu_count(), kernels=kernels())
+
+
+KERNEL_PACKAGES = {"liger": "liger_kernel", "flash_attn": "flash_attn"}
+
+
+def kernels() -> frozenset[str]:
+    """The fast-kernel packages installed for this Python (found, not imported)."""
+    return frozenset(
+        name for name, module in KERNEL_PACKAGES.items() if importlib.util.find_spec(module)
+    )
 
 
 def resolve_device(requested: str, hardware: Hardware) -> str:

@@ -16,9 +16,10 @@ from lorastudio.messages.texts import (
     models,
     recipe,
     runs,
+    speed,
 )
 
-AREAS = (general, recipe, data, machine, models, cluster, runs, chat)
+AREAS = (general, recipe, data, machine, models, cluster, runs, chat, speed)
 LANGUAGES = ("en", "zh")
 DEFAULT_LANGUAGE = "en"
 

@@ -110,6 +110,13 @@ def _eval_without_split(recipe: dict[str, Any]) -> Problem | None:
     )
 
 
+def _neat_packing_without_sft(recipe: dict[str, Any]) -> Problem | None:
+    train, data = _part(recipe, "train"), _part(recipe, "data")
+    if data.get("packing") != "neat" or train.get("stage", "sft") == "sft":
+        return None
+    return Problem("data.packing", "neat", msg("problem.neat_not_sft"), msg("fix.neat_not_sft"))
+
+
 def _part(raw: dict[str, Any], path: str) -> dict[str, Any]:
     node: Any = raw
     for key in path.split(".") if path else []:
@@ -124,6 +131,7 @@ CROSS_RULES: tuple[tuple[str, CrossRule], ...] = (  # (section, rule), in file o
     ("hardware", _offload_without_zero),
     ("hardware.nodes", _rank_beyond_count),
     ("", _eval_without_split),
+    ("", _neat_packing_without_sft),
 )
 
 
@@ -253,6 +261,19 @@ class DataSpec(_Section):
         json_schema_extra={"zh": "留作验证的比例（0：不划分验证集）。"},
     )
 
+    packing: Literal["none", "packed", "neat"] = Field(
+        "none",
+        description="none: one example per row, padded (what each example sees is only itself); "
+        "packed: examples joined into rows of cutoff_len tokens, no padding, fastest, but an "
+        "example can attend to the ones before it in its row; neat: packed without attention "
+        "across examples (exact, fast with flash attention; without it, more memory).",
+        json_schema_extra={
+            "zh": "none：每行一条样本并填充（每条样本只看到自己）；packed：把样本拼接成 cutoff_len "
+            "长的行，不填充，最快，但样本能看到同一行中它前面的样本；neat：拼接但样本之间不互相注意"
+            "（结果不变；有 flash attention 时快，没有时更占显存）。"
+        },
+    )
+
     @model_validator(mode="after")
     def _needs_some_data(self) -> DataSpec:
         _check(_no_data, self)
@@ -350,6 +371,20 @@ class TrainSpec(_Section):
         le=4096,
         description="Steps accumulated per update (effective batch multiplier).",
         json_schema_extra={"zh": "每次更新累积的步数（有效批大小的倍数）。"},
+    )
+    speed: Literal["auto", "off"] = Field(
+        "auto",
+        description="auto: on a GPU or NPU, LoRA Studio splits batch_size × grad_accum (the "
+        "effective batch is kept) into the micro-batch that fills the card, turns gradient "
+        "checkpointing off when memory allows, groups examples of similar length, and uses fast "
+        "kernels; `compile` shows the plan. off: LLaMA-Factory's defaults with the batch as "
+        "written. Keys set in `extra` always win. On a CPU the recipe runs as written.",
+        json_schema_extra={
+            "zh": "auto：在 GPU 或 NPU 上，LoRA Studio 把 batch_size × grad_accum（有效批大小不变）"
+            "拆成能填满卡的微批，显存够时关闭梯度检查点，按长度分组样本，并使用快速算子；`compile` "
+            "会显示这个方案。off：LLaMA-Factory 的默认设置，批大小按配方。"
+            "`extra` 中设置的键总是优先。在 CPU 上按配方原样运行。"
+        },
     )
     precision: Literal["auto", "bf16", "fp16", "fp32"] = Field(
         "auto",
@@ -541,6 +576,11 @@ class Recipe(_Section):
         _check(_eval_without_split, self)
         return self
 
+    @model_validator(mode="after")
+    def _neat_packing_is_for_sft(self) -> Recipe:
+        _check(_neat_packing_without_sft, self)
+        return self
+
     def content_hash(self) -> str:
         """A short hash of the recipe's meaning (key order and comments do not count).
 
@@ -555,11 +595,15 @@ class Recipe(_Section):
                 del data["model"][key]
         if data["train"]["stage"] == "sft":
             del data["train"]["stage"]
+        for section, key, default in _LATER_DEFAULTS:
+            if data[section][key] == default:
+                del data[section][key]
         canonical = json.dumps(data, sort_keys=True, ensure_ascii=False)
         return hashlib.sha256(canonical.encode()).hexdigest()[:12]
 
 
 _LATER_MODEL_DEFAULTS = {"thinking": "auto", "template_override": False}
+_LATER_DEFAULTS = (("train", "speed", "auto"), ("data", "packing", "none"))
 
 
 @dataclass(frozen=True)

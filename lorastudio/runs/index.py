@@ -18,6 +18,7 @@ from pathlib import Path
 
 from lorastudio.errors import RunError
 from lorastudio.messages import Msg, msg
+from lorastudio.runs.export_status import export_state_name, reconcile_export
 from lorastudio.runs.layout import (
     ADAPTER_FILES,
     INDEX_FILE,
@@ -36,12 +37,18 @@ _CANTOPEN = 14
 
 
 def check_deletable(run_dir: Path) -> None:
-    """Raise RunError when the run may not be deleted (it is live), so a UI can refuse before
-    it asks for a confirmation."""
+    """Raise RunError when the run may not be deleted (it, or its export, is live), so a UI can
+    refuse before it asks for a confirmation."""
     state = reconcile(run_dir).state
     if state.live:
         raise RunError(
             msg("run.live_delete", run=run_dir.name, state=state_name(state)), msg("fix.stop_first")
+        )
+    export = reconcile_export(run_dir).state
+    if export.live:
+        raise RunError(
+            msg("run.export_live_delete", run=run_dir.name, state=export_state_name(export)),
+            msg("fix.stop_export_first", run=run_dir.name),
         )
 
 

@@ -28,6 +28,7 @@ LAUNCH_FILE = "launch.json"
 COMMAND_FILE = "command.sh"
 LOG_FILE = "train.log"
 TRAINER_LOG = "trainer_log.jsonl"
+USAGE_LOG = "device_usage.jsonl"  # the run's cards, sampled while it trains (runs.supervisor)
 STATUS_FILE = "status.json"
 PREFLIGHT_FILE = "preflight.json"
 SUPERVISOR_LOG = "supervisor.log"
@@ -36,10 +37,14 @@ PROMPTS_FILE = "prompts.jsonl"  # the last prompt-set comparison, base vs adapte
 MERGED_DIR = "merged"  # the adapter merged into the base weights (`export`)
 EXPORT_CONFIG = "export.yaml"
 EXPORT_LOG = "export.log"
+EXPORT_STATUS = "export.json"  # the export job's state, pids and why it ended
+MERGED_PARTIAL = ".merged.partial-"  # an export writes here, renamed to merged/ when whole
+MERGED_OLD = ".merged.old-"  # the merge a new one replaces, for the moment of the swap
 CHAT_LOG = "chat-worker.log"  # the chat worker's own log when the CLI chats with the run
 DATA_FILE = "data.json"  # the datasets the run trained on: name, file, SHA-256, rows
 MANIFEST_FILE = "kubernetes.yaml"  # a run submitted to Kubernetes: the manifest that was sent
 INDEX_FILE = "runs.sqlite"  # in the adapters folder, beside the run folders
+QUEUED_ENV_FILE = ".queued-env.json"  # a queued run: the environment of who queued it (0600)
 SPARE_FILE = ".supervisor.spare"  # room the supervisor gives back to record a full disk
 TRAINER_STATE = "trainer_state.json"  # written last into a checkpoint: a whole one has it
 ATTEMPT_MARK = "# LoRA Studio: starting "  # train.log: where an attempt's output begins
@@ -136,7 +141,10 @@ def run_files(recipe: Recipe, compiled: Compiled, run_dir: Path) -> dict[str, st
     }
     if compiled.deepspeed is not None:
         files[DEEPSPEED_FILE] = _json(compiled.deepspeed)
-    files[LAUNCH_FILE] = _json({"argv": compiled.argv, "env": compiled.env, "cwd": str(run_dir)})
+    launch = {"argv": compiled.argv, "env": compiled.env, "cwd": str(run_dir)}
+    if compiled.plan is not None and compiled.plan.fallback:
+        launch["fallback"] = compiled.plan.fallback  # tried once after an early out-of-memory
+    files[LAUNCH_FILE] = _json(launch)
     files[COMMAND_FILE] = command_script(compiled, run_dir)
     return files
 

@@ -4,13 +4,15 @@ says what changed. The studio polls it a few times a second; nothing here knows 
 
 from __future__ import annotations
 
+import json
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from lorastudio.machine.peaks import mfu
 from lorastudio.messages import Msg
 from lorastudio.runs.index import RunIndex
-from lorastudio.runs.layout import LOG_FILE, TRAINER_LOG
+from lorastudio.runs.layout import LOG_FILE, TRAINER_LOG, USAGE_LOG
 from lorastudio.runs.liveness import reconcile
 from lorastudio.runs.metrics import LogPoint, LogTail, TrainerLogReader
 from lorastudio.runs.status import RunState, RunStatus, read_status
@@ -32,6 +34,9 @@ class Progress:
     remaining: str
     since_start: float  # seconds since the run (or its last resume) started
     failure: str | None = None  # a failed run's diagnosis kind
+    lr: float | None = None  # the learning rate at the last logged step
+    mfu: float | None = None  # model FLOPs utilisation (cards we know the peak of)
+    cards: CardsNow | None = None  # the cards' memory and utilisation, last sampled
 
     @property
     def fraction(self) -> float:
@@ -40,6 +45,38 @@ class Progress:
     @property
     def live(self) -> bool:
         return self.state.live
+
+
+@dataclass(frozen=True)
+class CardsNow:
+    """The run's cards at their last sample: the fullest card's memory, mean utilisation."""
+
+    name: str
+    count: int
+    memory_used_mib: int
+    memory_total_mib: int
+    utilization: int | None
+
+
+def last_usage(run_dir: Path, name: str) -> CardsNow | None:
+    """The last line of the run's device_usage.jsonl (read from its end), or None."""
+    try:
+        with (run_dir / USAGE_LOG).open("rb") as handle:
+            handle.seek(0, 2)
+            handle.seek(max(0, handle.tell() - 8192))
+            lines = handle.read().splitlines()
+        cards = json.loads(lines[-1])["cards"]
+        fullest = max(cards, key=lambda c: c["memory_used_mib"])
+        busy = [c["utilization"] for c in cards if c.get("utilization") is not None]
+        return CardsNow(
+            name=name,
+            count=len(cards),
+            memory_used_mib=int(fullest["memory_used_mib"]),
+            memory_total_mib=int(fullest["memory_total_mib"]),
+            utilization=round(sum(busy) / len(busy)) if busy else None,
+        )
+    except (OSError, ValueError, KeyError, IndexError, TypeError):
+        return None
 
 
 @dataclass(frozen=True)
@@ -99,7 +136,16 @@ class RunMonitor:
             elapsed=clock.elapsed,
             remaining=clock.remaining,
             since_start=max(0.0, (ended or time.time()) - started),
+            lr=next((p.lr for p in reversed(points) if p.lr is not None), None),
+            mfu=self._mfu(status, clock.throughput),
+            cards=last_usage(self.run_dir, status.card_name or "") if status.card_name else None,
         )
+
+    def _mfu(self, status: RunStatus, throughput: float | None) -> float | None:
+        if not (throughput and status.model_params and status.card_name):
+            return None
+        cards = status.processes_per_node * max(status.nnodes, 1)
+        return mfu(throughput, status.model_params, status.card_name, cards)
 
 
 def loss_series(points: list[LogPoint], max_points: int = 2000) -> list[tuple[str, int, float]]:
@@ -128,10 +174,21 @@ def run_to_watch(adapters_dir: Path) -> Path | None:
 
 
 def newer_live_run(adapters_dir: Path, than: Path | None) -> Path | None:
-    """A live run started after ``than`` (by another tab, the CLI), if there is one."""
-    for run_dir in reversed(RunIndex(adapters_dir).run_dirs()):
-        if than is not None and run_dir.name <= than.name:
-            return None
-        if reconcile(run_dir).live:
-            return run_dir
-    return None
+    """A live run that began after ``than`` did (started by another tab or the CLI, taken
+    from the queue, resumed), if there is one; the latest to begin first."""
+    since = _began(read_status(than), than) if than is not None else (0.0, "")
+    found = []
+    for run_dir in RunIndex(adapters_dir).run_dirs():
+        if than is not None and run_dir.name == than.name:
+            continue
+        status = read_status(run_dir)
+        if status.live and _began(status, run_dir) > since and reconcile(run_dir).live:
+            found.append((_began(status, run_dir), run_dir))
+    return max(found)[1] if found else None
+
+
+def _began(status: RunStatus, run_dir: Path) -> tuple[float, str]:
+    """When a run last began (its last start or resume, else its creation), and its name to
+    order runs that began at the same moment: a queued run begins when the queue starts it."""
+    times = (status.created_at, status.starting_since, status.started_at)
+    return (max(t for t in times if t is not None), run_dir.name)

@@ -1,10 +1,12 @@
-"""Which live run holds which devices, so two runs share a machine only on different devices.
+"""Which live run holds which devices, so two runs share a machine only on different devices
+(a run that finds its devices held waits in the queue, `lorastudio.runs.queue`).
 
 A run claims the cards its recipe names (``hardware.devices``), or every card of its kind when
 it names none; the CPU counts as one device. A run whose device is not known (a damaged
 status.json, a recipe that says ``auto``) claims every device. The CLI's `train`/`resume` and
-the studio both start runs through `launcher`, which asks `ensure_free` under `launch_lock`
-before it creates or restarts a run, so two starts at the same moment cannot both win.
+the studio both start runs through `launcher`, which asks `lorastudio.runs.queue.blocker` under
+`launch_lock` before it creates or restarts a run, so two starts at the same moment cannot both
+win.
 """
 
 from __future__ import annotations
@@ -58,10 +60,10 @@ class DeviceBusyError(RunError):
 
     def __init__(self, claim: Claim, holder: str, state: RunState):
         self.claim, self.holder, self.state = claim, holder, state
+        # a queued holder does not hold the devices yet: it is first in line for them
+        key = "run.device_queued" if state is RunState.QUEUED else "run.device_busy"
         super().__init__(
-            msg(
-                "run.device_busy", devices=claim.describe(), holder=holder, state=state_name(state)
-            ),
+            msg(key, devices=claim.describe(), holder=holder, state=state_name(state)),
             msg("fix.device_busy", holder=holder),
         )
 
@@ -102,15 +104,15 @@ def holder_of(adapters_dir: Path, claim: Claim, exclude: Path | None = None) -> 
     return None
 
 
-def ensure_free(adapters_dir: Path, claim: Claim, exclude: Path | None = None) -> None:
-    """Raise DeviceBusyError naming the live run that holds these devices.
-
-    Raises:
-        DeviceBusyError: another live run uses (some of) the same devices.
-    """
-    holder = holder_of(adapters_dir, claim, exclude)
-    if holder is not None:
-        raise DeviceBusyError(claim, holder.name, reconcile(holder).state)
+def held_claims(adapters_dir: Path) -> list[Claim]:
+    """What every live run on this machine holds."""
+    held = []
+    for run_dir in RunIndex(adapters_dir).run_dirs():
+        if reconcile(run_dir).live:
+            claim = run_claim(run_dir)
+            if claim is not None:
+                held.append(claim)
+    return held
 
 
 @contextlib.contextmanager

@@ -7,14 +7,11 @@ changes its state on the strength of what it read (resume, stop, the supervisor'
 from __future__ import annotations
 
 import contextlib
-import dataclasses
 import fcntl
 import json
 import os
 import shutil
 import time
-import types
-import typing
 from collections.abc import Iterator
 from dataclasses import dataclass
 from enum import StrEnum
@@ -22,19 +19,23 @@ from pathlib import Path
 from typing import Any
 
 from lorastudio.files import write_json_atomic
-from lorastudio.messages import VERBATIM, Msg, msg
+from lorastudio.messages import Msg, msg
 from lorastudio.runs.layout import STATUS_FILE
+from lorastudio.runs.typed_json import json_values, typed_values
 
 
 class RunState(StrEnum):
-    """Where a run is in its life. A live run has a process (or a cluster job) working on it."""
+    """Where a run is in its life. A live run has a process (or a cluster job) working on it; a
+    queued one waits for its devices (`lorastudio.runs.queue`) and holds none yet."""
 
+    QUEUED = "queued"
     STARTING = "starting"
     RUNNING = "running"
     STOPPING = "stopping"
     SUCCEEDED = "succeeded"
     FAILED = "failed"
     STOPPED = "stopped"
+    CANCELLED = "cancelled"  # taken out of the queue before it started
     UNKNOWN = "unknown"  # status.json is missing or damaged
 
     @property
@@ -52,7 +53,9 @@ def state_name(state: RunState) -> Msg:
 
 
 LIVE_STATES = frozenset({RunState.STARTING, RunState.RUNNING, RunState.STOPPING})
-FINAL_STATES = frozenset({RunState.SUCCEEDED, RunState.FAILED, RunState.STOPPED})
+FINAL_STATES = frozenset(
+    {RunState.SUCCEEDED, RunState.FAILED, RunState.STOPPED, RunState.CANCELLED}
+)
 
 
 class Backend(StrEnum):
@@ -72,6 +75,8 @@ class RunStatus:
     reason: Msg | None = None  # why the run is in this state (a final one, mostly)
     failure: str | None = None  # the diagnosis kind of a failed run (runs.diagnosis)
     created_at: float = 0.0
+    queued_at: float | None = None  # when it was queued for its devices (None: never)
+    queue_order: float | None = None  # its place in the queue: lower goes first
     starting_since: float | None = None
     started_at: float | None = None
     ended_at: float | None = None
@@ -97,6 +102,9 @@ class RunStatus:
     backend: Backend = Backend.LOCAL
     kubernetes: dict[str, Any] | None = None  # a submitted run: namespace, job, context, …
     cluster_error: str | None = None  # why the cluster could not be asked, last time
+    card_name: str | None = None  # the cards it trains on, as nvidia-smi / npu-smi name them
+    model_params: int | None = None  # the base model's parameters (for MFU)
+    fell_back: Msg | None = None  # the safer plan tried after an early out-of-memory
     damaged: Msg | None = None  # not on disk: why status.json could not be read whole
 
     @property
@@ -109,10 +117,6 @@ class RunStatus:
 
     def reason_text(self, lang: str = "en") -> str:
         return self.reason.text(lang) if self.reason is not None else ""
-
-
-_FIELDS = {f.name: f for f in dataclasses.fields(RunStatus)}
-_HINTS = typing.get_type_hints(RunStatus)
 
 
 def read_status(run_dir: Path) -> RunStatus:
@@ -133,39 +137,17 @@ def read_status(run_dir: Path) -> RunStatus:
 def from_json(raw: dict[str, Any], run_id: str = "") -> RunStatus:
     """A RunStatus from status.json's object; values of the wrong type are dropped (and named
     in ``damaged``), keys it does not know are ignored."""
-    values: dict[str, Any] = {"id": run_id}
-    wrong: list[str] = []
-    for key, value in raw.items():
-        if key in ("damaged", "reason_msg") or key not in _FIELDS:
-            continue
-        if key == "reason":
-            values["reason"] = _reason(value, raw.get("reason_msg"))
-            continue
-        converted = _convert(value, _HINTS[key])
-        if converted is _WRONG:
-            wrong.append(key)
-        else:
-            values[key] = converted
+    values, wrong = typed_values(RunStatus, raw)
+    values = {"id": run_id} | values
     if wrong:
         values["damaged"] = msg("status.wrong_types", fields=", ".join(wrong))
     return RunStatus(**values)
 
 
 def to_json(fields: dict[str, Any]) -> dict[str, Any]:
-    """RunStatus fields as status.json stores them (a reason as its English words, for a person
-    reading the file, and as its key and arguments, for either language)."""
-    out: dict[str, Any] = {}
-    for key, value in fields.items():
-        if key not in _FIELDS or key == "damaged":
-            raise TypeError(f"status.json has no field {key!r}")
-        if key == "reason":
-            out["reason"] = value.text("en") if isinstance(value, Msg) else (value or "")
-            out["reason_msg"] = value.as_dict() if isinstance(value, Msg) else None
-        elif isinstance(value, StrEnum):
-            out[key] = value.value
-        else:
-            out[key] = value
-    return out
+    """RunStatus fields as status.json stores them (a reason as its English words for a person
+    reading the file, and as its key and arguments for either language)."""
+    return json_values(RunStatus, fields)
 
 
 def update_status(run_dir: Path, **fields: Any) -> RunStatus:
@@ -238,36 +220,3 @@ def run_lock(run_dir: Path) -> Iterator[None]:
         yield
     finally:
         os.close(fd)  # closing the folder releases the lock
-
-
-_WRONG = object()
-
-
-def _reason(text: Any, keyed: Any) -> Msg | None:
-    found = Msg.from_dict(keyed)
-    if found is not None:
-        return found
-    if isinstance(text, str) and text:
-        return Msg(VERBATIM, {"text": text})  # written before reasons had keys
-    return None
-
-
-def _convert(value: Any, hint: Any) -> Any:
-    """``value`` as the type ``hint`` names, or _WRONG."""
-    options = typing.get_args(hint) if isinstance(hint, types.UnionType) else (hint,)
-    if value is None:
-        return None if type(None) in options else _WRONG
-    for option in options:
-        origin = typing.get_origin(option) or option
-        if isinstance(origin, type) and issubclass(origin, StrEnum):
-            try:
-                return origin(value)
-            except ValueError:
-                continue
-        if origin is float and isinstance(value, int | float) and not isinstance(value, bool):
-            return float(value)
-        if origin is int and isinstance(value, int) and not isinstance(value, bool):
-            return value
-        if origin in (str, dict) and isinstance(value, origin):
-            return value
-    return _WRONG

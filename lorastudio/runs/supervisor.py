@@ -2,6 +2,9 @@
 pid, exit code and final status in status.json, and carries out a stop. It runs detached from
 whoever launched it, so closing the studio or killing `launch.py` never touches a run.
 
+When it ends it hands its devices over: the queued runs that are due start
+(`lorastudio.runs.queue.kick`), so a queue moves on with no studio open.
+
 It never ends without saying why: a stop asked before it started the trainer wins (checked under
 the run's lock, which a stop holds too); it keeps a little spare room on the run's disk, given
 back to record a full disk; what it cannot record it writes to supervisor.log, and a later
@@ -19,14 +22,20 @@ import signal
 import socket
 import subprocess
 import sys
+import threading
 import time
 import traceback
 from pathlib import Path
 from typing import Any
 
 import psutil
+import yaml
 
 from lorastudio import processes
+from lorastudio.files import write_text_atomic
+from lorastudio.llamafactory.compiler import CONFIG_FILE
+from lorastudio.machine import usage
+from lorastudio.machine.usage import visible_indices
 from lorastudio.messages import msg
 from lorastudio.runs.layout import (
     ATTEMPT_MARK,
@@ -35,14 +44,18 @@ from lorastudio.runs.layout import (
     SPARE_FILE,
     SUPERVISOR_LOG,
     TRAINER_LOG,
+    USAGE_LOG,
     has_adapter,
 )
 from lorastudio.runs.liveness import group_members
 from lorastudio.runs.metrics import summarize_trainer_log
 from lorastudio.runs.outcome import diagnose_attempt, is_no_space
+from lorastudio.runs.queue import kick
 from lorastudio.runs.status import RunState, RunStatus, read_status, run_lock, update_status
 
 POLL_SECONDS = 0.25
+FALLBACK_STEPS = 20  # an out-of-memory up to this step tries the speed plan's safer settings
+USAGE_SECONDS = float(os.environ.get("LORASTUDIO_USAGE_SECONDS", "10"))  # cards sampled
 AFTER_TRAINERS_GRACE_S = 10.0
 SPARE_BYTES = 256 * 1024  # enough for status.json written anew, several times over
 
@@ -206,11 +219,19 @@ class Supervisor:
             except BaseException:
                 self._kill_everything(proc.pid)  # a trainer nobody could find must not run
                 raise
+        sampled = threading.Event()
+        if status.device in ("cuda", "npu"):
+            sampler = threading.Thread(
+                target=self._sample_cards, args=(status.device, sampled), daemon=True
+            )
+            sampler.start()
         try:
             return self._watch(proc, root, status)
         except BaseException:
             self._kill_everything(proc.pid)  # a run that lost its supervisor ends with it
             raise
+        finally:
+            sampled.set()
 
     def _never_started(self, current: RunStatus) -> int:
         if not current.final:
@@ -280,6 +301,8 @@ class Supervisor:
             }
         else:
             diagnosis = diagnose_attempt(self.run_dir, exit_code, summary)
+            if diagnosis.kind == "out_of_memory" and self._fall_back(status, summary.step):
+                return self.run()  # once: the safer plan is in the config now
             fields |= {
                 "state": RunState.FAILED,
                 "reason": diagnosis.message,
@@ -288,25 +311,50 @@ class Supervisor:
         record(self.run_dir, **fields)
         return 0
 
+    def _sample_cards(self, device: str, done: threading.Event) -> None:
+        """Every USAGE_SECONDS while the trainer runs, the run's cards' memory and utilisation
+        into device_usage.jsonl (a thread: a slow nvidia-smi never delays a stop)."""
+        try:
+            launch = json.loads((self.run_dir / LAUNCH_FILE).read_text())
+        except (OSError, ValueError):
+            return
+        indices = visible_indices(launch.get("env") or {})
+        while not done.wait(USAGE_SECONDS):
+            cards = usage.sample(device, indices)
+            if not cards:
+                continue
+            line = {"time": round(time.time(), 1), "cards": [c.as_dict() for c in cards]}
+            with contextlib.suppress(OSError), (self.run_dir / USAGE_LOG).open("a") as log:
+                log.write(json.dumps(line) + "\n")
 
-def _daemonize(run_dir: Path) -> None:
-    """Double fork: the supervisor is re-parented to init and sits in its own session."""
-    if os.fork() > 0:
-        return
-    os.setsid()
-    pid = os.fork()
-    if pid > 0:
-        os._exit(0)
-    log = os.open(run_dir / SUPERVISOR_LOG, os.O_WRONLY | os.O_CREAT | os.O_APPEND, 0o644)
-    null = os.open(os.devnull, os.O_RDONLY)
-    os.dup2(null, 0)
-    os.dup2(log, 1)
-    os.dup2(log, 2)
-    code = 1
-    try:
-        code = _supervise(run_dir)
-    finally:
-        os._exit(code)
+    def _fall_back(self, status: RunStatus, step: int | None) -> bool:
+        """After an out-of-memory in the first steps, put the speed plan's safer settings
+        (launch.json's ``fallback``) into the config, say so in the log and the status, and let
+        the run start once more; whether it will."""
+        if status.fell_back is not None or (step or 0) > FALLBACK_STEPS:
+            return False
+        try:
+            changes = json.loads((self.run_dir / LAUNCH_FILE).read_text()).get("fallback")
+            config_path = self.run_dir / CONFIG_FILE
+            config = yaml.safe_load(config_path.read_text(encoding="utf-8"))
+        except (OSError, ValueError, yaml.YAMLError):
+            return False
+        if not changes or not isinstance(config, dict):
+            return False
+        before = {key: config.get(key) for key in changes}
+        config |= changes
+        if "per_device_eval_batch_size" in config and "per_device_train_batch_size" in changes:
+            config["per_device_eval_batch_size"] = changes["per_device_train_batch_size"]
+        said = ", ".join(f"{key}: {before[key]} → {value}" for key, value in changes.items())
+        note = msg("reason.oom_fallback", step=step or 0, changes=said)
+        try:
+            write_text_atomic(config_path, yaml.safe_dump(config, sort_keys=False))
+            with (self.run_dir / LOG_FILE).open("a", encoding="utf-8") as log:
+                log.write(f"\nLoRA Studio: {note.text('en')}\n")
+            record(self.run_dir, fell_back=note, state=RunState.STARTING)
+        except OSError:
+            return False
+        return True
 
 
 def _supervise(run_dir: Path) -> int:
@@ -328,8 +376,19 @@ def _supervise(run_dir: Path) -> int:
         return 1
     finally:
         release_spare(run_dir)
+        hand_over(run_dir)
         with contextlib.suppress(OSError, ValueError):
             sys.stderr.flush()
+
+
+def hand_over(run_dir: Path) -> None:
+    """Start the queued runs that wait for the devices this run held (a failure to start one is
+    recorded in that run's status; anything else goes to this run's supervisor.log)."""
+    try:
+        for started in kick(run_dir.parent):
+            print(f"LoRA Studio: handed over to the queued run {started.name}", flush=True)
+    except Exception:  # the run's own end is recorded already; the next kick starts them
+        traceback.print_exc()
 
 
 def _record_failure(run_dir: Path, exc: Exception) -> None:
@@ -353,8 +412,8 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     daemon = "--daemon" in args
     run_dir = Path(next(a for a in args if not a.startswith("--"))).resolve()
-    if daemon:
-        _daemonize(run_dir)
+    if daemon:  # detached: the supervisor outlives whoever started it
+        processes.daemonize(run_dir / SUPERVISOR_LOG, lambda: _supervise(run_dir))
         return 0
     return _supervise(run_dir)
 

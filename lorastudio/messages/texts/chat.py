@@ -1,6 +1,6 @@
 """What the core's chat area says, in English and Chinese: loading a run (its folder, adapter,
 base model, template and device), the chat worker's life, the input a reply may take, prompt
-sets and export."""
+sets, and export as a job (its states, its stop, what `launch.py export` prints)."""
 
 # fmt: off
 TEXTS: dict[str, tuple[str, str]] = {
@@ -70,5 +70,27 @@ TEXTS: dict[str, tuple[str, str]] = {
     "chat.export_failed": ("llamafactory-cli export failed for run {run}: {reason}. Nothing was written to merged/; the full log is {log}", "运行 {run} 的 llamafactory-cli export 失败：{reason}。merged/ 中没有写入任何内容；完整日志见 {log}"),
     "chat.exit_code": ("exit code {code}", "退出码 {code}"),
     "chat.export_empty": ("llamafactory-cli export ended without writing a model for {run}; see {log}", "llamafactory-cli export 结束了，但没有为 {run} 写出模型；请查看 {log}"),
+    # export as a job (lorastudio.chat.export_job, export_supervisor, runs.export_status)
+    "export.never": ("not exported", "未导出"),
+    "export.stopped_reason": ("stopped by request; nothing was written to merged/", "应请求停止；merged/ 中没有写入任何内容"),
+    "export.supervisor_lost": ("the export's supervisor process disappeared before the merge was put in place; nothing was written to merged/ (export again)", "导出的监督进程在合并结果就位之前消失了；merged/ 中没有写入任何内容（请重新导出）"),
+    "export.supervisor_failed": ("the export's supervisor failed: {error}; nothing was written to merged/", "导出的监督进程出错：{error}；merged/ 中没有写入任何内容"),
+    "export.supervisor_not_started": ("the export's supervisor could not be started: {reason}", "无法启动导出的监督进程：{reason}"),
+    "export.no_supervisor": ("the export's supervisor did not take over within {seconds} s", "导出的监督进程在 {seconds} 秒内没有接手"),
+    "export.already_running": ("an export of run {run} is {state} already", "运行 {run} 的导出已经在{state}"),
+    "export.fix.follow_or_stop": ("follow it with `python launch.py export {run}`, or stop it with `python launch.py export {run} --stop`", "用 `python launch.py export {run}` 跟踪它，或用 `python launch.py export {run} --stop` 停止它"),
+    "export.not_running": ("no export of run {run} is running (its last export: {state})", "运行 {run} 没有正在进行的导出（上一次导出：{state}）"),
+    "export.phase.loading": ("loading the base model and the adapter", "正在加载基础模型和适配器"),
+    "export.phase.merging": ("merging the adapter into the weights", "正在把适配器合并进权重"),
+    "export.phase.saving": ("writing the merged model", "正在写出合并后的模型"),
+    "export.progress": ("step {number}/{total}: {phase}", "第 {number}/{total} 步：{phase}"),
+    # what `python launch.py export` prints (lorastudio.cli.chat)
+    "export.cli.started": ("merging {run} into {path} (a job of its own: closing this terminal does not stop it; log: {log})", "正在把 {run} 合并到 {path}（独立的后台任务：关闭此终端不会停止它；日志：{log}）"),
+    "export.cli.following": ("an export of {run} is {state} already; following it", "{run} 的导出已经在{state}；正在跟踪它"),
+    "export.cli.detached": ("it goes on without this command; follow it with `python launch.py export {run}`, stop it with `python launch.py export {run} --stop`", "它会在后台继续；用 `python launch.py export {run}` 跟踪它，用 `python launch.py export {run} --stop` 停止它"),
+    "export.cli.done": ("merged in {seconds} s: {path} ({files}); log: {log}", "合并完成，用时 {seconds} 秒：{path}（{files}）；日志：{log}"),
+    "export.cli.ended": ("export of {run}: {state} — {reason}", "{run} 的导出：{state}——{reason}"),
+    "export.cli.ask": ("Stop the export (s) or detach and leave it running (d)? [d] ", "停止导出（s），还是脱离并让它继续运行（d）？[d] "),
+    "export.cli.stopping": ("stopping the export of {run}…", "正在停止 {run} 的导出…"),
 }
 # fmt: on

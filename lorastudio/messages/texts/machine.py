@@ -156,7 +156,7 @@ TEXTS: dict[str, tuple[str, str]] = {
         "pip install -e '.[deepspeed]', or set hardware.deepspeed: none",
         "请执行 pip install -e '.[deepspeed]'，或设 hardware.deepspeed: none",
     ),
-    # pre-flight: memory and disk (lorastudio.checks.preflight, lorastudio.checks.memory)
+    # pre-flight: memory and disk (lorastudio.checks.preflight, lorastudio.models.memory)
     "memory.estimate": (
         "{total} (weights {weights}, LoRA + optimizer {lora}, activations {activations}, logits {logits}, runtime {overhead})",
         "{total}（权重 {weights}，LoRA + 优化器 {lora}，激活值 {activations}，logits {logits}，运行时 {overhead}）",

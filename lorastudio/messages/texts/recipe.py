@@ -121,6 +121,14 @@ TEXTS: dict[str, tuple[str, str]] = {
         "set data.val_size (e.g. 0.1), or remove train.eval_steps",
         "请设置 data.val_size（如 0.1），或删除 train.eval_steps",
     ),
+    "problem.neat_not_sft": (
+        "packs without attention across examples, which LLaMA-Factory does only for train.stage sft",
+        "是不跨样本注意的拼接，LLaMA-Factory 只在 train.stage 为 sft 时支持",
+    ),
+    "fix.neat_not_sft": (
+        "use data.packing: packed (pre-training packs anyway), or train.stage: sft",
+        "请改用 data.packing: packed（预训练本来就会拼接），或 train.stage: sft",
+    ),
     "fix.indices": (
         "card indices start at 0, as nvidia-smi and npu-smi number them",
         "卡的编号从 0 开始，与 nvidia-smi 和 npu-smi 的编号一致",

@@ -4,12 +4,14 @@ in English and Chinese (lorastudio.runs, lorastudio.launch)."""
 # fmt: off
 TEXTS: dict[str, tuple[str, str]] = {
     # states (RunState)
+    "state.queued": ("queued", "排队中"),
     "state.starting": ("starting", "启动中"),
     "state.running": ("running", "运行中"),
     "state.stopping": ("stopping", "停止中"),
     "state.succeeded": ("succeeded", "已完成"),
     "state.failed": ("failed", "失败"),
     "state.stopped": ("stopped", "已停止"),
+    "state.cancelled": ("cancelled", "已取消"),
     "state.unknown": ("unknown", "未知"),
     # why a run is as it is (status.json's reason)
     "reason.stopped": ("stopped by request at step {step} ({how}; {saved})", "应请求在第 {step} 步停止（{how}；{saved}）"),
@@ -24,6 +26,11 @@ TEXTS: dict[str, tuple[str, str]] = {
         "运行的监督进程消失了（机器重启或 kill -9）；`python launch.py resume` 会从最近的检查点接着训练",
     ),
     "reason.stopped_without_supervisor": ("stopped by request at step {step} (its supervisor was gone; {saved})", "应请求在第 {step} 步停止（监督进程已不在；{saved}）"),
+    "reason.cancelled": ("cancelled while it waited in the queue; it never started", "在队列中等待时被取消；它没有启动过"),
+    "reason.oom_fallback": (
+        "out of memory at step {step}; started once more with the speed plan's safer settings ({changes})",
+        "第 {step} 步显存不足；已按提速方案的更稳妥设置重新开始一次（{changes}）",
+    ),
     "reason.stopped_before_start": ("stopped by request before training started", "在训练开始前应请求停止"),
     "reason.supervisor_lost": ("its supervisor process disappeared; {outcome}", "它的监督进程消失了；{outcome}"),
     "reason.finished_evidence": ("the trainer logged every step ({step}/{total}) and wrote its adapter", "训练进程记录了全部步数（{step}/{total}）并写出了适配器"),
@@ -108,6 +115,8 @@ TEXTS: dict[str, tuple[str, str]] = {
     "fix.folder_taken": ("wait a second and start it again", "请稍等一秒后重新启动"),
     "run.live_delete": ("run {run} is {state}", "运行 {run} 处于{state}状态"),
     "fix.stop_first": ("stop it before deleting it", "请先停止再删除"),
+    "run.export_live_delete": ("run {run} is being exported ({state})", "运行 {run} 正在导出（{state}）"),
+    "fix.stop_export_first": ("wait for the export to end, or stop it first (`python launch.py export {run} --stop`)", "请等导出结束，或先停止它（`python launch.py export {run} --stop`）"),
     "run.not_running": ("run {run} is not running (it is {state})", "运行 {run} 不在进行中（状态：{state}）"),
     "run.still_live": ("run {run} is still {state}", "运行 {run} 仍处于{state}状态"),
     "fix.wait_or_stop": ("wait until it ends, or stop it (python launch.py stop {run})", "请等它结束，或停止它（python launch.py stop {run}）"),
@@ -139,5 +148,25 @@ TEXTS: dict[str, tuple[str, str]] = {
         "wait until it ends, stop it (python launch.py stop {holder}), or pick other cards with hardware.devices",
         "请等它结束、停止它（python launch.py stop {holder}），或用 hardware.devices 选择其他卡",
     ),
+    "run.device_queued": ("{devices} is waited for by run {holder} ({state}), which goes first", "{devices} 已有运行 {holder}（{state}）在等候，它优先"),
+    # the queue (lorastudio.runs.queue, `python launch.py queue`)
+    "queue.place": ("queued, {nth} in line for {devices}", "已排队，在 {devices} 的队列中排{nth}"),
+    "queue.queued": (
+        "run {run} {place}: it starts by itself when they are free, also with the studio closed; `python launch.py stop {run}` cancels it, `python launch.py queue up {run}` moves it up",
+        "运行 {run} {place}：设备空出后会自动启动（关闭工作室也一样）；`python launch.py stop {run}` 可取消，`python launch.py queue up {run}` 可前移",
+    ),
+    "queue.waiting": ("[queued] {place}; waiting for its turn…", "[排队中] {place}；等待轮到它…"),
+    "queue.interrupted": ("Cancel the queued run (c) or leave it in the queue (d)? [d]", "取消这个排队的运行（c），还是让它继续排队（d）？[d]"),
+    "queue.left": (
+        "left in the queue: it starts by itself when its turn comes. Follow it with: python launch.py logs {run} --follow",
+        "已留在队列中：轮到它时会自动启动。可用 python launch.py logs {run} --follow 跟踪它",
+    ),
+    "queue.moved": ("run {run} {place}", "运行 {run} {place}"),
+    "queue.empty": ("the queue is empty: every run has its devices", "队列是空的：每个运行都已拿到设备"),
+    "queue.columns": ("PLACE  RUN  DEVICES  QUEUED AT", "位次  运行  设备  排队时间"),
+    "queue.first_already": ("run {run} is first in line for its devices already", "运行 {run} 已经排在它所需设备队列的第一位"),
+    "fix.queue_first": ("it starts as soon as they are free", "设备一空出来它就会启动"),
+    "queue.not_queued": ("run {run} is not queued (it is {state})", "运行 {run} 不在队列中（状态：{state}）"),
+    "fix.queue_list": ("`python launch.py queue` lists the queue", "`python launch.py queue` 会列出队列"),
 }
 # fmt: on
