@@ -7,7 +7,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from typing import Any
 
-from lorastudio.messages import DEFAULT_LANGUAGE, Msg, msg, shorten
+from lorastudio.messages import DEFAULT_LANGUAGE, Msg, brief, msg, shorten
 
 
 @dataclass(frozen=True)
@@ -23,7 +23,7 @@ class Problem:
     def shown_value(self) -> str:
         """The value as the message shows it (bounded: a value can be anything a file held),
         or "" when the field is missing."""
-        return "" if self.value is MISSING else shorten(repr(self.value), 120)
+        return "" if self.value is MISSING else brief(self.value, 120)
 
     def text(self, lang: str = DEFAULT_LANGUAGE) -> str:
         return self.as_msg().text(lang)
@@ -67,6 +67,15 @@ class Problem:
 
 
 MISSING: Any = type("Missing", (), {"__repr__": lambda self: "<missing>"})()
+MAX_LISTED = 50  # problems one message lists; a file of 4000 unknown keys says no more
+
+
+def listed(problems: list[Problem]) -> tuple[list[Problem], Msg | None]:
+    """The problems a message lists (the first `MAX_LISTED`) and the line that counts the rest
+    (None when every one is listed)."""
+    if len(problems) <= MAX_LISTED:
+        return list(problems), None
+    return problems[:MAX_LISTED], msg("recipe.more_problems", count=len(problems) - MAX_LISTED)
 
 
 def _said(text: Msg | str) -> Msg:
@@ -99,8 +108,9 @@ class RecipeError(LoraStudioError):
         )
 
     def text(self, lang: str = DEFAULT_LANGUAGE) -> str:
-        head = self.message.text(lang)
-        return "\n".join([head, *(f"  - {p.text(lang)}" for p in self.problems)])
+        shown, more = listed(self.problems)
+        lines = [self.message.text(lang), *(f"  - {p.text(lang)}" for p in shown)]
+        return "\n".join(lines + ([f"  {more.text(lang)}"] if more else []))
 
     def render(self) -> str:
         return self.text(DEFAULT_LANGUAGE)

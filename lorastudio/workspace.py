@@ -51,7 +51,7 @@ class Workspace:
             return {}
         try:
             registry = json.loads(self.registry_path.read_text(encoding="utf-8"))
-        except (OSError, ValueError) as exc:
+        except (OSError, ValueError, RecursionError) as exc:  # RecursionError: nested past reason
             raise DataRegistryError(
                 msg("error.registry_invalid", path=self.registry_path, reason=exc),
                 msg("fix.registry"),

@@ -4,11 +4,15 @@ user's language, bad uploads change nothing, the download is the edited recipe."
 
 from __future__ import annotations
 
+import contextlib
+import resource
 from pathlib import Path
 
+import psutil
 import pytest
 import yaml
 from conftest import tiny_recipe
+from hostile_texts import BRACKETS, laughs
 from studio_page import (
     StudioServer,
     chromium,
@@ -132,6 +136,8 @@ def test_the_language_choice_is_kept_when_the_page_is_reopened(page):
         ("huge.yaml", b"#" * (50 * 1024 * 1024), "50.0 MiB, too big to be a recipe"),
         ("llamafactory.yaml", b"model_name_or_path: x\nstage: sft\n", "has no schema_version"),
         ("list.yaml", b"- a\n- b\n", "is not a recipe"),
+        ("laughs.yaml", laughs().encode(), "more than 10000 values"),
+        ("brackets.yaml", BRACKETS.encode(), "more than 32 levels deep"),
     ],
 )
 def test_an_upload_that_is_not_a_recipe_is_refused_and_changes_nothing(
@@ -175,3 +181,40 @@ def test_an_uploaded_recipe_is_loaded_and_the_edited_one_downloaded(page, tmp_pa
     assert download.value.suggested_filename == "mine.yaml"
     assert yaml.safe_load(saved)["train"]["learning_rate"] == 0.0005
     assert "# my comment" in saved
+
+
+@contextlib.contextmanager
+def memory_cap(pid: int, extra_mib: int):
+    """The process ``pid`` may map only ``extra_mib`` more than it has now (the soft RLIMIT_AS,
+    raised back afterwards)."""
+    soft, hard = resource.prlimit(pid, resource.RLIMIT_AS)
+    cap = psutil.Process(pid).memory_info().vms + (extra_mib << 20)
+    resource.prlimit(pid, resource.RLIMIT_AS, (cap, hard))
+    try:
+        yield
+    finally:
+        resource.prlimit(pid, resource.RLIMIT_AS, (soft, hard))
+
+
+def test_a_billion_laughs_pasted_into_the_yaml_is_refused_while_others_are_served(
+    page, browser, server
+):
+    """It took 6.4 GB and 3 minutes; now the studio, allowed 1 GiB more than it holds, says
+    why at once and another user's page loads and checks a recipe meanwhile."""
+    pick_recipe(page, "tiny.yaml")
+    with memory_cap(server.process.pid, 1024):
+        page.locator("#recipe-yaml .cm-content").click()
+        page.keyboard.press("Control+a")
+        page.keyboard.insert_text(laughs())
+        other = open_studio(browser, server.url)
+        try:
+            pick_recipe(other, "tiny.yaml")
+            assert "rank: 8" in yaml_text(other)
+        finally:
+            other.context.close()
+        page.wait_for_function(
+            "() => document.querySelector('#yaml-error').innerText.includes('10000 values')",
+            timeout=60_000,
+        )
+    assert "line 7" in page.locator("#yaml-error").inner_text()
+    assert server.process.poll() is None

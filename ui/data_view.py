@@ -10,12 +10,12 @@ from dataclasses import dataclass
 from typing import Any
 
 import pandas as pd
-import yaml
 
 from lorastudio.data import ingest
 from lorastudio.data.formats import COLUMNS, REQUIRED, TAGS, Mapping
 from lorastudio.data.preview import Preview
 from lorastudio.data.registry import Dataset
+from lorastudio.recipe.loader import load_mapping
 from ui.locale import t
 
 LIST_COLUMNS = ("ref", "format", "rows", "size", "source", "added")
@@ -129,11 +129,7 @@ DEFAULTS = Settings("Qwen/Qwen2.5-0.5B-Instruct", "qwen", 1024, "sft")
 def recipe_settings(text: str | None) -> Settings:
     """The model, template, cutoff and stage of recipe text (partial or broken text gives the
     defaults for what it lacks)."""
-    try:
-        raw = yaml.safe_load(text or "")
-    except yaml.YAMLError:
-        raw = None
-    raw = raw if isinstance(raw, dict) else {}
+    raw = load_mapping(text or "") or {}
 
     def part(name: str) -> dict[str, Any]:
         value = raw.get(name)

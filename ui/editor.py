@@ -17,6 +17,7 @@ from lorastudio.data.registry import pin_warnings
 from lorastudio.errors import LoraStudioError, Problem, RecipeError
 from lorastudio.launch import launcher
 from lorastudio.messages import Msg
+from lorastudio.recipe.loader import load_mapping
 from lorastudio.recipe.schema import NAME_PATTERN, Recipe
 from ui.config import StudioConfig
 
@@ -39,17 +40,9 @@ class Checked:
     warnings: list[Problem] = field(default_factory=list)  # e.g. data whose hash differs
 
 
-def _raw(text: str) -> dict[str, Any] | None:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return None
-    return raw if isinstance(raw, dict) else None
-
-
 def check(text: str, config: StudioConfig) -> Checked:
     """Validate recipe text as `python launch.py validate` would, then preview its launch."""
-    raw = _raw(text)
+    raw = load_mapping(text)
     try:
         recipe = check_recipe_text(text, config.workspace, source="recipe")
         compiled, command = launcher.preview(recipe, config.workspace, config.hardware)

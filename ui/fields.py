@@ -12,6 +12,7 @@ from typing import Any, Literal, Union, get_args, get_origin
 import annotated_types
 import yaml
 
+from lorastudio.recipe.loader import load_yaml
 from lorastudio.recipe.schema import MAX_COUNT, recipe_fields
 
 Kind = Literal[
@@ -190,11 +191,11 @@ def from_widget(spec: FieldSpec, value: Any) -> Any:
         return "all" if parts in ([], ["all"]) else parts
     if spec.kind == "mapping":
         try:
-            parsed = yaml.safe_load(value or "") or {}
-        except yaml.YAMLError:
+            parsed = load_yaml(value or "") or {}
+        except yaml.YAMLError:  # not YAML, or beyond a recipe's limits
             parsed = None
         if not isinstance(parsed, dict):
-            raise ValueError(value)
+            raise ValueError("not a mapping")
         return parsed
     if spec.kind == "text" and spec.nullable and value == "":
         return None

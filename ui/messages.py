@@ -20,6 +20,7 @@ from lorastudio.errors import (
     RecipeError,
     RunError,
     TemplateMismatchError,
+    listed,
 )
 from lorastudio.llamafactory.spec import LlamaFactoryMissingError
 from lorastudio.messages import Msg
@@ -64,7 +65,8 @@ def explain(error: BaseException, lang: str) -> str:
         log.error("unexpected error in the studio", exc_info=error)
         return "⚠️ " + t("error.unexpected", lang, kind=type(error).__name__)
     if isinstance(error, RecipeError | ChatInputError):
-        lines = [f"- {problem_text(p, lang)}" for p in error.problems]
+        shown, more = listed(error.problems)
+        lines = [f"- {problem_text(p, lang)}" for p in shown] + ([more.text(lang)] if more else [])
         return "\n".join([t(key, lang, count=len(error.problems)), *lines])
     if isinstance(error, TemplateMismatchError):
         return "⚠️ " + t(key, lang, asked=error.asked, trained=error.trained, run=error.run)

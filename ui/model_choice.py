@@ -8,8 +8,6 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-import yaml
-
 from lorastudio.checks.fit import RecipeFit, recipe_fit
 from lorastudio.errors import RecipeError
 from lorastudio.launch.launcher import plan_target
@@ -20,6 +18,7 @@ from lorastudio.models import picking
 from lorastudio.models.catalogue import ModelEntry, catalogue
 from lorastudio.models.memory import gib, model_shape
 from lorastudio.models.shape import ModelShape
+from lorastudio.recipe.loader import load_mapping
 from lorastudio.recipe.schema import Recipe, parse_recipe_text
 from ui.config import StudioConfig
 from ui.locale import t
@@ -83,11 +82,8 @@ class Named:
 
 def named(text: str, config: StudioConfig) -> Named | None:
     """What model.id and model.hub say (None while the text is not a mapping with a model)."""
-    try:
-        raw = yaml.safe_load(text or "")
-    except yaml.YAMLError:
-        return None
-    model = raw.get("model") if isinstance(raw, dict) else None
+    raw = load_mapping(text or "")  # hostile text (too deep, too big) is no mapping either
+    model = raw.get("model") if raw is not None else None
     model_id = model.get("id") if isinstance(model, dict) else None
     if not isinstance(model_id, str) or not model_id.strip():
         return None

@@ -8,8 +8,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from pathlib import Path
 
-import yaml
-
+from lorastudio.recipe.loader import load_mapping, read_recipe_file
 from lorastudio.recipe.text import list_recipes, save_recipe_text
 from lorastudio.runs.index import RunIndex
 from lorastudio.runs.layout import RECIPE_FILE
@@ -62,13 +61,13 @@ def read(config: StudioConfig, value: str) -> tuple[str, Source]:
     path = Path(value)
     files = {s.value: s for s in file_sources(config)}
     source = files.get(value) or upload_source(value, path.name)
-    return path.read_text(encoding="utf-8"), source
+    return read_recipe_file(path), source
 
 
 def run_recipe(config: StudioConfig, run_id: str) -> str:
     """The exact recipe a run trained with (overrides applied, every field explicit)."""
     run_dir = RunIndex(config.workspace.adapters_dir).find(run_id)
-    return (run_dir / RECIPE_FILE).read_text(encoding="utf-8")
+    return read_recipe_file(run_dir / RECIPE_FILE)
 
 
 def save(config: StudioConfig, text: str, file_name: str) -> Path:
@@ -87,8 +86,4 @@ def save(config: StudioConfig, text: str, file_name: str) -> Path:
 
 
 def _mapping(text: str) -> dict:
-    try:
-        raw = yaml.safe_load(text)
-    except yaml.YAMLError:
-        return {}
-    return raw if isinstance(raw, dict) else {}
+    return load_mapping(text) or {}

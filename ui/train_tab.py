@@ -14,7 +14,7 @@ import gradio as gr
 
 from lorastudio.checks.validation import check_recipe_text
 from lorastudio.data import demo as demo_data
-from lorastudio.errors import RecipeError
+from lorastudio.errors import RecipeError, listed
 from lorastudio.launch import launcher
 from lorastudio.llamafactory.speed import as_comment
 from lorastudio.recipe.text import list_recipes, read_recipe_upload, set_field
@@ -174,7 +174,9 @@ def needs_demo_data(error: Exception) -> bool:
 
 
 def _error_line(problems, lang: str) -> dict:
-    text = "\n".join(f"⚠️ {problem_text(p, lang, with_field=False)}" for p in problems)
+    shown, more = listed(problems)
+    lines = [f"⚠️ {problem_text(p, lang, with_field=False)}" for p in shown]
+    text = "\n".join(lines + ([more.text(lang)] if more else []))
     return gr.update(value=text, visible=bool(problems))
 
 
@@ -202,7 +204,9 @@ class TrainActions:
                 out[item.widget] = to_widget(item.spec, value)
         for name, markdown in tab.form.section_errors.items():
             out[markdown] = _error_line(placed.sections.get(name, []), lang)
-        general = [f"⚠️ {problem_text(p, lang)}" for p in placed.general + checked.warnings]
+        shown, more = listed(placed.general + checked.warnings)
+        general = [f"⚠️ {problem_text(p, lang)}" for p in shown]
+        general += [more.text(lang)] if more else []
         if checked.error is not None:
             general.append(explain(checked.error, lang))
         out[tab.yaml_error] = "\n\n".join(general)

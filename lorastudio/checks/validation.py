@@ -10,16 +10,16 @@ import re
 from pathlib import Path
 from typing import Any
 
-import yaml
-
 from lorastudio.data.formats import mapping_from_entry
 from lorastudio.data.layout import first_record, layout_problem
+from lorastudio.data.problems import DataError
 from lorastudio.data.registry import is_pin
 from lorastudio.errors import Problem, RecipeError
 from lorastudio.llamafactory import spec as llamafactory_spec
 from lorastudio.llamafactory.compiler import MANAGED_KEYS
 from lorastudio.messages import Msg, msg
 from lorastudio.models.templates import AUTO, template_problems, thinking_asked
+from lorastudio.recipe.loader import load_yaml, read_recipe_file
 from lorastudio.recipe.schema import (
     Recipe,
     merge_overrides,
@@ -33,6 +33,7 @@ FORMAT_FIXES = {"alpaca": "fix.alpaca_layout", "sharegpt": "fix.sharegpt_layout"
 EXAMPLE_HUB_ID = "Qwen/Qwen2.5-0.5B-Instruct"
 HUB_ID = re.compile(r"^[A-Za-z0-9][\w.-]*/[\w.-]+$")
 DATA_SUFFIXES = (".json", ".jsonl", ".csv", ".parquet", ".arrow", ".txt")
+MAX_SUGGESTIONS = 20
 
 
 def _section(raw: dict[str, Any], key: str) -> dict[str, Any]:
@@ -40,8 +41,12 @@ def _section(raw: dict[str, Any], key: str) -> dict[str, Any]:
     return value if isinstance(value, dict) else {}
 
 
-def _maybe(word: str, choices: list[str] | frozenset[str], fix: Msg) -> Msg:
-    """``fix``, after "did you mean `x`?" where one of ``choices`` is close to ``word``."""
+def _maybe(word: str, choices: list[str] | frozenset[str], fix: Msg, nth: int = 1) -> Msg:
+    """``fix``, after "did you mean `x`?" where one of ``choices`` is close to ``word`` — for
+    the first `MAX_SUGGESTIONS` unknown names of a list (``nth`` counts them): each is a
+    search, and a file of thousands of unknown keys gets its plain fixes at once."""
+    if nth > MAX_SUGGESTIONS:
+        return fix
     match = difflib.get_close_matches(word, list(choices), n=1, cutoff=0.6)
     return msg("fix.maybe", word=match[0], fix=fix) if match else fix
 
@@ -116,6 +121,7 @@ def _data_problems(data: dict[str, Any], workspace: Workspace, stage: Any = "sft
     names = data.get("datasets")
     if isinstance(names, list) and names:
         registry = workspace.dataset_registry()
+        unknown = 0
         for index, ref in enumerate(names):
             if not isinstance(ref, str):
                 continue
@@ -129,12 +135,13 @@ def _data_problems(data: dict[str, Any], workspace: Workspace, stage: Any = "sft
             elif name in registry:
                 problems += _stage_problems(f"data.datasets[{index}]", ref, registry[name], stage)
             else:
+                unknown += 1
                 problems.append(
                     Problem(
                         f"data.datasets[{index}]",
                         ref,
                         msg("problem.not_registered", path=workspace.registry_path),
-                        _maybe(name, list(registry), msg("fix.register")),
+                        _maybe(name, list(registry), msg("fix.register"), unknown),
                     )
                 )
     files = data.get("files")
@@ -175,7 +182,14 @@ def _data_problems(data: dict[str, Any], workspace: Workspace, stage: Any = "sft
             )
         else:
             layout = data.get("format", "alpaca")
-            record = first_record(path)
+            try:
+                record = first_record(path)
+            except DataError as exc:
+                said = exc.problems[0]
+                problems.append(
+                    Problem(field, relative, said.message, said.fix or msg("fix.check_name"))
+                )
+                continue
             wrong = layout_problem(record, layout) if record is not None else None
             if wrong and layout in FORMAT_FIXES:
                 problems.append(
@@ -245,17 +259,19 @@ def _type_fits(annotation: str, value: Any) -> bool:
 def _extra_problems(extra: dict[Any, Any], workspace: Workspace) -> list[Problem]:
     problems = []
     types = llamafactory_spec.train_argument_types()
+    unknown = 0
     for key, value in extra.items():
         field = f"extra.{key}"
         if not isinstance(key, str):
             continue  # the schema reports it: keys are strings
         if key not in types:
+            unknown += 1
             problems.append(
                 Problem(
                     field,
                     value,
                     msg("problem.not_an_argument"),
-                    _maybe(key, list(types), msg("fix.lf_docs")),
+                    _maybe(key, list(types), msg("fix.lf_docs"), unknown),
                 )
             )
         elif key in MANAGED_KEYS:
@@ -326,7 +342,7 @@ def check_recipe_text(
         ):
             raise  # not a recipe of this version: its keys mean nothing yet
         schema_problems = exc.problems
-    raw = merge_overrides(yaml.safe_load(text), override_tree)
+    raw = merge_overrides(load_yaml(text), override_tree)
     problems = schema_problems + [
         p
         for p in world_problems(raw, workspace)
@@ -342,28 +358,6 @@ def check_recipe_file(
     path: str | Path, workspace: Workspace, *, overrides: list[str] | None = None
 ) -> Recipe:
     """Like `check_recipe_text`, for a file (unreadable files are a RecipeError too)."""
-    path = Path(path)
-    try:
-        text = path.read_text(encoding="utf-8")
-    except (OSError, UnicodeDecodeError) as exc:
-        message = msg("problem.unreadable", reason=_why_unreadable(exc))
-        raise RecipeError([Problem("(file)", str(path), message, msg("fix.check_path"))]) from None
-    return check_recipe_text(text, workspace, source=str(path), overrides=overrides)
-
-
-_UNREADABLE = {
-    FileNotFoundError: "recipe.no_such_file",
-    IsADirectoryError: "recipe.is_a_folder",
-    PermissionError: "recipe.permission_denied",
-    UnicodeDecodeError: "problem.not_utf8",
-}
-
-
-def _why_unreadable(exc: OSError | UnicodeDecodeError) -> Msg:
-    """Why a file could not be read: the usual reasons in words of our own, any other in the
-    system's."""
-    key = next((key for kind, key in _UNREADABLE.items() if isinstance(exc, kind)), None)
-    if key is not None:
-        return msg(key)
-    reason = exc.strerror if isinstance(exc, OSError) and exc.strerror else str(exc)
-    return msg("text.verbatim", text=reason)
+    return check_recipe_text(
+        read_recipe_file(path), workspace, source=str(path), overrides=overrides
+    )

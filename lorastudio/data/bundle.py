@@ -20,6 +20,7 @@ from lorastudio.data import ingest, registry
 from lorastudio.data.formats import TAGS, Mapping
 from lorastudio.data.problems import DataError
 from lorastudio.messages import msg
+from lorastudio.recipe.loader import MAX_RECIPE_BYTES, read_recipe_file
 from lorastudio.recipe.schema import parse_recipe_text, split_dataset_ref
 from lorastudio.recipe.text import set_field
 from lorastudio.workspace import Workspace
@@ -95,7 +96,7 @@ def pinned_recipe(text: str, entries: list[dict[str, Any]]) -> str:
 
 def export_recipe(ws: Workspace, recipe_path: Path, out: Path | None = None) -> Path:
     """A recipe bundle: the recipe and every dataset it names, one archive."""
-    text = recipe_path.read_text(encoding="utf-8")
+    text = read_recipe_file(recipe_path)  # a regular file of at most 1 MiB
     recipe = parse_recipe_text(text, source=str(recipe_path))
     out = out or Path.cwd() / f"{recipe.name}.lsdata.tar"
     return export(ws, list(recipe.data.datasets), out, recipe_text=text)
@@ -121,7 +122,7 @@ def _read_manifest(tar: tarfile.TarFile, archive: Path) -> list[dict[str, Any]]:
     try:
         member = tar.extractfile(MANIFEST)
         manifest = json.loads(member.read().decode("utf-8")) if member else None
-    except (KeyError, ValueError, UnicodeDecodeError):
+    except (KeyError, ValueError, UnicodeDecodeError, RecursionError):  # JSON nested past reason
         manifest = None
     if not isinstance(manifest, dict) or manifest.get("lorastudio_data") != VERSION:
         raise _bad(archive, f"no {MANIFEST} of version {VERSION}")
@@ -230,7 +231,8 @@ def _import_recipe(ws: Workspace, tar: tarfile.TarFile) -> Path | None:
         return None
     if member is None:
         return None
-    text = member.read().decode("utf-8")
+    data = member.read(MAX_RECIPE_BYTES + 1)  # one byte more is refused as too big
+    text = data.decode("utf-8", "replace" if len(data) > MAX_RECIPE_BYTES else "strict")
     name = parse_recipe_text(text).name
     folder = ws.root / "recipes"
     folder.mkdir(parents=True, exist_ok=True)

@@ -112,7 +112,7 @@ def _register(data_dir: Path) -> None:
     if registry_path.is_file():
         try:
             registry = json.loads(registry_path.read_text(encoding="utf-8"))
-        except ValueError as exc:
+        except (ValueError, RecursionError) as exc:  # RecursionError: nested past reason
             raise DemoDataError(
                 msg("error.registry_invalid", path=registry_path, reason=exc),
                 msg("fix.demo_registry"),

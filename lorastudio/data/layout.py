@@ -8,6 +8,8 @@ import json
 from pathlib import Path
 from typing import Any
 
+from lorastudio.data.problems import DataError
+from lorastudio.data.reader import decode_line, decode_record
 from lorastudio.messages import Msg, msg
 
 HEAD_BYTES = 1 << 20
@@ -21,7 +23,11 @@ SHAREGPT_TURN = ("from", "value")
 
 def first_record(path: Path) -> Any:
     """The first record of a .json (a list) or .jsonl file; None when it cannot be told from the
-    file's first MiB (another suffix, a huge first record, a file that is not a list)."""
+    file's first MiB (another suffix, a huge first record, a file that is not a list).
+
+    Raises:
+        DataError: the first record nests deeper than a record can (naming its line).
+    """
     try:
         with path.open("rb") as handle:
             head = handle.read(HEAD_BYTES).decode("utf-8", "ignore")
@@ -29,15 +35,20 @@ def first_record(path: Path) -> Any:
         return None
     decoder = json.JSONDecoder()
     text = head.lstrip("\ufeff \t\r\n")
+    line = head[: len(head) - len(text)].count("\n") + 1
     try:
         if path.suffix.lower() == ".jsonl":
-            line = text.split("\n", 1)[0]
-            return json.loads(line) if line.strip() else None
+            first = text.split("\n", 1)[0]
+            return decode_line(first, line) if first.strip() else None
         if path.suffix.lower() == ".json" and text.startswith("["):
             rest = text[1:].lstrip()
-            return None if rest.startswith("]") else decoder.raw_decode(rest)[0]
+            line += text[1 : len(text) - len(rest)].count("\n")
+            return None if rest.startswith("]") else decode_record(decoder, rest, line)
+    except DataError as exc:
+        if exc.keys() == ["data.too_deep"]:
+            raise
     except ValueError:
-        return None
+        pass
     return None
 
 

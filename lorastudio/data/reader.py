@@ -20,6 +20,7 @@ from lorastudio.messages import msg
 KINDS = {".json": "json", ".jsonl": "jsonl", ".csv": "csv", ".parquet": "parquet", ".txt": "text"}
 CHUNK = 1 << 20
 MAX_RECORD = 64 << 20  # one record beyond this is not a training example
+MAX_DEPTH = 64  # a conversation nests 3 deep (list, turn, text); JSON's decoder stops near 1000
 _WHITESPACE = " \t\r\n"
 csv.field_size_limit(MAX_RECORD)
 
@@ -115,15 +116,66 @@ def _not_json(line: int, reason: str) -> DataError:
     return DataError.one(msg("data.not_json", line=line, reason=reason), msg("fix.json_layout"))
 
 
+def _too_deep(line: int) -> DataError:
+    return DataError.one(msg("data.too_deep", line=line, limit=MAX_DEPTH), msg("fix.flat_record"))
+
+
+def nests_too_deep(value: Any) -> bool:
+    """Whether a decoded record nests deeper than `MAX_DEPTH` (walked level by level, never
+    recursively: what passed the decoder may still be hundreds deep)."""
+    level = [value]
+    for _ in range(MAX_DEPTH):
+        level = [
+            inner
+            for item in level
+            if isinstance(item, dict | list)
+            for inner in (item.values() if isinstance(item, dict) else item)
+        ]
+        if not level:
+            return False
+    return any(isinstance(item, dict | list) for item in level)
+
+
+def decode_line(text: str, line: int) -> Any:
+    """One line of JSON Lines as a value, refused (naming the line) when it is not JSON or
+    nests deeper than `MAX_DEPTH`.
+
+    Raises:
+        DataError: the line is not JSON, or nests too deep.
+    """
+    try:
+        value = json.loads(text)
+    except RecursionError:  # the decoder's own stop, thousands of brackets deep
+        raise _too_deep(line) from None
+    except ValueError as exc:
+        raise _not_json(line, getattr(exc, "msg", str(exc))) from None
+    if nests_too_deep(value):
+        raise _too_deep(line)
+    return value
+
+
+def decode_record(decoder: json.JSONDecoder, text: str, line: int) -> Any:
+    """The JSON value at the start of ``text`` (one record of a list), refused when it nests
+    deeper than `MAX_DEPTH`.
+
+    Raises:
+        DataError: it nests too deep; ValueError: it is not JSON (as ``raw_decode``).
+    """
+    try:
+        value = decoder.raw_decode(text)[0]
+    except RecursionError:
+        raise _too_deep(line) from None
+    if nests_too_deep(value):
+        raise _too_deep(line)
+    return value
+
+
 def _json_lines(handle: BinaryIO) -> Iterator[Row]:
     count = 0
     for number, text in _lines(handle):
         if not text.strip():
             continue
-        try:
-            value = json.loads(text)
-        except ValueError as exc:
-            raise _not_json(number, getattr(exc, "msg", str(exc))) from None
+        value = decode_line(text, number)
         count += 1
         yield Row(count, number, value)
 
@@ -189,6 +241,8 @@ def _json_array(handle: BinaryIO) -> Iterator[Row]:
             text.skip_space()
         line = text.line_at(text.pos)  # before decoding: reading more may shift the window
         value, text.pos = _decode_one(text, decoder)
+        if nests_too_deep(value):
+            raise _too_deep(line)
         count += 1
         yield Row(count, line, value)
 
@@ -198,6 +252,8 @@ def _decode_one(text: _Text, decoder: json.JSONDecoder) -> tuple[Any, int]:
     while True:
         try:
             return decoder.raw_decode(text.buf, text.pos)
+        except RecursionError:  # the decoder's own stop, thousands of brackets deep
+            raise _too_deep(text.line_at(text.pos)) from None
         except json.JSONDecodeError as exc:
             near_end = len(text.buf) - exc.pos < 64 or exc.msg.startswith("Unterminated")
             if len(text.buf) - text.pos > MAX_RECORD:

@@ -4,6 +4,7 @@ rendered sentence; a caller picks the language when it renders."""
 
 from __future__ import annotations
 
+import contextlib
 import string
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -11,7 +12,16 @@ from typing import Any
 
 from lorastudio.messages.catalog import DEFAULT_LANGUAGE, LANGUAGES, template
 
-__all__ = ["DEFAULT_LANGUAGE", "LANGUAGES", "Bilingual", "Msg", "msg", "say", "shorten"]
+__all__ = [
+    "DEFAULT_LANGUAGE",
+    "LANGUAGES",
+    "Bilingual",
+    "Msg",
+    "brief",
+    "msg",
+    "say",
+    "shorten",
+]
 MAX_ARG_CHARS = 200  # an argument is user input at worst: never print it unbounded
 VERBATIM = "text.verbatim"  # text shown as written: a name, a path, a tool's own words
 
@@ -73,11 +83,70 @@ def say(value: Any, lang: str) -> str:
         return value.text(lang)
     if isinstance(value, list | tuple) and value and all(isinstance(v, Msg) for v in value):
         return ("；" if lang == "zh" else "; ").join(v.text(lang) for v in value)
-    return shorten(str(value))
+    return _as_text(value)
 
 
 def shorten(text: str, limit: int = MAX_ARG_CHARS) -> str:
     return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _as_text(value: Any) -> str:
+    """``str(value)``, bounded: containers and integers by `brief`, which never builds more
+    than it shows."""
+    if isinstance(value, str):
+        return shorten(value)
+    return brief(value) if isinstance(value, _CONTAINERS | int) else shorten(str(value))
+
+
+class _Full(Exception):
+    """`brief` has written all it will show."""
+
+
+_CONTAINERS = list | tuple | dict | set | frozenset
+_CLOSE = {list: "]", tuple: ")", set: "}", frozenset: "})"}
+_OPEN = {list: "[", tuple: "(", set: "{", frozenset: "frozenset({"}
+
+
+def brief(value: Any, limit: int = MAX_ARG_CHARS) -> str:
+    """``repr(value)`` cut at ``limit`` characters, written only as far as it is shown: a value
+    read from a file may be a list that names one list a billion times over, nest thousands
+    deep, or be an integer Python will not print (over 4300 digits), and none of it is walked
+    beyond what fits."""
+    out: list[str] = []
+    left = limit + 1
+
+    def emit(text: str) -> None:
+        nonlocal left
+        out.append(text[:left])
+        left -= len(text)
+        if left <= 0:
+            raise _Full
+
+    def walk(item: Any) -> None:
+        if isinstance(item, str):
+            emit(repr(item[:left]))
+        elif isinstance(item, int):  # bool too; hex has no digit limit
+            emit(repr(item) if item.bit_length() < 10_000 else hex(item))
+        elif isinstance(item, dict):
+            emit("{")
+            for index, (key, inner) in enumerate(item.items()):
+                emit(", " if index else "")
+                walk(key)
+                emit(": ")
+                walk(inner)
+            emit("}")
+        elif isinstance(item, _CONTAINERS) and type(item) in _OPEN and item:
+            emit(_OPEN[type(item)])
+            for index, inner in enumerate(item):
+                emit(", " if index else "")
+                walk(inner)
+            emit(",)" if type(item) is tuple and len(item) == 1 else _CLOSE[type(item)])
+        else:
+            emit(shorten(repr(item), left))
+
+    with contextlib.suppress(_Full):
+        walk(value)
+    return shorten("".join(out), limit)
 
 
 def _plain(value: Any) -> Any:
@@ -89,7 +158,7 @@ def _plain(value: Any) -> Any:
         return value
     if isinstance(value, list | tuple) and all(isinstance(v, Msg) for v in value):
         return [_plain(v) for v in value]
-    return shorten(str(value))
+    return _as_text(value)
 
 
 def _unplain(value: Any) -> Any:

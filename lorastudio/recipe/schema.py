@@ -26,7 +26,8 @@ from pydantic.fields import FieldInfo
 from pydantic_core import PydanticCustomError
 
 from lorastudio.errors import MISSING, Problem, RecipeError
-from lorastudio.messages import Msg, msg
+from lorastudio.messages import msg
+from lorastudio.recipe.loader import YamlLimitError, load_yaml, read_recipe_file, yaml_problem
 from lorastudio.schema_problems import KeyedValueError, problems_from_validation
 
 SCHEMA_VERSION = 1
@@ -660,7 +661,10 @@ def parse_overrides(pairs: list[str]) -> dict[str, Any]:
             )
             continue
         try:
-            value = yaml.safe_load(raw) if raw.strip() else ""
+            value = load_yaml(raw) if raw.strip() else ""
+        except YamlLimitError as exc:  # too deep or too long: no field takes it as text either
+            problems.append(Problem("--set", pair, exc.reason, exc.fix))
+            continue
         except yaml.YAMLError:
             value = raw
         parts = key.strip().split(".")
@@ -698,37 +702,10 @@ def merge_overrides(base: dict[str, Any], overrides: dict[str, Any]) -> dict[str
     return merged
 
 
-class DuplicateKeyError(yaml.constructor.ConstructorError):
-    """A key written twice in one YAML mapping."""
-
-    def __init__(self, key: Any, mark: yaml.Mark):
-        self.key = key
-        super().__init__(None, None, f"the key '{key}' is written twice", mark)
-
-
-class _UniqueKeyLoader(yaml.SafeLoader):
-    """YAML's safe loader, refusing a key written twice in one mapping (YAML says keys are
-    unique; PyYAML would silently keep the last)."""
-
-    def construct_mapping(self, node: yaml.MappingNode, deep: bool = False) -> dict:
-        seen: set[Any] = set()
-        for key_node, _ in node.value:
-            key = self.construct_object(key_node, deep=True)
-            if isinstance(key, str | int | float | bool) and key in seen:
-                raise DuplicateKeyError(key, key_node.start_mark)
-            seen.add(key) if isinstance(key, str | int | float | bool) else None
-        return super().construct_mapping(node, deep=deep)
-
-
-def load_yaml(text: str) -> Any:
-    """Recipe YAML as data: the safe loader, with duplicate keys refused."""
-    return yaml.load(text, Loader=_UniqueKeyLoader)  # a SafeLoader subclass
-
-
 def load_recipe(path: str | Path) -> Recipe:
     """Read and validate a recipe file (schema only; `lorastudio.validation.check_recipe_file`
     also checks it against this machine's folders and LLaMA-Factory)."""
-    return parse_recipe_text(Path(path).read_text(encoding="utf-8"), source=str(path))
+    return parse_recipe_text(read_recipe_file(path), source=str(path))
 
 
 def parse_recipe_text(
@@ -738,8 +715,7 @@ def parse_recipe_text(
     try:
         raw = load_yaml(text)
     except yaml.YAMLError as exc:
-        problem = Problem("(file)", source, yaml_problem(exc), msg("fix.yaml_syntax"))
-        raise RecipeError([problem]) from None
+        raise RecipeError([yaml_problem(exc, source)]) from None
     if not isinstance(raw, dict):
         problem = Problem("(file)", source, msg("problem.not_mapping"), msg("fix.shipped"))
         raise RecipeError([problem])
@@ -756,22 +732,6 @@ def parse_recipe_text(
         reported = {p.field for p in problems}
         problems += [p for p in cross_field_problems(raw) if p.field not in reported]
         raise RecipeError(problems) from None
-
-
-def yaml_problem(exc: yaml.YAMLError) -> Msg:
-    """What is wrong with text PyYAML refused: where, and why (a key written twice in our words,
-    anything else in PyYAML's own, quoted as its words)."""
-    mark = getattr(exc, "problem_mark", None)
-    where = (
-        msg("recipe.at_line", line=mark.line + 1, column=mark.column + 1)
-        if mark
-        else msg("recipe.unknown_place")
-    )
-    if isinstance(exc, DuplicateKeyError):
-        reason = msg("recipe.duplicate_key", name=exc.key)
-    else:
-        reason = msg("recipe.parser_said", text=getattr(exc, "problem", None) or str(exc))
-    return msg("problem.bad_yaml", where=where, reason=reason)
 
 
 def recipe_to_dict(recipe: Recipe) -> dict[str, Any]:

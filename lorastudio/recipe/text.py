@@ -14,9 +14,9 @@ import yaml
 
 from lorastudio.errors import Problem, RecipeError
 from lorastudio.messages import Msg, msg
+from lorastudio.recipe.loader import MAX_RECIPE_BYTES, load_yaml
 from lorastudio.recipe.schema import parse_recipe_text
 
-MAX_RECIPE_BYTES = 1 << 20  # recipes are a few hundred bytes; anything near this is not one
 RECIPE_SUFFIXES = (".yaml", ".yml")
 _KEY_LINE = re.compile(r"^(?P<indent> *)(?P<key>[A-Za-z_][\w.-]*)\s*:(?P<rest>.*)$")
 _COMMENT = re.compile(r"\s+#.*$")
@@ -66,7 +66,7 @@ def read_recipe_upload(path: Path, name: str | None = None) -> str:
     except RecipeError as exc:
         if any(p.field == "(file)" for p in exc.problems):
             raise
-    if "schema_version" not in yaml.safe_load(text):
+    if "schema_version" not in load_yaml(text):
         raise _file_problem(
             name,
             msg("problem.no_schema_version"),
@@ -169,7 +169,7 @@ def set_field(text: str, path: str, value: Any) -> str:
         RecipeError: the text is not a YAML mapping, so there is nothing to edit.
     """
     try:
-        raw = yaml.safe_load(text) if text.strip() else {}
+        raw = load_yaml(text) if text.strip() else {}
     except yaml.YAMLError:
         parse_recipe_text(text)  # raises a RecipeError naming the line and column
         raise
@@ -181,7 +181,7 @@ def set_field(text: str, path: str, value: Any) -> str:
     if edited is not None:
         candidate = "\n".join(edited) + "\n"
         try:
-            if _without_nones(yaml.safe_load(candidate)) == _without_nones(expected):
+            if _without_nones(load_yaml(candidate)) == _without_nones(expected):
                 return candidate
         except yaml.YAMLError:
             pass

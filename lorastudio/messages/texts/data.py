@@ -92,6 +92,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "data.unknown_type": ("{file} is not a data file LLaMA-Factory reads (its extension is {suffix})", "{file} 不是 LLaMA-Factory 能读取的数据文件（扩展名为 {suffix}）"),
     "data.not_utf8": ("line {line} is not valid UTF-8 text (byte 0x{byte})", "第 {line} 行不是有效的 UTF-8 文本（字节 0x{byte}）"),
     "data.not_json": ("line {line} is not JSON: {reason}", "第 {line} 行不是 JSON：{reason}"),
+    "data.too_deep": ("line {line} nests deeper than {limit} levels", "第 {line} 行嵌套超过 {limit} 层"),
     "data.csv_width": ("line {line} has {found} fields, the header has {expected}", "第 {line} 行有 {found} 个字段，而表头有 {expected} 个"),
     "data.not_parquet": ("{file} cannot be read as Parquet: {reason}", "{file} 无法按 Parquet 读取：{reason}"),
     "data.empty": ("the file has no records", "文件中没有任何记录"),
@@ -145,6 +146,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     # fixes
     "fix.data_types": ("save it as one of {types}", "请另存为以下格式之一：{types}"),
     "fix.save_utf8": ("save the file as UTF-8 (most editors offer it under Save As)", "请把文件另存为 UTF-8 编码（多数编辑器在“另存为”中提供）"),
+    "fix.flat_record": ("write each record as an object of texts (a conversation is a list of turns), as LLaMA-Factory's alpaca and sharegpt layouts do", "请把每条记录写成由文本组成的对象（对话是轮次的列表），如 LLaMA-Factory 的 alpaca 和 sharegpt 格式"),
     "fix.json_layout": ("write a JSON list of objects, or one JSON object per line (JSON Lines)", "请写成由对象组成的 JSON 列表，或每行一个 JSON 对象（JSON Lines）"),
     "fix.csv_quote": ("quote fields that hold commas or line breaks, and give every line as many fields as the header", "含逗号或换行的字段请加引号，并让每行的字段数与表头相同"),
     "fix.parquet": ("export it again as Parquet, or save it as JSON Lines or CSV", "请重新导出为 Parquet，或另存为 JSON Lines 或 CSV"),

@@ -6,6 +6,7 @@ TEXTS: dict[str, tuple[str, str]] = {
     "problem.line": ("{field}{shown}: {message}. Fix: {fix}", "{field}{shown}：{message}。修正：{fix}"),
     "error.with_fix": ("{message}. Fix: {fix}", "{message}。修正：{fix}"),
     "recipe.problems": ("The recipe has {count} problems:", "配方有 {count} 个问题："),
+    "recipe.more_problems": ("… and {count} more problems", "……另有 {count} 个问题"),
     "fix.alternatives": ("{first}; or {second}", "{first}；或 {second}"),
     "fix.then": ("{first}; {then}", "{first}；{then}"),
     "recipe.problem_one": ("The recipe has {count} problem:", "配方有 {count} 个问题："),

@@ -38,6 +38,53 @@ TEXTS: dict[str, tuple[str, str]] = {
         "start from a shipped recipe; a recipe begins with `schema_version: 1`",
         "请从内置配方开始；配方以 `schema_version: 1` 开头",
     ),
+    "problem.not_regular_file": (
+        "is not a regular file (a pipe, socket or device cannot be a recipe)",
+        "不是普通文件（管道、套接字或设备不能作为配方）",
+    ),
+    "fix.recipe_small": (
+        "keep only the recipe's settings in it (data belongs in data files)",
+        "配方里只保留设置（数据应放在数据文件中）",
+    ),
+    # the limits every recipe text is read within (lorastudio.recipe.loader)
+    "problem.yaml_limit": (
+        "goes beyond what a recipe can hold at {where}: {reason}",
+        "超出了配方能容纳的范围（{where}）：{reason}",
+    ),
+    "recipe.too_deep": ("values nest more than {limit} levels deep", "数值嵌套超过 {limit} 层"),
+    "fix.too_deep": (
+        "write values as a shipped recipe does (a recipe nests 3 levels deep)",
+        "请按内置配方的写法书写数值（配方最多嵌套 3 层）",
+    ),
+    "recipe.too_many_values": (
+        "it holds more than {limit} values, each alias (*name) counted as the values it repeats",
+        "包含超过 {limit} 个值（每个别名 *name 按其重复的值计数）",
+    ),
+    "recipe.too_much_text": (
+        "it holds more than {limit} MiB of text, each alias (*name) counted as the text it repeats",
+        "包含超过 {limit} MiB 的文本（每个别名 *name 按其重复的文本计数）",
+    ),
+    "fix.expand_less": (
+        "write each value out once: a recipe holds about a hundred values and needs no alias "
+        "repeated thousands of times",
+        "请把每个值直接写出一次：配方通常只有约一百个值，不需要重复成千上万次的别名",
+    ),
+    "recipe.alias_loop": (
+        "the alias *{name} is used inside the value it names",
+        "别名 *{name} 出现在它所指的值内部",
+    ),
+    "fix.alias_loop": (
+        "refer only to a value written out in full before the alias",
+        "别名只能指向在它之前已完整写出的值",
+    ),
+    "recipe.long_integer": (
+        "a number of {digits} digits (at most {limit} are read)",
+        "一个 {digits} 位的数字（最多读取 {limit} 位）",
+    ),
+    "fix.long_integer": (
+        "write a number within the field's range (`python launch.py fields` lists them)",
+        "请写该字段范围内的数字（`python launch.py fields` 列出了各字段）",
+    ),
     "problem.unreadable": ("cannot be read: {reason}", "无法读取：{reason}"),
     "recipe.no_such_file": ("No such file or directory", "文件或目录不存在"),
     "recipe.is_a_folder": ("Is a directory", "这是一个目录"),
