@@ -186,15 +186,21 @@ def choose(page, picker: str, name: str) -> None:
     """Pick `name` in the Gradio dropdown `picker` (a CSS id), looking only at its own list:
     another dropdown's list may still be open while a timer redraws the page."""
     option = page.locator(picker).get_by_role("option", name=name, exact=True)
+    field = page.locator(f"{picker} input")
+
+    def open_list() -> None:  # a focused dropdown opens its list only when focused anew
+        field.evaluate("e => e.blur()")
+        field.click()
+
     for _ in range(3):  # a list redrawn under the click (a busy machine) is opened again
-        page.click(f"{picker} input")
+        open_list()
         try:
             option.click(timeout=10_000)
             break
         except PlaywrightTimeout:
             page.keyboard.press("Escape")
     else:
-        page.click(f"{picker} input")
+        open_list()
         option.click()
     page.locator(picker).get_by_role("option").first.wait_for(state="detached")
 

@@ -196,6 +196,9 @@ def wire(
     """Follow the recipe text (every change, whoever made it); write what is picked."""
     act = PickerActions(picker, config, set_fields)
     quiet = {"show_progress": "hidden", "trigger_mode": "always_last"}
+    # One at a time, in the order they came: a follow of older text that ended after a newer
+    # choice would put the old model's steps back beside the new model.id (seen under load).
+    quiet |= {"concurrency_limit": 1, "concurrency_id": "model-picker"}
     shown = list(dict.fromkeys([*train_outputs, *picker.outputs()]))
     following = [lang, recipe_text, *picker.state()]
     recipe_text.change(guarded(message, act.follow), following, picker.outputs(), **quiet)
