@@ -8,6 +8,7 @@ from __future__ import annotations
 import json
 import os
 import shutil
+import signal
 import subprocess
 import sys
 import time
@@ -188,6 +189,27 @@ class Studio:
         path = self.home / name
         path.write_text(text)
         return path
+
+
+@pytest.fixture
+def model(tmp_path: Path) -> Path:
+    """A folder that passes for a local model where only its config.json is looked at."""
+    folder = tmp_path / "model"
+    folder.mkdir()
+    (folder / "config.json").write_text("{}")
+    return folder
+
+
+@pytest.fixture
+def adapters(tmp_path: Path):
+    """An adapters folder whose runs are all stopped, whatever a failing test left running."""
+    folder = tmp_path / "adapters"
+    yield folder
+    from fake_runs import trainers_of
+
+    for run_dir in folder.glob("*-*"):
+        for pid in trainers_of(run_dir):
+            os.killpg(pid, signal.SIGKILL)
 
 
 @pytest.fixture

@@ -106,3 +106,15 @@ def group_members(pgid: int) -> list[int]:
         except (ProcessLookupError, psutil.NoSuchProcess):
             continue
     return members
+
+
+def trainers_of(run_dir: Path) -> list[int]:
+    """The fake trainers working in ``run_dir``."""
+    found = []
+    for process in psutil.process_iter(["pid", "cwd", "cmdline", "status"]):
+        info = process.info
+        if info["status"] == psutil.STATUS_ZOMBIE or info["cwd"] != str(run_dir):
+            continue
+        if any("fake_trainer.py" in part for part in info["cmdline"] or []):
+            found.append(info["pid"])
+    return found

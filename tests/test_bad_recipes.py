@@ -101,15 +101,6 @@ def make_text(case: str, model: Path) -> str:
     return text.replace(old, new)
 
 
-@pytest.fixture
-def model(tmp_path: Path) -> Path:
-    """A folder that passes for a local model where only its config.json is looked at."""
-    folder = tmp_path / "model"
-    folder.mkdir()
-    (folder / "config.json").write_text("{}")
-    return folder
-
-
 def case_file(studio: Studio, case: str, text: str, model: Path) -> Path:
     return studio.write_recipe(f"{case}.yaml", make_text(case, model) if text == "RECIPE" else text)
 

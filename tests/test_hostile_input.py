@@ -61,14 +61,6 @@ def refused(result: subprocess.CompletedProcess, *words: str) -> str:
     return output
 
 
-@pytest.fixture
-def model(tmp_path: Path) -> Path:
-    folder = tmp_path / "model"
-    folder.mkdir()
-    (folder / "config.json").write_text("{}")
-    return folder
-
-
 # ---------------------------------------------------------------- recipe files, on the CLI
 
 

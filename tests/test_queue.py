@@ -18,7 +18,14 @@ from pathlib import Path
 import pytest
 import yaml
 from conftest import LF_DATA, Studio, tiny_recipe
-from fake_runs import fake_run, living, queued_fake_run, raw_status, steps_logged, wait_for
+from fake_runs import (
+    fake_run,
+    living,
+    queued_fake_run,
+    raw_status,
+    steps_logged,
+    wait_for,
+)
 from test_occupancy import live_run, recipe
 
 from lorastudio import processes
@@ -155,18 +162,6 @@ def test_a_run_arriving_while_a_queued_run_waits_for_a_kick_does_not_overtake_it
 
 
 # ---------------------------------------------------------- starting, handing over, cancelling
-
-
-@pytest.fixture
-def adapters(tmp_path: Path):
-    """An adapters folder whose fake trainers are all ended after the test."""
-    folder = tmp_path / "adapters"
-    yield folder
-    from test_run_faults import trainers_of
-
-    for run_dir in folder.glob("*-*"):
-        for pid in trainers_of(run_dir):
-            os.killpg(pid, signal.SIGKILL)
 
 
 def test_a_finishing_run_hands_its_device_over_to_the_queue_in_order(adapters: Path):

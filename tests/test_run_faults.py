@@ -16,8 +16,15 @@ import time
 from pathlib import Path
 
 import psutil
-import pytest
-from fake_runs import fake_run, group_members, living, raw_status, steps_logged, wait_for
+from fake_runs import (
+    fake_run,
+    group_members,
+    living,
+    raw_status,
+    steps_logged,
+    trainers_of,
+    wait_for,
+)
 
 from lorastudio.errors import RunError
 from lorastudio.launch import launcher
@@ -33,28 +40,6 @@ def kill_supervisor(run_dir: Path) -> int:
     os.kill(pid, signal.SIGKILL)
     wait_for(lambda: not living([pid]))
     return pid
-
-
-def trainers_of(run_dir: Path) -> list[int]:
-    """The fake trainers working in ``run_dir``."""
-    found = []
-    for process in psutil.process_iter(["pid", "cwd", "cmdline", "status"]):
-        info = process.info
-        if info["status"] == psutil.STATUS_ZOMBIE or info["cwd"] != str(run_dir):
-            continue
-        if any("fake_trainer.py" in part for part in info["cmdline"] or []):
-            found.append(info["pid"])
-    return found
-
-
-@pytest.fixture
-def adapters(tmp_path: Path):
-    """An adapters folder whose runs are all stopped, whatever a failing test left running."""
-    folder = tmp_path / "adapters"
-    yield folder
-    for run_dir in folder.glob("*-*"):
-        for pid in trainers_of(run_dir):
-            os.killpg(pid, signal.SIGKILL)
 
 
 # ------------------------------------------------------------------ the supervisor killed (kill -9)
