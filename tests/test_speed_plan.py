@@ -265,3 +265,8 @@ def test_a_packed_recipe_trains_on_the_cpu_through_llamafactory(studio: Studio, 
     (run_dir,) = studio.run_dirs()
     assert yaml.safe_load((run_dir / "llamafactory.yaml").read_text())["packing"] is True
     assert "3/3" in result.stdout
+
+
+def test_the_plan_carries_the_models_parameters_for_the_live_views_mfu():
+    assert compiled(on=target(H200)).plan.model_params == 7_615_616_512
+    assert compiled(on=Target("cuda", 1)).plan.model_params == 7_615_616_512  # no card: known

@@ -25,7 +25,6 @@ from lorastudio.machine.hardware import (
     resolve_device,
 )
 from lorastudio.messages import msg
-from lorastudio.models.memory import model_shape
 from lorastudio.recipe.schema import Recipe
 from lorastudio.runs import queue as run_queue
 from lorastudio.runs.backends import backend_for
@@ -107,16 +106,16 @@ def _write_run_files(
         processes_per_node=target.processes_per_node,
         attempt=1,
         **_node_fields(recipe),
-        **_card_fields(recipe, target, workspace),
+        **_card_fields(compiled, target),
     )
 
 
-def _card_fields(recipe: Recipe, target: Target, workspace: Workspace) -> dict:
+def _card_fields(compiled: Compiled, target: Target) -> dict:
     """What the live view needs for MFU: the card's name and the model's parameters."""
     if target.card is None:
         return {}
-    shape = model_shape(recipe.model.id, workspace.resolve_model(recipe.model.id))
-    return {"card_name": target.card.name, "model_params": shape.params if shape else None}
+    params = compiled.plan.model_params if compiled.plan is not None else None
+    return {"card_name": target.card.name, "model_params": params}
 
 
 def _node_fields(recipe: Recipe) -> dict:

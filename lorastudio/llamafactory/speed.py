@@ -83,6 +83,7 @@ class SpeedPlan:
     env: dict[str, str] = field(default_factory=dict)
     set_by_extra: tuple[str, ...] = ()
     fallback: dict[str, Any] | None = None  # the safer plan's changes, tried once after an OOM
+    model_params: int | None = None  # the model's parameters, when its shape is known (MFU)
 
     def describe(self) -> Msg:
         """The plan in plain words, e.g. "batch 8 × 2 instead of 1 × 16; gradient checkpointing
@@ -181,6 +182,7 @@ def plan_speed(
     env = _environment(device)
     plan = replace(
         base, liger=liger, grouped=not packed, attention=attention, args=args, env=env,
+        model_params=shape.params if shape else None,
         set_by_extra=tuple(k for k in (*args, CHECKPOINTING_KEY) if k in extra),
     )  # fmt: skip
     if shape is None or card is None:
